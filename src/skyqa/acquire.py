@@ -1,0 +1,87 @@
+"""Getting a field's exposures: generated for synthetic fields, downloaded for real ones.
+
+The result of this stage is an `ExposureSet` in its own directory. Later stages copy
+from it and never write into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from skyqa.errors import NetworkUnavailableError
+from skyqa.field import FieldSpec
+
+
+@dataclass(frozen=True)
+class ExposureSet:
+    """The calibrated exposures (FLT) and visit mosaics (DRZ) of a field.
+
+    ``truth_path`` and ``catalog_path`` exist for synthetic fields only: the injected
+    truth (JSON) and the Gaia-like catalog of true star positions (ECSV).
+    """
+
+    directory: Path
+    flt_paths: tuple[Path, ...]
+    visit_drz_paths: tuple[Path, ...]
+    truth_path: Path | None = None
+    catalog_path: Path | None = None
+
+    def to_record(self) -> dict:
+        """JSON-able description, paths relative to ``directory``."""
+
+        def relative(path: Path | None) -> str | None:
+            return None if path is None else str(path.relative_to(self.directory))
+
+        return {
+            "flt_paths": [relative(path) for path in self.flt_paths],
+            "visit_drz_paths": [relative(path) for path in self.visit_drz_paths],
+            "truth_path": relative(self.truth_path),
+            "catalog_path": relative(self.catalog_path),
+        }
+
+    @classmethod
+    def from_record(cls, directory: Path, record: dict) -> ExposureSet:
+        """Rebuild from `to_record` output found in ``directory``."""
+
+        def absolute(name: str | None) -> Path | None:
+            return None if name is None else directory / name
+
+        return cls(
+            directory=directory,
+            flt_paths=tuple(directory / name for name in record["flt_paths"]),
+            visit_drz_paths=tuple(directory / name for name in record["visit_drz_paths"]),
+            truth_path=absolute(record["truth_path"]),
+            catalog_path=absolute(record["catalog_path"]),
+        )
+
+
+def acquire_exposures(
+    field: FieldSpec, workdir: Path, progress: Callable[[str], None]
+) -> ExposureSet:
+    """Produce the field's exposures in ``workdir``.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        For a field of kind ``mast``: downloading from MAST is not available in this
+        version of skyqa.
+    """
+    if field.kind == "synthetic":
+        from skyqa.drizzle import drizzle_visit
+        from skyqa.simulate import generate_synthetic_field
+
+        generated = generate_synthetic_field(field, workdir, drizzle_visit, progress)
+        return ExposureSet(
+            directory=workdir,
+            flt_paths=generated.flt_paths,
+            visit_drz_paths=generated.visit_drz_paths,
+            truth_path=generated.truth_path,
+            catalog_path=generated.catalog_path,
+        )
+    raise NetworkUnavailableError(
+        f"Field {field.name!r} is real data from MAST (obs_id {field.mast.obs_id}, proposal "
+        f"{field.mast.proposal_id}); downloading it is not available in this version of "
+        "skyqa. Run the synthetic replica instead: pytest --field horsehead-sim."
+    )

@@ -1,0 +1,255 @@
+"""Alignment of the visit mosaics to a reference catalog, and its transfer to the FLTs.
+
+The tutorial's recipe, on copies in one working directory:
+
+1. TweakReg on the visit DRZs with ``updatehdr=False``: writes the shift file and the
+   per-image match files, changes no header;
+2. TweakReg again with ``updatehdr=True``: writes the fitted WCS into the DRZs (the old
+   one is archived as an alternate WCS);
+3. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
+   WCS the DRZ's WCSNAME read *before* step 2. Passing the name read after the update is
+   a silent no-op (see the README), which is why the WCS of every DRZ and FLT is recorded
+   before and after, for the checks to prove that each one really moved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+from astropy.table import Table
+
+from skyqa.drizzle import console_to, copy_inputs, working_directory
+from skyqa.errors import PipelineStepError
+from skyqa.field import TweakRegSpec
+
+ALIGNED_WCSNAME = "SKYQA_GAIA"
+SHIFT_FILE = "shift_drz.txt"
+CATALOG_FILE = "reference_catalog.txt"
+LOG_FILE = "tweakreg.log"
+FIT_TABLE = "fit_table.csv"
+WCS_TABLE = "wcs_record.csv"
+
+SHIFT_COLUMNS = ["image", "xsh_pix", "ysh_pix", "rot_deg", "scale", "xrms_pix", "yrms_pix"]
+WCS_COLUMNS = ["file", "stage", "wcsname", "crval1", "crval2", "cd1_1", "cd1_2", "cd2_1", "cd2_2"]
+
+
+def parse_shift_file(path: Path) -> pd.DataFrame:
+    """Read a TweakReg shift file into a table, keeping NaN and inf as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, columns `SHIFT_COLUMNS` plus ``line`` (1-based line number in
+        the file). Shifts are in pixels of the shift file's frame, with the opposite sign
+        to the image-to-reference translation; rotation is in degrees modulo 360.
+
+    Raises
+    ------
+    PipelineStepError
+        If a data line does not have 7 columns.
+    """
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != len(SHIFT_COLUMNS):
+            raise PipelineStepError(
+                f"{path} line {number} has {len(fields)} columns, expected "
+                f"{len(SHIFT_COLUMNS)} ({', '.join(SHIFT_COLUMNS)}): {line.strip()!r}"
+            )
+        rows.append([fields[0], *(float(value) for value in fields[1:]), number])
+    return pd.DataFrame(rows, columns=[*SHIFT_COLUMNS, "line"])
+
+
+def count_matches(match_file: Path) -> int:
+    """Number of matched sources in a TweakReg ``*_catalog_fit.match`` file (0 if absent)."""
+    if not match_file.is_file():
+        return 0
+    lines = match_file.read_text().splitlines()
+    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
+    """The primary WCS of each file's first SCI extension, one row per file."""
+    rows = []
+    for path in paths:
+        header = fits.getheader(path, ("SCI", 1))
+        rows.append(
+            {
+                "file": path.name,
+                "stage": stage,
+                "wcsname": str(header.get("WCSNAME", "")),
+                **{
+                    key.lower(): float(header.get(key, math.nan))
+                    for key in ("CRVAL1", "CRVAL2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+                },
+            }
+        )
+    return pd.DataFrame(rows, columns=WCS_COLUMNS)
+
+
+def write_tweakreg_catalog(catalog: Table, path: Path) -> None:
+    """Write ``ra dec [mag]`` as TweakReg reads a reference catalog (commented header)."""
+    columns = [name for name in ("ra", "dec", "mag") if name in catalog.colnames]
+    catalog[columns].write(path, format="ascii.commented_header", overwrite=True)
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """What the alignment step produced, in its own working directory.
+
+    ``shift_table``: the shift file (`parse_shift_file`). ``fit_table``: per visit DRZ,
+    ``image``, ``n_matches`` and ``xrms_pix``/``yrms_pix`` of the fit. ``wcs_record``:
+    the primary WCS of every DRZ and FLT ``before`` and ``after`` (`WCS_COLUMNS`).
+    ``orig_wcs_names``: per DRZ, the WCSNAME passed to tweakback as the original WCS.
+    """
+
+    directory: Path
+    aligned_flt_paths: tuple[Path, ...]
+    visit_drz_paths: tuple[Path, ...]
+    shift_file: Path
+    shift_table: pd.DataFrame
+    fit_table: pd.DataFrame
+    wcs_record: pd.DataFrame
+    orig_wcs_names: dict[str, str]
+    log_path: Path
+
+    @property
+    def log_text(self) -> str:
+        """Everything TweakReg and tweakback printed."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def to_record(self) -> dict:
+        """JSON-able description, paths relative to ``directory``; writes the tables."""
+        self.fit_table.to_csv(self.directory / FIT_TABLE, index=False)
+        self.wcs_record.to_csv(self.directory / WCS_TABLE, index=False)
+        return {
+            "aligned_flt_paths": [path.name for path in self.aligned_flt_paths],
+            "visit_drz_paths": [path.name for path in self.visit_drz_paths],
+            "shift_file": self.shift_file.name,
+            "orig_wcs_names": self.orig_wcs_names,
+            "log_path": self.log_path.name,
+        }
+
+    @classmethod
+    def from_record(cls, directory: Path, record: dict) -> AlignmentResult:
+        """Rebuild from `to_record` output found in ``directory``."""
+        return cls(
+            directory=directory,
+            aligned_flt_paths=tuple(directory / name for name in record["aligned_flt_paths"]),
+            visit_drz_paths=tuple(directory / name for name in record["visit_drz_paths"]),
+            shift_file=directory / record["shift_file"],
+            shift_table=parse_shift_file(directory / record["shift_file"]),
+            fit_table=pd.read_csv(directory / FIT_TABLE),
+            wcs_record=pd.read_csv(directory / WCS_TABLE).fillna({"wcsname": ""}),
+            orig_wcs_names=record["orig_wcs_names"],
+            log_path=directory / record["log_path"],
+        )
+
+
+def _tweakreg_parameters(params: TweakRegSpec) -> dict:
+    return {
+        "imagefindcfg": {"threshold": params.threshold, "conv_width": params.conv_width},
+        "refcat": CATALOG_FILE,
+        "minobj": params.minobj,
+        "searchrad": params.searchrad,
+        "searchunits": "arcseconds",
+        "ylimit": params.ylimit,
+        "nclip": params.nclip,
+        "fitgeometry": params.fitgeometry,
+        "interactive": False,
+        "see2dplot": False,
+        "residplot": "No plot",
+        "shiftfile": True,
+        "outshifts": SHIFT_FILE,
+        "wcsname": ALIGNED_WCSNAME,
+        "reusename": True,
+        "clean": False,
+    }
+
+
+def align_visits(
+    flt_paths: Sequence[Path],
+    visit_drz_paths: Sequence[Path],
+    catalog: Table,
+    params: TweakRegSpec,
+    workdir: Path,
+) -> AlignmentResult:
+    """Align the visit DRZs to ``catalog`` and carry each fit back to its FLTs.
+
+    Parameters
+    ----------
+    flt_paths, visit_drz_paths : sequence of Path
+        The exposures and their visit mosaics; copied into ``workdir``, never modified.
+    catalog : astropy.table.Table
+        Reference catalog with columns ra, dec (deg) and optionally mag.
+    params : TweakRegSpec
+        TweakReg parameters of the field.
+    workdir : Path
+        A new directory for this step.
+
+    Returns
+    -------
+    AlignmentResult
+
+    Raises
+    ------
+    PipelineStepError
+        If TweakReg or tweakback raises, or no shift file is written.
+    """
+    flts = copy_inputs(flt_paths, workdir)
+    drzs = copy_inputs(visit_drz_paths, workdir)
+    write_tweakreg_catalog(catalog, workdir / CATALOG_FILE)
+    log_path = workdir / LOG_FILE
+    wcs_before = read_wcs_record([*drzs, *flts], "before")
+    names = [path.name for path in drzs]
+    parameters = _tweakreg_parameters(params)
+
+    with working_directory(workdir), console_to(log_path):
+        try:
+            from drizzlepac import tweakback, tweakreg
+
+            tweakreg.TweakReg(names, updatehdr=False, runfile=LOG_FILE, **parameters)
+            if not (workdir / SHIFT_FILE).is_file():
+                raise PipelineStepError(f"TweakReg wrote no shift file {SHIFT_FILE}")
+            orig_wcs_names = {name: fits.getval(name, "WCSNAME", ("SCI", 1)) for name in names}
+            tweakreg.TweakReg(names, updatehdr=True, runfile=LOG_FILE, **parameters)
+            for name in names:
+                tweakback.apply_tweak(f"{name}[sci,1]", orig_wcs_name=orig_wcs_names[name])
+        except Exception as error:
+            raise PipelineStepError(
+                f"Alignment failed in {workdir}: {error}. Read the log, {log_path}."
+            ) from error
+
+    shift_table = parse_shift_file(workdir / SHIFT_FILE)
+    fit_rows = []
+    for drz in drzs:
+        match_file = workdir / f"{drz.stem}_catalog_fit.match"
+        in_shift = shift_table[shift_table["image"] == drz.name]
+        fit_rows.append(
+            {
+                "image": drz.name,
+                "n_matches": count_matches(match_file),
+                "xrms_pix": float(in_shift["xrms_pix"].iloc[0]) if len(in_shift) else np.nan,
+                "yrms_pix": float(in_shift["yrms_pix"].iloc[0]) if len(in_shift) else np.nan,
+            }
+        )
+    wcs_record = pd.concat([wcs_before, read_wcs_record([*drzs, *flts], "after")])
+    return AlignmentResult(
+        directory=workdir,
+        aligned_flt_paths=tuple(flts),
+        visit_drz_paths=tuple(drzs),
+        shift_file=workdir / SHIFT_FILE,
+        shift_table=shift_table,
+        fit_table=pd.DataFrame(fit_rows, columns=["image", "n_matches", "xrms_pix", "yrms_pix"]),
+        wcs_record=wcs_record.reset_index(drop=True),
+        orig_wcs_names=orig_wcs_names,
+        log_path=log_path,
+    )

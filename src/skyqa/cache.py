@@ -1,0 +1,210 @@
+"""A keyed, atomic, locked on-disk cache of pipeline results.
+
+Layout: ``<root>/<field>/<stage>-<key>/`` holds one result, with ``MANIFEST.json``
+recording the key's inputs, the result's own description and every file's size,
+modification time and SHA-256. An entry is built in a temporary sibling directory and
+renamed into place only when complete, so a run killed mid-step never leaves an entry a
+later run would trust. An exclusive file lock per entry makes concurrent sessions build
+each entry once. On reuse, every file's size and modification time are compared with the
+manifest; an entry whose files changed is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from skyqa.errors import CacheError
+
+MANIFEST = "MANIFEST.json"
+KEY_PACKAGES = (
+    "drizzlepac",
+    "stwcs",
+    "stsci.skypac",
+    "spherical_geometry",
+    "astropy",
+    "numpy",
+)
+"""Packages whose versions key every cached result: a change in any of them recomputes."""
+
+
+def package_versions(packages: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
+    """Installed version of each package ('not installed' where absent)."""
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/skyqa``, else ``~/.cache/skyqa``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "skyqa"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_digest(*modules: Any) -> str:
+    """SHA-256 of the source files of modules: a code change invalidates what they made."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def key_digest(key: dict[str, Any]) -> str:
+    """SHA-256 of a key's canonical JSON."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A complete cache entry: its directory and its manifest."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    reused: bool
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The description the builder returned for this result."""
+        return self.manifest["record"]
+
+    @property
+    def content_digest(self) -> str:
+        """A digest of every file in the entry: the key of anything made from it."""
+        return key_digest({"files": self.manifest["files"]})
+
+
+def _describe_files(directory: Path) -> dict[str, dict[str, Any]]:
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            stat = path.stat()
+            files[str(path.relative_to(directory))] = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "sha256": file_digest(path),
+            }
+    return files
+
+
+def _unchanged(directory: Path, manifest: dict[str, Any]) -> bool:
+    for relative, described in manifest.get("files", {}).items():
+        try:
+            stat = (directory / relative).stat()
+        except FileNotFoundError:
+            return False
+        if stat.st_size != described["size"] or stat.st_mtime_ns != described["mtime_ns"]:
+            return False
+    return True
+
+
+class Cache:
+    """The cache under one root directory.
+
+    Parameters
+    ----------
+    root : Path
+        Created if missing.
+
+    Raises
+    ------
+    CacheError
+        If ``root`` cannot be created or written.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CacheError(
+                f"Cannot create the skyqa cache directory {self.root}: {error.strerror}. "
+                "Choose another with --skyqa-cache-dir or SKYQA_CACHE_DIR."
+            ) from error
+        if not os.access(self.root, os.W_OK):
+            raise CacheError(
+                f"The skyqa cache directory {self.root} is not writable. "
+                "Choose another with --skyqa-cache-dir or SKYQA_CACHE_DIR."
+            )
+
+    def _load(self, directory: Path) -> dict[str, Any] | None:
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return manifest if _unchanged(directory, manifest) else None
+
+    @contextlib.contextmanager
+    def _lock(self, lock_path: Path) -> Iterator[None]:
+        with open(lock_path, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get_or_build(
+        self,
+        field: str,
+        stage: str,
+        key: dict[str, Any],
+        build: Callable[[Path], dict[str, Any]],
+    ) -> CacheEntry:
+        """Return the entry for ``key``, building it with ``build(directory)`` if needed.
+
+        ``build`` fills the new, empty directory it is given and returns a JSON-able
+        description of the result with paths relative to that directory.
+        """
+        digest = key_digest(key)[:20]
+        parent = self.root / field
+        parent.mkdir(parents=True, exist_ok=True)
+        final = parent / f"{stage}-{digest}"
+        manifest = self._load(final)
+        if manifest is not None:
+            return CacheEntry(final, manifest, reused=True)
+        with self._lock(parent / f".{stage}-{digest}.lock"):
+            manifest = self._load(final)
+            if manifest is not None:
+                return CacheEntry(final, manifest, reused=True)
+            scratch = parent / f".building-{stage}-{digest}-{os.getpid()}"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir()
+            try:
+                started = time.perf_counter()
+                record = build(scratch)
+                manifest = {
+                    "stage": stage,
+                    "key": key,
+                    "record": record,
+                    "build_seconds": round(time.perf_counter() - started, 3),
+                    "files": _describe_files(scratch),
+                }
+                (scratch / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+                if final.exists():
+                    shutil.rmtree(final)
+                os.rename(scratch, final)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return CacheEntry(final, manifest, reused=False)

@@ -1,0 +1,280 @@
+"""AstroDrizzle runs, each isolated in its own working directory on copies of its inputs.
+
+AstroDrizzle edits the FITS headers of its inputs in place (MDRIZSKY, and with
+``build=True`` nothing is undone afterwards), so every run here copies its inputs into
+its own directory first. Each final mosaic is made from its own pristine copy of the
+aligned FLTs: `match` leaves exposures that overlap nothing with whatever MDRIZSKY they
+already carry, so a copy shared between methods would leak one method into another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+
+from skyqa.errors import PipelineStepError
+from skyqa.field import AstroDrizzleSpec
+
+VISIT_DRIZZLE_PARAMETERS = {
+    "build": True,
+    "preserve": False,
+    "context": False,
+    "driz_separate": False,
+    "median": False,
+    "blot": False,
+    "driz_cr": False,
+    "skysub": True,
+    "skymethod": "localmin",
+    "final_bits": "16",
+    "final_wcs": True,
+    "final_rot": 0.0,
+    "final_scale": 0.1283,
+    "clean": True,
+}
+"""How a synthetic field's visit DRZs are made: like the archive's, North up at the IR
+plate scale, one ``_drz.fits`` with ``build=True`` whose D00nDATA keywords name the FLTs
+(tweakback finds them that way). No cosmic-ray steps: the synthetic data have none."""
+
+MOSAIC_LOG = "astrodrizzle.log"
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run a block in ``path``: drizzlepac reads and writes relative to the CWD."""
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+@contextlib.contextmanager
+def console_to(log_path: Path) -> Iterator[None]:
+    """Send everything drizzlepac prints, and every warning it raises, to ``log_path``.
+
+    The pipeline's warnings are part of its log, not errors of the harness: they are
+    recorded there whatever the caller's warning filters say.
+    """
+    with (
+        open(log_path, "a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                log.write(
+                    f"WARNING: {warning.category.__name__}: {warning.message} "
+                    f"[{warning.filename}:{warning.lineno}]\n"
+                )
+
+
+def copy_inputs(paths: Sequence[Path], workdir: Path) -> list[Path]:
+    """Copy files into ``workdir`` (created if needed); return the copies' paths."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for path in paths:
+        target = workdir / path.name
+        shutil.copyfile(path, target)
+        copies.append(target)
+    return copies
+
+
+def run_astrodrizzle(
+    input_names: Sequence[str], output: str, workdir: Path, **parameters: object
+) -> Path:
+    """Run AstroDrizzle in ``workdir`` on files already there; return the log's path.
+
+    Raises
+    ------
+    PipelineStepError
+        If AstroDrizzle raises; the message names the log to read.
+    """
+    log_path = workdir / f"{output}_{MOSAIC_LOG}"
+    with working_directory(workdir), console_to(log_path):
+        try:
+            from drizzlepac import astrodrizzle
+
+            astrodrizzle.AstroDrizzle(
+                list(input_names), output=output, runfile=log_path.name, **parameters
+            )
+        except Exception as error:
+            raise PipelineStepError(
+                f"AstroDrizzle failed making {output} in {workdir}: {error}. "
+                f"Read its log, {log_path}."
+            ) from error
+    return log_path
+
+
+def drizzle_visit(flt_paths: Sequence[Path], output: str, workdir: Path) -> Path:
+    """Make a visit mosaic ``<output>_drz.fits`` from FLTs in ``workdir``, as the archive does.
+
+    The FLTs are drizzled in place (this is how an archive FLT comes to carry the visit's
+    MDRIZSKY); call it only on files the caller owns.
+    """
+    names = [path.name for path in flt_paths]
+    log_path = run_astrodrizzle(names, output, workdir, **VISIT_DRIZZLE_PARAMETERS)
+    drz_path = workdir / f"{output}_drz.fits"
+    if not drz_path.is_file():
+        raise PipelineStepError(
+            f"AstroDrizzle wrote no {drz_path.name} for visit {output}; read {log_path}."
+        )
+    return drz_path
+
+
+MDRIZSKY_TABLE = "mdrizsky.csv"
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    """One final mosaic and what skyqa reads from it.
+
+    ``mdrizsky`` has one row per input exposure: rootname and ``mdrizsky_e_s``, the
+    MDRIZSKY header value AstroDrizzle left in that exposure's SCI header (NaN if absent).
+    The FLT copies the mosaic was made from are deleted once that table is read: their
+    pixels are the aligned FLTs', and their headers differ only by MDRIZSKY.
+    """
+
+    skymethod: str
+    directory: Path
+    sci_path: Path
+    wht_path: Path
+    log_path: Path
+    mdrizsky: pd.DataFrame
+
+    @property
+    def log_text(self) -> str:
+        """The AstroDrizzle log of this run."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def to_record(self) -> dict:
+        """JSON-able description, paths relative to ``directory``; writes the sky table."""
+        self.mdrizsky.to_csv(self.directory / MDRIZSKY_TABLE, index=False)
+        return {
+            "skymethod": self.skymethod,
+            "sci_path": self.sci_path.name,
+            "wht_path": self.wht_path.name,
+            "log_path": self.log_path.name,
+        }
+
+    @classmethod
+    def from_record(cls, directory: Path, record: dict) -> Mosaic:
+        """Rebuild from `to_record` output found in ``directory``."""
+        return cls(
+            skymethod=record["skymethod"],
+            directory=directory,
+            sci_path=directory / record["sci_path"],
+            wht_path=directory / record["wht_path"],
+            log_path=directory / record["log_path"],
+            mdrizsky=pd.read_csv(directory / MDRIZSKY_TABLE, dtype={"rootname": str}),
+        )
+
+
+def method_directory_name(skymethod: str) -> str:
+    """A directory name for a sky method ('globalmin+match' -> 'globalmin_match')."""
+    return re.sub(r"[^a-z0-9]+", "_", skymethod)
+
+
+def read_mdrizsky(flt_paths: Sequence[Path]) -> pd.DataFrame:
+    """MDRIZSKY (e-/s) of each FLT's first SCI extension; NaN where the keyword is absent."""
+    rows = []
+    for path in flt_paths:
+        with fits.open(path) as hdul:
+            rootname = str(hdul[0].header.get("ROOTNAME", path.name[:9])).strip().lower()
+            value = hdul["SCI", 1].header.get("MDRIZSKY", np.nan)
+        rows.append({"rootname": rootname, "mdrizsky_e_s": float(value)})
+    return pd.DataFrame(rows, columns=["rootname", "mdrizsky_e_s"])
+
+
+def drizzle_mosaic(
+    aligned_flt_paths: Sequence[Path],
+    skymethod: str,
+    spec: AstroDrizzleSpec,
+    workdir: Path,
+) -> Mosaic:
+    """Drizzle the aligned FLTs into one mosaic with one sky method, on fresh copies.
+
+    Parameters
+    ----------
+    aligned_flt_paths : sequence of Path
+        The aligned FLTs; they are copied, never modified.
+    skymethod : str
+        One of `skyqa.field.SKY_METHODS`.
+    spec : AstroDrizzleSpec
+        The field's AstroDrizzle parameters.
+    workdir : Path
+        A new directory for this run.
+
+    Returns
+    -------
+    Mosaic
+
+    Raises
+    ------
+    PipelineStepError
+        If AstroDrizzle fails or writes no science or weight image.
+    """
+    copies = copy_inputs(aligned_flt_paths, workdir)
+    parameters = {
+        "preserve": spec.preserve,
+        "context": spec.context,
+        "build": False,
+        "driz_separate": False,
+        "median": False,
+        "blot": False,
+        "driz_cr": False,
+        "skysub": True,
+        "skymethod": skymethod,
+        "final_bits": spec.final_bits,
+        "final_wcs": spec.final_wcs,
+        "final_rot": spec.final_rot,
+        "final_scale": spec.final_scale,
+        "clean": True,
+    }
+    log_path = run_astrodrizzle(
+        [path.name for path in copies], spec.output_prefix, workdir, **parameters
+    )
+    sci_path = workdir / f"{spec.output_prefix}_drz_sci.fits"
+    wht_path = workdir / f"{spec.output_prefix}_drz_wht.fits"
+    missing = [path.name for path in (sci_path, wht_path) if not path.is_file()]
+    if missing:
+        raise PipelineStepError(
+            f"AstroDrizzle ({skymethod}) wrote no {', '.join(missing)} in {workdir}; "
+            f"read {log_path}."
+        )
+    mdrizsky = read_mdrizsky(copies)
+    for copy in copies:
+        copy.unlink()
+    return Mosaic(
+        skymethod=skymethod,
+        directory=workdir,
+        sci_path=sci_path,
+        wht_path=wht_path,
+        log_path=log_path,
+        mdrizsky=mdrizsky,
+    )
+
+
+def mdrizsky_by_method(mosaics: dict[str, Mosaic]) -> pd.DataFrame:
+    """MDRIZSKY (e-/s), one row per exposure and one column per sky method."""
+    columns = {
+        method: mosaic.mdrizsky.set_index("rootname")["mdrizsky_e_s"]
+        for method, mosaic in mosaics.items()
+    }
+    table = pd.DataFrame(columns)
+    table.index.name = "rootname"
+    return table.reset_index()

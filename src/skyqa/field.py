@@ -1,0 +1,386 @@
+"""Field specs: what to process and how, loaded from small TOML files.
+
+A field is one declarative TOML file. The package ships its registered fields in
+``skyqa/fields/``; a user may pass the path of a spec of their own to ``--field``.
+Every key is checked: an unknown key, a missing required key or a value of the wrong type
+is a `~skyqa.errors.FieldSpecError` that names the file, the key and what is allowed,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from skyqa.errors import FieldSpecError, UnknownFieldError
+
+SKY_METHODS: tuple[str, ...] = ("localmin", "match", "globalmin+match", "globalmin")
+"""AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
+
+FIELD_KINDS: tuple[str, ...] = ("synthetic", "mast")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The pointing target: name and ICRS position of RA_TARG/DEC_TARG."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+
+
+@dataclass(frozen=True)
+class PlannedExposure:
+    """One exposure of a synthetic program, with the geometry of the real one."""
+
+    rootname: str
+    asn_id: str
+    exptime: float
+    postarg1: float
+    postarg2: float
+    date_obs: str
+    orientat: float
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Parameters of the synthetic field generator (`skyqa.simulate`).
+
+    Fluxes and levels are in e-/s, angles in degrees unless the name says arcsec.
+    """
+
+    seed: int
+    exposures: tuple[PlannedExposure, ...]
+    proposal_id: int = 12812
+    detector_size: int = 1014
+    n_stars: int = 900
+    star_mag_bright: float = 17.0
+    star_mag_faint: float = 24.0
+    psf_fwhm_pix: float = 1.2
+    psf_moffat_beta: float = 2.5
+    sky_base_e_s: float = 0.77
+    visit_pedestal_range_e_s: float = 0.05
+    exposure_pedestal_jitter_e_s: float = 0.003
+    nebula_blobs: int = 40
+    nebula_peak_e_s: float = 0.6
+    read_noise_e: float = 15.0
+    dark_e_s: float = 0.02
+    hot_pixel_fraction: float = 0.004
+    dead_pixel_fraction: float = 0.001
+    pointing_shift_max_arcsec: float = 0.7
+    pointing_rotation_max_deg: float = 0.02
+    pointing_scale_max: float = 2.0e-4
+    catalog_mag_limit: float = 21.5
+    catalog_radius_arcmin: float = 5.0
+
+
+@dataclass(frozen=True)
+class MastSpec:
+    """The MAST query that finds a real field's data (`astroquery.mast.Observations`)."""
+
+    obs_id: str
+    proposal_id: str
+    filters: tuple[str, ...]
+    products: tuple[str, ...] = ("FLT", "DRZ")
+    project: str = "CALWF3"
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """Which reference catalog TweakReg aligns to.
+
+    ``source`` is ``synthetic`` (the simulator's truth catalog), ``gaia`` (a Gaia DR3
+    cone search of ``radius_arcmin`` around the target) or ``astrometric`` (drizzlepac's
+    proper-motion catalog built from the exposure footprints).
+    """
+
+    source: Literal["synthetic", "gaia", "astrometric"]
+    radius_arcmin: float = 5.0
+
+
+@dataclass(frozen=True)
+class TweakRegSpec:
+    """TweakReg parameters; the defaults are the Horsehead tutorial's."""
+
+    threshold: float = 4.0
+    conv_width: float = 4.5
+    minobj: int = 3
+    searchrad: float = 1.0
+    ylimit: float = 0.4
+    nclip: int = 1
+    fitgeometry: str = "rscale"
+
+
+@dataclass(frozen=True)
+class AstroDrizzleSpec:
+    """AstroDrizzle parameters of the final mosaics; the defaults are the tutorial's."""
+
+    skymethods: tuple[str, ...] = SKY_METHODS
+    final_bits: str = "16"
+    final_wcs: bool = True
+    final_rot: float = 257.0
+    final_scale: float | None = None
+    preserve: bool = False
+    context: bool = False
+    output_prefix: str = "f160w"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """QA thresholds of a field. Units are in the names."""
+
+    match_truth_tolerance_e_s: float = 0.01
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A validated field spec. ``source_path`` is the TOML file it was read from."""
+
+    name: str
+    description: str
+    kind: Literal["synthetic", "mast"]
+    target: Target
+    catalog: CatalogSpec
+    tweakreg: TweakRegSpec
+    astrodrizzle: AstroDrizzleSpec
+    thresholds: Thresholds
+    synthetic: SyntheticSpec | None = None
+    mast: MastSpec | None = None
+    source_path: Path | None = field(default=None, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def fingerprint(self) -> str:
+        """Return a SHA-256 hex digest of the spec's content (not of its file path)."""
+        canonical = json.dumps(self.raw, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- loading and validation -----------------------------------------------------------
+
+_SECTIONS: dict[str, type] = {
+    "target": Target,
+    "catalog": CatalogSpec,
+    "tweakreg": TweakRegSpec,
+    "astrodrizzle": AstroDrizzleSpec,
+    "thresholds": Thresholds,
+    "synthetic": SyntheticSpec,
+    "mast": MastSpec,
+}
+_TOP_LEVEL_KEYS = {"name", "description", "kind", *_SECTIONS}
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check ``value`` against a dataclass field annotation and return it normalised.
+
+    Integers are accepted where floats are expected; lists become tuples.
+    """
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise FieldSpecError(f"{where} is {value!r}; allowed values: {allowed}.")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise FieldSpecError(f"{where} must be a list, got {value!r}.")
+        item_type = args[0]
+        return tuple(
+            _coerce(item, item_type, f"{where}[{index}]") for index, item in enumerate(value)
+        )
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FieldSpecError(f"{where} must be a number, got {value!r}.")
+        return float(value)
+    if annotation in (int, str, bool):
+        if isinstance(value, bool) != (annotation is bool) or not isinstance(value, annotation):
+            raise FieldSpecError(
+                f"{where} must be of type {_type_name(annotation)}, got {value!r}."
+            )
+        return value
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise FieldSpecError(f"{where} must be a table, got {value!r}.")
+        return _build(annotation, value, where)
+    raise TypeError(f"skyqa bug: no coercion for annotation {annotation!r} at {where}")
+
+
+def _build(cls: type, mapping: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from ``mapping``, rejecting unknown and missing keys."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        allowed = ", ".join(sorted(fields))
+        raise FieldSpecError(
+            f"{where}: unknown key(s) {', '.join(unknown)}. Allowed keys: {allowed}."
+        )
+    values = {}
+    for name, spec_field in fields.items():
+        if name in mapping:
+            values[name] = _coerce(mapping[name], hints[name], f"{where}.{name}")
+        elif (
+            spec_field.default is dataclasses.MISSING
+            and spec_field.default_factory is dataclasses.MISSING
+        ):
+            raise FieldSpecError(f"{where}: required key '{name}' is missing.")
+    return cls(**values)
+
+
+def _singular_exposure_tables(raw: dict[str, Any]) -> dict[str, Any]:
+    """Accept ``[[synthetic.exposure]]`` tables as the ``exposures`` list."""
+    synthetic = raw.get("synthetic")
+    if isinstance(synthetic, dict) and "exposure" in synthetic:
+        synthetic = dict(synthetic)
+        synthetic["exposures"] = synthetic.pop("exposure")
+        return {**raw, "synthetic": synthetic}
+    return raw
+
+
+def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> FieldSpec:
+    """Validate a field spec given as a mapping (as read from TOML).
+
+    Parameters
+    ----------
+    raw : dict
+        The spec's content.
+    source : str
+        Where it came from, used in error messages.
+
+    Returns
+    -------
+    FieldSpec
+
+    Raises
+    ------
+    FieldSpecError
+        If a key is unknown or missing, a value has the wrong type, or the sections do
+        not fit the field's kind.
+    """
+    raw = _singular_exposure_tables(raw)
+    unknown = sorted(set(raw) - _TOP_LEVEL_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted(_TOP_LEVEL_KEYS))
+        raise FieldSpecError(
+            f"{source}: unknown top-level key(s) {', '.join(unknown)}. Allowed: {allowed}."
+        )
+    for key in ("name", "description", "kind", "target", "catalog"):
+        if key not in raw:
+            raise FieldSpecError(f"{source}: required key '{key}' is missing.")
+    kind = _coerce(raw["kind"], Literal["synthetic", "mast"], f"{source}: kind")
+    if kind not in raw:
+        raise FieldSpecError(
+            f"{source}: a field of kind '{kind}' needs a [{kind}] section describing its data."
+        )
+    other_kinds = [k for k in FIELD_KINDS if k != kind and k in raw]
+    if other_kinds:
+        raise FieldSpecError(
+            f"{source}: a field of kind '{kind}' must not have a [{other_kinds[0]}] section."
+        )
+    sections = {
+        key: _build(cls, raw.get(key, {}), f"{source}: [{key}]")
+        for key, cls in _SECTIONS.items()
+        if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds")
+    }
+    unknown_methods = sorted(set(sections["astrodrizzle"].skymethods) - set(SKY_METHODS))
+    if unknown_methods:
+        raise FieldSpecError(
+            f"{source}: [astrodrizzle].skymethods has {', '.join(unknown_methods)}; "
+            f"allowed: {', '.join(SKY_METHODS)}."
+        )
+    if kind == "synthetic":
+        _validate_synthetic(sections["synthetic"], source)
+    name = _coerce(raw["name"], str, f"{source}: name")
+    description = _coerce(raw["description"], str, f"{source}: description")
+    return FieldSpec(name=name, description=description, kind=kind, raw=raw, **sections)
+
+
+def _validate_synthetic(spec: SyntheticSpec, source: str) -> None:
+    if not spec.exposures:
+        raise FieldSpecError(f"{source}: [synthetic] lists no exposures.")
+    rootnames = [exposure.rootname for exposure in spec.exposures]
+    duplicated = sorted({name for name in rootnames if rootnames.count(name) > 1})
+    if duplicated:
+        raise FieldSpecError(
+            f"{source}: [synthetic] exposure rootnames repeat: {', '.join(duplicated)}."
+        )
+    for exposure in spec.exposures:
+        if len(exposure.rootname) != 9 or len(exposure.asn_id) != 9:
+            raise FieldSpecError(
+                f"{source}: exposure {exposure.rootname!r} (asn_id {exposure.asn_id!r}): "
+                "HST rootnames and association ids have 9 characters."
+            )
+    if not 16 <= spec.detector_size <= 1014:
+        raise FieldSpecError(
+            f"{source}: [synthetic].detector_size is {spec.detector_size}; "
+            "allowed: 16 to 1014 pixels (1014 is the WFC3/IR full frame)."
+        )
+
+
+def load_field_spec(path: str | Path) -> FieldSpec:
+    """Read and validate a field spec TOML file.
+
+    Raises
+    ------
+    FieldSpecError
+        If the file cannot be read or parsed, or its content is not a valid spec.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FieldSpecError(f"Cannot read field spec {path}: {error.strerror}.") from error
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise FieldSpecError(f"{path} is not valid TOML: {error}.") from error
+    spec = parse_field_spec(raw, source=str(path))
+    return dataclasses.replace(spec, source_path=path)
+
+
+def registered_fields() -> dict[str, Path]:
+    """Return the fields shipped with skyqa, name -> spec file, sorted by name."""
+    folder = resources.files("skyqa") / "fields"
+    paths = [Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml")]
+    return {path.stem: path for path in sorted(paths, key=lambda path: path.stem)}
+
+
+def resolve_field(name_or_path: str) -> FieldSpec:
+    """Load a registered field by name, or a user's spec file by path.
+
+    Raises
+    ------
+    UnknownFieldError
+        If ``name_or_path`` is neither a registered field nor an existing ``.toml`` file;
+        the message lists the registered fields.
+    """
+    known = registered_fields()
+    if name_or_path in known:
+        return load_field_spec(known[name_or_path])
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix == ".toml" and candidate.is_file():
+        return load_field_spec(candidate)
+    if candidate.suffix == ".toml":
+        raise UnknownFieldError(f"Field spec file {candidate} does not exist.")
+    raise UnknownFieldError(
+        f"Unknown field {name_or_path!r}. Registered fields: {', '.join(known)}. "
+        "Pass one of these names, or the path of your own spec file (ending in .toml); "
+        "`skyqa fields` describes each."
+    )

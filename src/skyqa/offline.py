@@ -1,0 +1,53 @@
+"""Refusing network connections: skyqa's synthetic fields and tests must run offline."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Iterator
+
+from skyqa.errors import NetworkBlockedError
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) and address else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def block_network() -> Iterator[None]:
+    """Within the block, opening a connection to anything but loopback raises.
+
+    Raises
+    ------
+    NetworkBlockedError
+        From any ``socket.connect`` to a non-loopback address.
+    """
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+
+    def guarded(method):
+        def connect(self, address, *args, **kwargs):
+            if not _is_local(address):
+                raise NetworkBlockedError(
+                    f"skyqa runs offline here, but something tried to connect to {address!r}."
+                )
+            return method(self, address, *args, **kwargs)
+
+        return connect
+
+    socket.socket.connect = guarded(original_connect)
+    socket.socket.connect_ex = guarded(original_connect_ex)
+    try:
+        yield
+    finally:
+        socket.socket.connect = original_connect
+        socket.socket.connect_ex = original_connect_ex

@@ -1,0 +1,274 @@
+"""skyqa's pytest plugin: options and fixtures only; the work lives in the library.
+
+Registered through the ``pytest11`` entry point, so ``--field`` exists wherever skyqa is
+installed. ``pytest --field NAME`` with no test paths runs the checks shipped in
+`skyqa.checks` on that field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SETTINGS_KEY = pytest.StashKey["object"]()
+FIELDS_KEY = pytest.StashKey[dict]()
+CHECKS_DIR = Path(__file__).parent / "checks"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("skyqa", "skyqa: QA of drizzled HST mosaics")
+    group.addoption(
+        "--field",
+        action="append",
+        default=[],
+        dest="skyqa_fields",
+        metavar="NAME|SPEC.toml",
+        help="Run skyqa's checks on this field: a registered name (`skyqa fields` lists "
+        "them) or the path of a field spec file. May be given more than once. With no "
+        "test paths, runs the checks shipped with skyqa.",
+    )
+    group.addoption(
+        "--skyqa-cache-dir",
+        default=None,
+        metavar="DIR",
+        help="Directory where pipeline results are cached and reused when nothing they "
+        "depend on changed (default: $SKYQA_CACHE_DIR, else ~/.cache/skyqa). Files there "
+        "are created and replaced by skyqa; input data elsewhere is never written.",
+    )
+    group.addoption(
+        "--skyqa-allow-astrometry-db",
+        action="store_true",
+        default=False,
+        help="Let stwcs query the MAST astrometry database (needs the network). By "
+        "default skyqa sets ASTROMETRY_STEP_CONTROL=OFF.",
+    )
+    parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """``pytest --field NAME`` with no paths collects the packaged checks."""
+    namespace = early_config.known_args_namespace
+    if getattr(namespace, "skyqa_fields", None) and not namespace.file_or_dir:
+        args.append(str(CHECKS_DIR))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from skyqa.errors import FieldSpecError
+    from skyqa.field import resolve_field
+    from skyqa.settings import Settings, resolve_cache_dir
+
+    settings = Settings(
+        fields=tuple(config.getoption("skyqa_fields")),
+        cache_dir=resolve_cache_dir(
+            config.getoption("skyqa_cache_dir"), config.getini("skyqa_cache_dir")
+        ),
+        allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
+    )
+    fields = {}
+    for name in settings.fields:
+        try:
+            spec = resolve_field(name)
+        except FieldSpecError as error:
+            raise pytest.UsageError(str(error)) from None
+        fields[spec.name] = spec
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[FIELDS_KEY] = fields
+    if fields:
+        from skyqa.ledger import CheckLedger
+
+        config.pluginmanager.register(CheckLedger(CHECKS_DIR, list(fields)), "skyqa-ledger")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    fields = metafunc.config.stash.get(FIELDS_KEY, {})
+    if "skyqa_field" in metafunc.fixturenames and fields:
+        metafunc.parametrize(
+            "skyqa_field", list(fields.values()), indirect=True, scope="session", ids=list(fields)
+        )
+    explicit = {
+        name
+        for marker in metafunc.definition.iter_markers("parametrize")
+        for name in ([marker.args[0]] if isinstance(marker.args[0], str) else marker.args[0])
+    }
+    if "skymethod" in metafunc.fixturenames and "skymethod" not in explicit:
+        from skyqa.field import SKY_METHODS
+
+        metafunc.parametrize("skymethod", SKY_METHODS, indirect=True)
+
+
+def _progress(config: pytest.Config):
+    """A progress printer that shows through pytest's output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(message: str) -> None:
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"skyqa: {message}")
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def skyqa_field(request: pytest.FixtureRequest):
+    """The field under test (a `skyqa.field.FieldSpec`), one per ``--field``.
+
+    Example::
+
+        def test_name(skyqa_field):
+            assert skyqa_field.kind in ("synthetic", "mast")
+    """
+    if not hasattr(request, "param"):
+        pytest.fail("skyqa checks need a field: pass --field NAME (see `skyqa fields`).")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
+    """The field's `skyqa.pipeline.Pipeline`; every stage runs once per session.
+
+    Example::
+
+        def test_timings(skyqa_pipeline):
+            skyqa_pipeline.mosaics()
+            assert "alignment" in skyqa_pipeline.timings
+    """
+    from skyqa.pipeline import Pipeline
+
+    settings = request.config.stash[SETTINGS_KEY]
+    return Pipeline(
+        skyqa_field,
+        settings.cache_dir,
+        progress=_progress(request.config),
+        allow_astrometry_db=settings.allow_astrometry_db,
+    )
+
+
+def _run_stage(pipeline, stage: str, *args):
+    """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback."""
+    from skyqa.errors import SkyQAError
+    from skyqa.offline import block_network
+
+    try:
+        if pipeline.field.kind == "synthetic":
+            with block_network():
+                return getattr(pipeline, stage)(*args)
+        return getattr(pipeline, stage)(*args)
+    except SkyQAError as error:
+        pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def raw_exposures(skyqa_pipeline):
+    """The field's exposures (`skyqa.acquire.ExposureSet`): never modified.
+
+    Example::
+
+        def test_count(raw_exposures):
+            assert len(raw_exposures.flt_paths) == 18
+    """
+    return _run_stage(skyqa_pipeline, "exposures")
+
+
+@pytest.fixture(scope="session")
+def reference_catalog(skyqa_pipeline, raw_exposures):
+    """The reference catalog TweakReg aligns to (`skyqa.catalog.ReferenceCatalog`).
+
+    Example::
+
+        def test_catalog(reference_catalog):
+            assert len(reference_catalog.table) > 3
+    """
+    return _run_stage(skyqa_pipeline, "reference_catalog")
+
+
+@pytest.fixture(scope="session")
+def alignment(skyqa_pipeline, reference_catalog):
+    """TweakReg + tweakback results (`skyqa.align.AlignmentResult`).
+
+    Example::
+
+        def test_shifts(alignment):
+            assert not alignment.shift_table.empty
+    """
+    return _run_stage(skyqa_pipeline, "alignment")
+
+
+@pytest.fixture(scope="session")
+def aligned_flts(alignment):
+    """Paths of the aligned FLTs (copies in the alignment's directory).
+
+    Example::
+
+        def test_aligned(aligned_flts):
+            assert all(path.exists() for path in aligned_flts)
+    """
+    return alignment.aligned_flt_paths
+
+
+@pytest.fixture(scope="session")
+def mosaics(skyqa_pipeline, alignment):
+    """Sky method -> `skyqa.drizzle.Mosaic`, for every sky method of the field.
+
+    Example::
+
+        def test_methods(mosaics):
+            assert set(mosaics) == {"localmin", "match", "globalmin+match", "globalmin"}
+    """
+    return _run_stage(skyqa_pipeline, "mosaics")
+
+
+@pytest.fixture
+def skymethod(request: pytest.FixtureRequest):
+    """One sky method; tests using it run once per method (or as parametrized).
+
+    Example::
+
+        def test_method(skymethod):
+            assert skymethod in ("localmin", "match", "globalmin+match", "globalmin")
+    """
+    return request.param
+
+
+@pytest.fixture
+def mosaic(skymethod, mosaics, skyqa_field):
+    """The mosaic of the current ``skymethod``.
+
+    Example::
+
+        def test_sky(mosaic):
+            assert mosaic.sci_path.exists()
+    """
+    if skymethod not in mosaics:
+        pytest.skip(f"field {skyqa_field.name} does not drizzle with skymethod {skymethod!r}")
+    return mosaics[skymethod]
+
+
+@pytest.fixture(scope="session")
+def mdrizsky_table(mosaics):
+    """MDRIZSKY (e-/s) per exposure (rows) and sky method (columns), like the tutorial's.
+
+    Example::
+
+        def test_zero(mdrizsky_table):
+            assert mdrizsky_table["match"].min() == 0
+    """
+    from skyqa.drizzle import mdrizsky_by_method
+
+    return mdrizsky_by_method(mosaics)
+
+
+@pytest.fixture(scope="session")
+def truth(raw_exposures):
+    """The injected truth of a synthetic field (`skyqa.simulate.Truth`), else None.
+
+    Example::
+
+        def test_truth(truth):
+            assert truth is None or truth.pedestals_e_s
+    """
+    from skyqa.simulate import load_truth
+
+    return None if raw_exposures.truth_path is None else load_truth(raw_exposures.truth_path)

@@ -1,0 +1,54 @@
+"""Verdicts: the outcome of one check on one subject, as a sentence a person can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check on one subject (an exposure, a visit, a pair, a mosaic).
+
+    ``measured`` and ``threshold`` are short texts with units, for example
+    ``"0.0123 e-/s"`` and ``"<= 0.01 e-/s"``. ``advice`` says what to look at next.
+    """
+
+    check: str
+    subject: str
+    passed: bool
+    measured: str
+    threshold: str
+    advice: str
+
+    def message(self) -> str:
+        """The verdict as one sentence."""
+        outcome = "passed" if self.passed else "FAILED"
+        text = (
+            f"{self.check} {outcome} for {self.subject}: measured {self.measured}, "
+            f"required {self.threshold}."
+        )
+        return text if self.passed else f"{text} Next: {self.advice}"
+
+
+def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """The verdicts that did not pass."""
+    return [verdict for verdict in verdicts if not verdict.passed]
+
+
+def require(verdicts: Iterable[Verdict]) -> None:
+    """Fail the current test with every failed verdict's sentence, if any failed.
+
+    Every failure is listed, not just the first; pytest shows the sentences without a
+    traceback.
+    """
+    import pytest
+
+    verdicts = list(verdicts)
+    if not verdicts:
+        pytest.fail("skyqa bug: a check produced no verdict at all.", pytrace=False)
+    failed = failures(verdicts)
+    if failed:
+        lines = [verdict.message() for verdict in failed]
+        header = f"{len(failed)} of {len(verdicts)} verdicts failed:"
+        pytest.fail("\n".join([header, *lines]), pytrace=False)
