@@ -101,6 +101,10 @@ class Pipeline:
         self._entries[stage] = entry
         return entry
 
+    def stage_entry(self, stage: str) -> CacheEntry:
+        """The cache entry of a stage that has run in this pipeline."""
+        return self._entries[stage]
+
     def exposures(self) -> ExposureSet:
         """The field's FLTs and visit DRZs (generated, or downloaded)."""
         if "exposures" not in self._results:

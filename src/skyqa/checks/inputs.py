@@ -1,0 +1,37 @@
+"""Checks that the pipeline left its inputs byte-identical."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from skyqa.cache import MANIFEST, file_digest
+from skyqa.verdict import Verdict
+
+
+def check_inputs_untouched(directory: Path, manifest: dict) -> list[Verdict]:
+    """Every file recorded when the inputs were acquired still has the same SHA-256.
+
+    Parameters
+    ----------
+    directory : Path
+        The directory of the acquired exposures.
+    manifest : dict
+        The manifest written when they were acquired (``files``: relative path ->
+        ``sha256``).
+    """
+    verdicts = []
+    for relative, described in manifest["files"].items():
+        path = directory / relative
+        digest = file_digest(path) if path.is_file() else "file missing"
+        verdicts.append(
+            Verdict(
+                "Input file is byte-identical to what was acquired",
+                str(path),
+                digest == described["sha256"],
+                f"SHA-256 {digest[:16]}",
+                f"SHA-256 {described['sha256'][:16]} (as acquired, see {MANIFEST})",
+                "a pipeline step wrote into its input: every step must work on copies in "
+                "its own directory; find the step whose log mentions this file.",
+            )
+        )
+    return verdicts

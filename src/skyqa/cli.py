@@ -1,0 +1,62 @@
+"""The ``skyqa`` command: ``skyqa fields`` and ``skyqa run FIELD``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from skyqa.errors import FieldSpecError
+
+
+def _fields(_: argparse.Namespace) -> int:
+    from skyqa.field import load_field_spec, registered_fields
+
+    for name, path in registered_fields().items():
+        spec = load_field_spec(path)
+        print(f"{name:16} {spec.kind:10} {spec.description}")
+    return 0
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    import pytest
+
+    from skyqa.field import resolve_field
+
+    try:
+        resolve_field(arguments.field)
+    except FieldSpecError as error:
+        print(f"skyqa: {error}", file=sys.stderr)
+        return 2
+    pytest_arguments = ["--field", arguments.field, *arguments.pytest_args]
+    if arguments.cache_dir:
+        pytest_arguments += ["--skyqa-cache-dir", arguments.cache_dir]
+    return int(pytest.main(pytest_arguments))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skyqa", description="QA of HST mosaics built with drizzlepac."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    fields = commands.add_parser("fields", help="list the registered fields")
+    fields.set_defaults(handler=_fields)
+    run = commands.add_parser(
+        "run",
+        help="run every check on a field (same as: pytest --field FIELD)",
+        description="Run skyqa's checks on FIELD; extra arguments go to pytest.",
+    )
+    run.add_argument("field", help="a registered field name or the path of a spec file")
+    run.add_argument("--cache-dir", help="where pipeline results are cached")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``skyqa`` console script."""
+    arguments = build_parser().parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The whole pipeline on mini-sim with the real drizzlepac, checked against the truth."""
+
+import numpy as np
+import pytest
+
+from skyqa.checks.inputs import check_inputs_untouched
+from skyqa.checks.sky import check_pedestals_recovered
+from skyqa.field import SKY_METHODS, resolve_field
+from skyqa.pipeline import Pipeline
+from skyqa.simulate import load_truth
+from skyqa.verdict import failures
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def truth(mini_pipeline):
+    return load_truth(mini_pipeline.exposures().truth_path)
+
+
+def test_inputs_are_byte_identical_after_every_stage(mini_pipeline):
+    entry = mini_pipeline.stage_entry("exposures")
+    verdicts = check_inputs_untouched(entry.directory, entry.manifest)
+    assert len(verdicts) >= 8 + 4  # FLTs and visit DRZs at least
+    assert failures(verdicts) == []
+
+
+def test_aligned_flt_wcs_agrees_with_truth(mini_pipeline, truth):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    aligned = {path.name[:9]: path for path in mini_pipeline.alignment().aligned_flt_paths}
+    for geometry in truth.exposures:
+        with fits.open(aligned[geometry.rootname]) as hdul:
+            wcs = WCS(hdul["SCI", 1].header, hdul)
+        grid_y, grid_x = np.mgrid[0 : geometry.naxis : 16, 0 : geometry.naxis : 16]
+        points = (grid_x.ravel(), grid_y.ravel())
+
+        true_ra, true_dec = geometry.wcs("true").all_pix2world(*points, 0)
+
+        def error_mas(candidate, points=points, true_ra=true_ra, true_dec=true_dec):
+            ra, dec = candidate.all_pix2world(*points, 0)
+            offsets = np.hypot((ra - true_ra) * np.cos(np.deg2rad(true_dec)), dec - true_dec)
+            return float(np.sqrt(np.mean((offsets * 3.6e6) ** 2)))
+
+        assert error_mas(geometry.wcs("header")) > 50, "the injected pointing error is real"
+        assert error_mas(wcs) < 10, f"{geometry.rootname} aligned WCS is off the truth"
+
+
+def test_tweakback_moved_every_flt(mini_pipeline):
+    record = mini_pipeline.alignment().wcs_record
+    before = record[record["stage"] == "before"].set_index("file")
+    after = record[record["stage"] == "after"].set_index("file")
+    moved = np.hypot(after["crval1"] - before["crval1"], after["crval2"] - before["crval2"])
+    assert (moved * 3600 > 0.01).all(), moved
+    assert (after["wcsname"] == "SKYQA_GAIA").all()
+
+
+@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"])
+def test_matched_sky_recovers_the_injected_pedestals(mini_pipeline, truth, skymethod):
+    mosaic = mini_pipeline.mosaic(skymethod)
+    verdicts = check_pedestals_recovered(mosaic.mdrizsky, truth.pedestals_e_s, 0.01, skymethod)
+    assert failures(verdicts) == []
+    assert len(verdicts) == 8
+
+
+def test_sky_methods_keep_their_relations(mini_pipeline):
+    from skyqa.drizzle import mdrizsky_by_method
+
+    table = mdrizsky_by_method(mini_pipeline.mosaics())
+    assert list(table.columns) == ["rootname", *SKY_METHODS]
+    assert table["globalmin"].nunique() == 1
+    assert table["globalmin"].iloc[0] == pytest.approx(table["localmin"].min(), abs=1e-6)
+    assert table["match"].min() == 0.0
+    offset = table["globalmin+match"] - table["match"]
+    assert offset.max() - offset.min() < 1e-5
+
+
+def test_localmin_is_biased_by_the_nebula(mini_pipeline, truth):
+    sky = mini_pipeline.mosaic("localmin").mdrizsky.set_index("rootname")["mdrizsky_e_s"]
+    residual = np.array([sky[name] - truth.pedestals_e_s[name] for name in sky.index])
+    assert (residual - residual.mean()).std() > 0.02
+
+
+def test_unchanged_inputs_reuse_every_stage(mini_pipeline, shared_cache_dir):
+    again = Pipeline(resolve_field("mini-sim"), shared_cache_dir, progress=lambda _: None)
+    again.mosaics()
+    stages = ["exposures", "catalog", "alignment"] + [
+        f"mosaic-{name}" for name in ("localmin", "match", "globalmin_match", "globalmin")
+    ]
+    assert [again.stage_entry(stage).reused for stage in stages] == [True] * len(stages)
+
+
+def test_a_new_package_version_recomputes(mini_pipeline, shared_cache_dir, monkeypatch):
+    import skyqa.cache
+
+    real = skyqa.cache.package_versions()
+    monkeypatch.setattr(skyqa.cache, "package_versions", lambda: {**real, "drizzlepac": "99.0.0"})
+    again = Pipeline(resolve_field("mini-sim"), shared_cache_dir, progress=lambda _: None)
+    again.exposures()
+    entry = again.stage_entry("exposures")
+    assert not entry.reused
+    assert entry.directory != mini_pipeline.stage_entry("exposures").directory
+    assert entry.manifest["key"]["versions"]["drizzlepac"] == "99.0.0"

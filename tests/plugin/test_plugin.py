@@ -1,0 +1,98 @@
+"""The pytest plugin, driven through pytester as a user would drive it."""
+
+import pytest
+
+from skyqa.settings import resolve_cache_dir
+
+
+def test_unknown_field_is_a_usage_error_naming_the_known_fields(pytester):
+    result = pytester.runpytest("--field", "no-such-field")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*Unknown field 'no-such-field'. Registered fields: horsehead, horsehead-sim, mini-sim*"]
+    )
+
+
+def test_help_shows_the_skyqa_options(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*skyqa: QA of drizzled HST mosaics*", "*--field=NAME|SPEC.toml*"])
+    result.stdout.fnmatch_lines(["*--skyqa-cache-dir=DIR*"])
+
+
+def test_field_fixture_serves_a_users_own_test(pytester):
+    pytester.makepyfile(
+        test_kind="""
+        def test_kind(skyqa_field):
+            assert skyqa_field.name == "mini-sim"
+            assert skyqa_field.kind == "synthetic"
+        """
+    )
+    result = pytester.runpytest("--field", "mini-sim", "test_kind.py", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_kind[[]mini-sim[]] PASSED*"])
+
+
+def test_field_given_as_a_spec_path(pytester):
+    from skyqa.field import registered_fields
+
+    spec = registered_fields()["mini-sim"].read_text().replace('"mini-sim"', '"my-field"')
+    pytester.path.joinpath("my-field.toml").write_text(spec)
+    pytester.makepyfile(
+        test_name="def test_name(skyqa_field):\n    assert skyqa_field.name == 'my-field'\n"
+    )
+    result = pytester.runpytest("--field", "my-field.toml", "test_name.py")
+    result.assert_outcomes(passed=1)
+
+
+def test_checks_without_a_field_say_how_to_give_one(pytester):
+    pytester.makepyfile("def test_x(skyqa_field):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*skyqa checks need a field: pass --field NAME*"])
+
+
+def test_failed_verdict_reads_as_a_sentence_without_traceback(pytester):
+    pytester.makepyfile(
+        """
+        from skyqa.verdict import Verdict, require
+
+        def test_rms():
+            require([Verdict("Fit RMS", "visit v1", False, "0.5 pix", "<= 0.3 pix", "look.")])
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Fit RMS FAILED for visit v1: measured 0.5 pix*Next: look.*"])
+    result.stdout.no_fnmatch_line("*def test_rms*")
+
+
+def test_cache_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKYQA_CACHE_DIR", str(tmp_path / "env"))
+    assert resolve_cache_dir(None, None) == tmp_path / "env"
+    assert resolve_cache_dir(None, str(tmp_path / "ini")) == tmp_path / "ini"
+    assert resolve_cache_dir(str(tmp_path / "cli"), str(tmp_path / "ini")) == tmp_path / "cli"
+    monkeypatch.delenv("SKYQA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert resolve_cache_dir(None, None) == tmp_path / "xdg" / "skyqa"
+
+
+@pytest.mark.integration
+def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_dir):
+    """`pytest --field mini-sim` runs the shipped checks, reusing the session's cache."""
+    result = pytester.runpytest("--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir))
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0
+    assert outcomes.get("errors", 0) == 0
+    assert outcomes["passed"] >= 11
+    result.stdout.fnmatch_lines(
+        [
+            "*skyqa checks*",
+            "PASSED*test_inputs_untouched[[]mini-sim[]]",
+            "PASSED*test_mosaic_exists[[]mini-sim-match[]]",
+            "PASSED*test_match_recovers_injected_pedestals[[]mini-sim-globalmin+match[]]",
+            "*checks on mini-sim: * passed, 0 failed*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*skyqa: mini-sim: drizzling the match mosaic: reused from cache*"]
+    )
