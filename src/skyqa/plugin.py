@@ -147,8 +147,12 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
 
 
 def _run_stage(pipeline, stage: str, *args):
-    """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback."""
-    from skyqa.errors import SkyQAError
+    """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback.
+
+    Without exposures no check can run: a failure to acquire them ends the session with
+    one message instead of one error per check.
+    """
+    from skyqa.errors import AcquisitionError, SkyQAError
     from skyqa.offline import block_network
 
     try:
@@ -156,6 +160,11 @@ def _run_stage(pipeline, stage: str, *args):
             with block_network():
                 return getattr(pipeline, stage)(*args)
         return getattr(pipeline, stage)(*args)
+    except AcquisitionError as error:
+        pytest.exit(
+            f"skyqa cannot check field {pipeline.field.name}: {error}",
+            returncode=pytest.ExitCode.TESTS_FAILED,
+        )
     except SkyQAError as error:
         pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
 

@@ -96,3 +96,13 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     result.stdout.fnmatch_lines(
         ["*skyqa: mini-sim: drizzling the match mosaic: reused from cache*"]
     )
+
+
+def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
+    result = pytester.runpytest("--field", "horsehead", "--skyqa-cache-dir", str(tmp_path))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert output.count("skyqa cannot check field horsehead") == 1
+    assert "not available in this version of skyqa" in output
+    assert "pytest --field horsehead-sim" in output
+    assert "Traceback" not in output
