@@ -8,8 +8,10 @@ The tutorial's recipe, on copies in one working directory:
    one is archived as an alternate WCS);
 3. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
    WCS the DRZ's WCSNAME read *before* step 2. Passing the name read after the update is
-   a silent no-op (see the README), which is why the WCS of every DRZ and FLT is recorded
-   before and after, for the checks to prove that each one really moved.
+   a silent no-op (see the README), which is why the SCI header of every DRZ and FLT is
+   kept from before the update, for the checks to prove that each one really moved;
+4. TweakReg once more with ``updatehdr=False`` on the updated DRZs: its shift file holds
+   the residual shift, rotation and scale left after the update (ideally none).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from skyqa.field import TweakRegSpec
 
 ALIGNED_WCSNAME = "SKYQA_GAIA"
 SHIFT_FILE = "shift_drz.txt"
+RESIDUAL_SHIFT_FILE = "residual_shift_drz.txt"
+HEADERS_BEFORE_DIR = "headers_before"
 CATALOG_FILE = "reference_catalog.txt"
 LOG_FILE = "tweakreg.log"
 FIT_TABLE = "fit_table.csv"
@@ -95,6 +99,30 @@ def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WCS_COLUMNS)
 
 
+def signed_rotation(rotation_deg: pd.Series) -> pd.Series:
+    """Rotation modulo 360 (as TweakReg writes it) as a signed angle in (-180, 180]."""
+    return -((180.0 - rotation_deg) % 360.0 - 180.0)
+
+
+def save_sci_headers(paths: Sequence[Path], directory: Path) -> None:
+    """Keep each file's first SCI header as ``<directory>/<file name>.hdr`` (FITS text)."""
+    directory.mkdir(exist_ok=True)
+    for path in paths:
+        fits.getheader(path, ("SCI", 1)).totextfile(directory / f"{path.name}.hdr")
+
+
+def drz_members(drz_path: Path) -> list[str]:
+    """FLT file names a DRZ was drizzled from (its D00nDATA keywords, build=True output)."""
+    header = fits.getheader(drz_path, 0)
+    names = []
+    for index in range(1, 1000):
+        value = header.get(f"D{index:03d}DATA")
+        if value is None:
+            break
+        names.append(str(value).split("[")[0])
+    return names
+
+
 def write_tweakreg_catalog(catalog: Table, path: Path) -> None:
     """Write ``ra dec [mag]`` as TweakReg reads a reference catalog (commented header)."""
     columns = [name for name in ("ra", "dec", "mag") if name in catalog.colnames]
@@ -109,6 +137,9 @@ class AlignmentResult:
     ``image``, ``n_matches`` and ``xrms_pix``/``yrms_pix`` of the fit. ``wcs_record``:
     the primary WCS of every DRZ and FLT ``before`` and ``after`` (`WCS_COLUMNS`).
     ``orig_wcs_names``: per DRZ, the WCSNAME passed to tweakback as the original WCS.
+    ``residual_table``: the verification pass's shift file (`parse_shift_file`).
+    ``headers_before``: directory of every DRZ's and FLT's SCI header before the update
+    (`headers_before_update`).
     """
 
     directory: Path
@@ -120,6 +151,12 @@ class AlignmentResult:
     wcs_record: pd.DataFrame
     orig_wcs_names: dict[str, str]
     log_path: Path
+    residual_table: pd.DataFrame
+    headers_before: Path
+
+    def headers_before_update(self, name: str) -> fits.Header:
+        """The SCI header of a DRZ or FLT (by file name) as it was before alignment."""
+        return fits.Header.fromtextfile(self.headers_before / f"{name}.hdr")
 
     @property
     def log_text(self) -> str:
@@ -136,6 +173,7 @@ class AlignmentResult:
             "shift_file": self.shift_file.name,
             "orig_wcs_names": self.orig_wcs_names,
             "log_path": self.log_path.name,
+            "headers_before": self.headers_before.name,
         }
 
     @classmethod
@@ -151,6 +189,8 @@ class AlignmentResult:
             wcs_record=pd.read_csv(directory / WCS_TABLE).fillna({"wcsname": ""}),
             orig_wcs_names=record["orig_wcs_names"],
             log_path=directory / record["log_path"],
+            residual_table=parse_shift_file(directory / RESIDUAL_SHIFT_FILE),
+            headers_before=directory / record["headers_before"],
         )
 
 
@@ -209,6 +249,7 @@ def align_visits(
     write_tweakreg_catalog(catalog, workdir / CATALOG_FILE)
     log_path = workdir / LOG_FILE
     wcs_before = read_wcs_record([*drzs, *flts], "before")
+    save_sci_headers([*drzs, *flts], workdir / HEADERS_BEFORE_DIR)
     names = [path.name for path in drzs]
     parameters = _tweakreg_parameters(params)
 
@@ -219,10 +260,19 @@ def align_visits(
             tweakreg.TweakReg(names, updatehdr=False, runfile=LOG_FILE, **parameters)
             if not (workdir / SHIFT_FILE).is_file():
                 raise PipelineStepError(f"TweakReg wrote no shift file {SHIFT_FILE}")
+            n_matches = {
+                drz.name: count_matches(workdir / f"{drz.stem}_catalog_fit.match") for drz in drzs
+            }
             orig_wcs_names = {name: fits.getval(name, "WCSNAME", ("SCI", 1)) for name in names}
             tweakreg.TweakReg(names, updatehdr=True, runfile=LOG_FILE, **parameters)
             for name in names:
                 tweakback.apply_tweak(f"{name}[sci,1]", orig_wcs_name=orig_wcs_names[name])
+            verification = {
+                **parameters,
+                "outshifts": RESIDUAL_SHIFT_FILE,
+                "outwcs": "residual_shifts_wcs.fits",
+            }
+            tweakreg.TweakReg(names, updatehdr=False, runfile=LOG_FILE, **verification)
         except Exception as error:
             raise PipelineStepError(
                 f"Alignment failed in {workdir}: {error}. Read the log, {log_path}."
@@ -231,12 +281,11 @@ def align_visits(
     shift_table = parse_shift_file(workdir / SHIFT_FILE)
     fit_rows = []
     for drz in drzs:
-        match_file = workdir / f"{drz.stem}_catalog_fit.match"
         in_shift = shift_table[shift_table["image"] == drz.name]
         fit_rows.append(
             {
                 "image": drz.name,
-                "n_matches": count_matches(match_file),
+                "n_matches": n_matches[drz.name],
                 "xrms_pix": float(in_shift["xrms_pix"].iloc[0]) if len(in_shift) else np.nan,
                 "yrms_pix": float(in_shift["yrms_pix"].iloc[0]) if len(in_shift) else np.nan,
             }
@@ -252,4 +301,6 @@ def align_visits(
         wcs_record=wcs_record.reset_index(drop=True),
         orig_wcs_names=orig_wcs_names,
         log_path=log_path,
+        residual_table=parse_shift_file(workdir / RESIDUAL_SHIFT_FILE),
+        headers_before=workdir / HEADERS_BEFORE_DIR,
     )

@@ -278,3 +278,24 @@ def mdrizsky_by_method(mosaics: dict[str, Mosaic]) -> pd.DataFrame:
     table = pd.DataFrame(columns)
     table.index.name = "rootname"
     return table.reset_index()
+
+
+FALLBACK_MARKER = "Reverting sky computation"
+_APPLIED_SKY = re.compile(r"Applying sky value of\s+(\S+)\s+to\s+(\S+?)_flt\.fits\[sci,\d+\]", re.I)
+
+
+def fallback_lines(log_text: str) -> list[str]:
+    """Lines in which AstroDrizzle says it gave up sky matching for a simpler method."""
+    return [line.strip() for line in log_text.splitlines() if FALLBACK_MARKER in line]
+
+
+def applied_sky_values(log_text: str) -> dict[str, float]:
+    """Sky (data units) AstroDrizzle logged as subtracted while drizzling, per rootname.
+
+    Read from its ``Applying sky value of X to <rootname>_flt.fits[sci,1]`` lines; the
+    last value logged for an exposure wins.
+    """
+    values = {}
+    for match in _APPLIED_SKY.finditer(log_text):
+        values[match.group(2).lower()] = float(match.group(1))
+    return values

@@ -135,9 +135,35 @@ class AstroDrizzleSpec:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """QA thresholds of a field. Units are in the names."""
+    """QA thresholds of a field. Units are in the names; see the README for each."""
 
+    fit_rms_max_pix: float = 0.2
+    min_matches: int = 4
+    residual_shift_max_pix: float = 0.1
+    residual_rotation_max_deg: float = 0.005
+    residual_scale_max: float = 2.0e-4
+    tweakback_agreement_max_mas: float = 5.0
+    wcs_truth_max_rms_mas: float = 10.0
+    match_max_e_s: float = 0.1
+    sky_relation_tolerance_e_s: float = 1.0e-5
+    logged_sky_tolerance_e_s: float = 1.0e-6
     match_truth_tolerance_e_s: float = 0.01
+    seam_max_noise_fraction: float = 0.1
+    oracle_tolerance_e_s: float = 0.005
+    min_overlap_pixels: int = 500
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """Absolute tolerances of the baseline comparison, per table and column.
+
+    Columns not named use ``default_atol``; integer and text columns compare exactly.
+    """
+
+    default_atol: float = 1.0e-6
+    alignment: dict[str, float] = field(default_factory=dict)
+    mdrizsky: dict[str, float] = field(default_factory=dict)
+    seams: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,10 +178,17 @@ class FieldSpec:
     tweakreg: TweakRegSpec
     astrodrizzle: AstroDrizzleSpec
     thresholds: Thresholds
+    baseline: BaselineSpec = field(default_factory=BaselineSpec)
     synthetic: SyntheticSpec | None = None
     mast: MastSpec | None = None
     source_path: Path | None = field(default=None, compare=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def visit_ids(self) -> tuple[str, ...]:
+        """Visit ids (lower-case ASN_ID) known before any data is read; () if unknown."""
+        if self.synthetic is None:
+            return ()
+        return tuple(dict.fromkeys(e.asn_id.lower() for e in self.synthetic.exposures))
 
     def fingerprint(self) -> str:
         """Return a SHA-256 hex digest of the spec's content (not of its file path)."""
@@ -171,6 +204,7 @@ _SECTIONS: dict[str, type] = {
     "tweakreg": TweakRegSpec,
     "astrodrizzle": AstroDrizzleSpec,
     "thresholds": Thresholds,
+    "baseline": BaselineSpec,
     "synthetic": SyntheticSpec,
     "mast": MastSpec,
 }
@@ -198,6 +232,10 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             allowed = ", ".join(repr(a) for a in args)
             raise FieldSpecError(f"{where} is {value!r}; allowed values: {allowed}.")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FieldSpecError(f"{where} must be a table, got {value!r}.")
+        return {str(key): _coerce(item, args[1], f"{where}.{key}") for key, item in value.items()}
     if origin is tuple:
         if not isinstance(value, list):
             raise FieldSpecError(f"{where} must be a list, got {value!r}.")
@@ -297,7 +335,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
     sections = {
         key: _build(cls, raw.get(key, {}), f"{source}: [{key}]")
         for key, cls in _SECTIONS.items()
-        if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds")
+        if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline")
     }
     unknown_methods = sorted(set(sections["astrodrizzle"].skymethods) - set(SKY_METHODS))
     if unknown_methods:

@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 from astropy.table import Table
 
-from skyqa import acquire, align, cache, catalog, drizzle, simulate, wfc3ir
+from skyqa import acquire, align, cache, catalog, drizzle, measure, simulate, wfc3ir
 from skyqa.acquire import ExposureSet
 from skyqa.align import AlignmentResult
 from skyqa.cache import Cache, CacheEntry
@@ -191,6 +192,33 @@ class Pipeline:
             entry = self._stage(stage, f"drizzling the {skymethod} mosaic", key, build)
             self._results[stage] = Mosaic.from_record(entry.directory, entry.record)
         return self._results[stage]
+
+    def overlaps(self) -> pd.DataFrame:
+        """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
+        if "overlaps" not in self._results:
+            aligned = self.alignment()
+            key = {
+                "alignment": self._entries["alignment"].content_digest,
+                "final_bits": self.field.astrodrizzle.final_bits,
+                "min_pixels": self.field.thresholds.min_overlap_pixels,
+                "code": cache.source_digest(measure),
+            }
+
+            def build(workdir: Path) -> dict:
+                pairs = measure.measure_overlaps(
+                    aligned.aligned_flt_paths,
+                    self.field.astrodrizzle.final_bits,
+                    self.field.thresholds.min_overlap_pixels,
+                )
+                pairs.to_csv(workdir / "pairs.csv", index=False)
+                return {"pairs": "pairs.csv"}
+
+            entry = self._stage("overlaps", "measuring overlaps between exposures", key, build)
+            self._results["overlaps"] = pd.read_csv(
+                entry.directory / entry.record["pairs"],
+                dtype={"exposure_a": str, "exposure_b": str},
+            )
+        return self._results["overlaps"]
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""

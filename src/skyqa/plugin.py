@@ -43,7 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Let stwcs query the MAST astrometry database (needs the network). By "
         "default skyqa sets ASTROMETRY_STEP_CONTROL=OFF.",
     )
+    group.addoption(
+        "--skyqa-baseline-dir",
+        default=None,
+        metavar="DIR",
+        help="Directory of stored baselines, one folder per field (default: "
+        "$SKYQA_BASELINE_DIR, else the skyqa checkout's baselines/, else <rootdir>/baselines). "
+        "Written only with pytest-regressions' --force-regen.",
+    )
     parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
+    parser.addini("skyqa_baseline_dir", "Default for --skyqa-baseline-dir.", default=None)
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
@@ -56,12 +65,17 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_configure(config: pytest.Config) -> None:
     from skyqa.errors import FieldSpecError
     from skyqa.field import resolve_field
-    from skyqa.settings import Settings, resolve_cache_dir
+    from skyqa.settings import Settings, resolve_baseline_dir, resolve_cache_dir
 
     settings = Settings(
         fields=tuple(config.getoption("skyqa_fields")),
         cache_dir=resolve_cache_dir(
             config.getoption("skyqa_cache_dir"), config.getini("skyqa_cache_dir")
+        ),
+        baseline_dir=resolve_baseline_dir(
+            config.getoption("skyqa_baseline_dir"),
+            config.getini("skyqa_baseline_dir"),
+            config.rootpath,
         ),
         allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
     )
@@ -82,7 +96,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     fields = metafunc.config.stash.get(FIELDS_KEY, {})
-    if "skyqa_field" in metafunc.fixturenames and fields:
+    if "visit" in metafunc.fixturenames and fields:
+        # One test per visit where the spec knows its visits ("all" where it does not).
+        pairs = [(spec, visit) for spec in fields.values() for visit in spec.visit_ids() or ["all"]]
+        metafunc.parametrize(
+            ("skyqa_field", "visit"),
+            pairs,
+            indirect=["skyqa_field"],
+            scope="session",
+            ids=[f"{spec.name}-{visit}" for spec, visit in pairs],
+        )
+    elif "skyqa_field" in metafunc.fixturenames and fields:
         metafunc.parametrize(
             "skyqa_field", list(fields.values()), indirect=True, scope="session", ids=list(fields)
         )
@@ -229,6 +253,19 @@ def mosaics(skyqa_pipeline, alignment):
     return _run_stage(skyqa_pipeline, "mosaics")
 
 
+@pytest.fixture(scope="session")
+def visit(request: pytest.FixtureRequest) -> str:
+    """One visit id (lower-case ASN_ID), or "all" where the field's visits are not known
+    before its data is read; tests using it run once per visit.
+
+    Example::
+
+        def test_visit(visit, alignment):
+            assert visit == "all" or any(visit in p.name for p in alignment.visit_drz_paths)
+    """
+    return request.param
+
+
 @pytest.fixture
 def skymethod(request: pytest.FixtureRequest):
     """One sky method; tests using it run once per method (or as parametrized).
@@ -253,6 +290,44 @@ def mosaic(skymethod, mosaics, skyqa_field):
     if skymethod not in mosaics:
         pytest.skip(f"field {skyqa_field.name} does not drizzle with skymethod {skymethod!r}")
     return mosaics[skymethod]
+
+
+@pytest.fixture(scope="session")
+def overlap_pairs(skyqa_pipeline, alignment):
+    """Sky difference of every overlapping pair of aligned FLTs, measured by skyqa.
+
+    Example::
+
+        def test_pairs(overlap_pairs):
+            assert (overlap_pairs["n_pixels"] > 0).all()
+    """
+    return _run_stage(skyqa_pipeline, "overlaps")
+
+
+@pytest.fixture(scope="session")
+def seam_table(overlap_pairs, mosaics):
+    """Per overlapping pair, each sky method's seam in units of the per-pixel noise.
+
+    Example::
+
+        def test_seams(seam_table):
+            assert seam_table["match"].abs().max() < 1
+    """
+    from skyqa.measure import seam_table
+
+    return seam_table(overlap_pairs, {method: m.mdrizsky for method, m in mosaics.items()})
+
+
+@pytest.fixture(scope="session")
+def baseline_dir(skyqa_field, request: pytest.FixtureRequest):
+    """This field's folder of stored baselines (``<baseline dir>/<field>``).
+
+    Example::
+
+        def test_has_baseline(baseline_dir):
+            assert (baseline_dir / "mdrizsky.csv").exists()
+    """
+    return request.config.stash[SETTINGS_KEY].baseline_dir / skyqa_field.name
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 from skyqa.cache import default_cache_dir
 
 CACHE_DIR_ENV = "SKYQA_CACHE_DIR"
+BASELINE_DIR_ENV = "SKYQA_BASELINE_DIR"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Settings:
 
     fields: tuple[str, ...]
     cache_dir: Path
+    baseline_dir: Path
     allow_astrometry_db: bool = False
 
 
@@ -32,3 +34,16 @@ def resolve_cache_dir(cli_value: str | None, ini_value: str | None) -> Path:
         if value:
             return Path(value).expanduser()
     return default_cache_dir()
+
+
+def resolve_baseline_dir(cli_value: str | None, ini_value: str | None, rootdir: Path) -> Path:
+    """The baseline directory: option, ini, ``SKYQA_BASELINE_DIR``, else ``baselines/``.
+
+    The default is the ``baselines/`` folder of the skyqa checkout when skyqa runs from
+    one (an editable install), else ``baselines/`` under pytest's rootdir.
+    """
+    for value in (cli_value, ini_value, os.environ.get(BASELINE_DIR_ENV)):
+        if value:
+            return Path(value).expanduser()
+    checkout = Path(__file__).resolve().parents[2] / "baselines"
+    return checkout if checkout.is_dir() else rootdir / "baselines"

@@ -12,6 +12,8 @@ class Verdict:
 
     ``measured`` and ``threshold`` are short texts with units, for example
     ``"0.0123 e-/s"`` and ``"<= 0.01 e-/s"``. ``advice`` says what to look at next.
+    ``item`` is the id of the visit, exposure or pair the verdict is about (for
+    selecting and reporting), ``value`` the measured number where there is one.
     """
 
     check: str
@@ -20,6 +22,8 @@ class Verdict:
     measured: str
     threshold: str
     advice: str
+    item: str = ""
+    value: float | None = None
 
     def message(self) -> str:
         """The verdict as one sentence."""
@@ -29,6 +33,11 @@ class Verdict:
             f"required {self.threshold}."
         )
         return text if self.passed else f"{text} Next: {self.advice}"
+
+
+def about(verdicts: Iterable[Verdict], item: str) -> list[Verdict]:
+    """The verdicts about one item; all of them when ``item`` is ``"all"``."""
+    return [verdict for verdict in verdicts if item in ("all", verdict.item)]
 
 
 def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:

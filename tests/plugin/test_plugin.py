@@ -83,7 +83,7 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0
     assert outcomes.get("errors", 0) == 0
-    assert outcomes["passed"] >= 11
+    assert outcomes["passed"] >= 45
     result.stdout.fnmatch_lines(
         [
             "*skyqa checks*",
@@ -106,3 +106,38 @@ def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
     assert "not available in this version of skyqa" in output
     assert "pytest --field horsehead-sim" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.integration
+def test_baseline_off_by_more_than_its_tolerance_fails_and_regen_accepts(
+    pytester, mini_pipeline, shared_cache_dir, tmp_path
+):
+    """The maintainer's workflow: a red baseline, then --force-regen, then green."""
+    import shutil
+    from pathlib import Path
+
+    import pandas as pd
+
+    stored = Path(__file__).parents[2] / "baselines" / "mini-sim"
+    baselines = tmp_path / "baselines"
+    shutil.copytree(stored, baselines / "mini-sim")
+    path = baselines / "mini-sim" / "mdrizsky.csv"
+    table = pd.read_csv(path, index_col=0)
+    table.loc[2, "match"] += 0.01  # tolerance in mini-sim.toml: 0.001 e-/s
+    table.to_csv(path, float_format="%.17g")
+    arguments = [
+        "--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir),
+        "--skyqa-baseline-dir", str(baselines), "-k", "matches_baseline",
+    ]  # fmt: skip
+
+    red = pytester.runpytest(*arguments)
+    red.assert_outcomes(passed=2, failed=1)
+    red.stdout.fnmatch_lines(["*Values are not sufficiently close*", "*match:*"])
+
+    regenerated = pytester.runpytest(*arguments, "--force-regen")
+    regenerated.assert_outcomes(passed=2, failed=1)
+    regenerated.stdout.fnmatch_lines(["*--force-regen set, regenerating file*"])
+
+    pytester.runpytest(*arguments).assert_outcomes(passed=3)
+    restored = pd.read_csv(path, index_col=0)
+    assert restored.loc[2, "match"] == pytest.approx(table.loc[2, "match"] - 0.01, abs=1e-9)

@@ -2,7 +2,14 @@
 
 import pytest
 
-from skyqa.checks.sky import check_mdrizsky_finite, check_pedestals_recovered
+from skyqa.checks.sky import (
+    check_globalmin,
+    check_globalmin_plus_match,
+    check_match_levels,
+    check_mdrizsky_finite,
+    check_no_sky_fallback,
+    check_pedestals_recovered,
+)
 from skyqa.verdict import require
 
 
@@ -11,9 +18,59 @@ def test_mdrizsky_finite(mosaic):
     require(check_mdrizsky_finite(mosaic.mdrizsky, mosaic.skymethod))
 
 
+def test_no_sky_fallback(mosaic, skyqa_field):
+    """The method ran as asked, and the sky logged as subtracted is the header's."""
+    require(
+        check_no_sky_fallback(
+            mosaic.log_text,
+            mosaic.mdrizsky,
+            mosaic.skymethod,
+            skyqa_field.thresholds.logged_sky_tolerance_e_s,
+            log_name=str(mosaic.log_path),
+        )
+    )
+
+
+@pytest.mark.parametrize("skymethod", ["match"], indirect=True)
+def test_match_sky_levels(mosaic, skyqa_field):
+    """match: the lowest exposure is 0, none negative, the largest below the limit."""
+    limits = skyqa_field.thresholds
+    require(
+        check_match_levels(
+            mosaic.mdrizsky,
+            mosaic.skymethod,
+            limits.match_max_e_s,
+            limits.sky_relation_tolerance_e_s,
+        )
+    )
+
+
+def test_globalmin_is_the_smallest_localmin(mosaics, skyqa_field):
+    """globalmin: one value for all exposures, the minimum of the per-exposure skies."""
+    require(
+        check_globalmin(
+            mosaics["globalmin"].mdrizsky,
+            mosaics["localmin"].mdrizsky,
+            skyqa_field.thresholds.sky_relation_tolerance_e_s,
+        )
+    )
+
+
+def test_globalmin_match_is_match_plus_constant(mosaics, skyqa_field):
+    """(globalmin+match) - match is the same constant for every exposure."""
+    require(
+        check_globalmin_plus_match(
+            mosaics["globalmin+match"].mdrizsky,
+            mosaics["match"].mdrizsky,
+            skyqa_field.thresholds.sky_relation_tolerance_e_s,
+        )
+    )
+
+
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
-def test_match_recovers_injected_pedestals(mosaic, truth, skyqa_field):
-    """On a synthetic field, the matched sky reproduces the injected pedestals."""
+def test_match_recovers_injected_pedestals(mosaic, mosaics, truth, skyqa_field):
+    """Synthetic fields: the matched sky reproduces the injected pedestals (each verdict
+    also reports how far localmin is from the truth on that exposure)."""
     if truth is None:
         pytest.skip(f"field {skyqa_field.name} is real data: no injected truth to compare with")
     require(
@@ -22,5 +79,6 @@ def test_match_recovers_injected_pedestals(mosaic, truth, skyqa_field):
             truth.pedestals_e_s,
             skyqa_field.thresholds.match_truth_tolerance_e_s,
             mosaic.skymethod,
+            compare_with=mosaics["localmin"].mdrizsky,
         )
     )

@@ -1,0 +1,143 @@
+"""Metric tables compared with stored baselines, and what pytest-regressions cannot see.
+
+pytest-regressions does the comparing (``dataframe_regression``, with per-column absolute
+tolerances from the field spec). Before it runs, skyqa checks two things it does not:
+NaN (it treats NaN as equal to NaN) and columns present in the baseline but missing now
+(it only looks for the current columns in the baseline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skyqa.align import AlignmentResult, signed_rotation
+from skyqa.drizzle import Mosaic, mdrizsky_by_method
+from skyqa.errors import FieldSpecError
+from skyqa.field import BaselineSpec
+from skyqa.verdict import Verdict
+
+TABLES = ("alignment", "mdrizsky", "seams")
+KEY_COLUMNS = {
+    "alignment": ["visit"],
+    "mdrizsky": ["rootname"],
+    "seams": ["exposure_a", "exposure_b"],
+}
+
+
+def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:
+    """Per visit: the fitted shift (pix), signed rotation (deg), scale, fit RMS, matches."""
+    shifts = alignment.shift_table.set_index("image")
+    fits_ = alignment.fit_table.set_index("image")
+    table = pd.DataFrame(
+        {
+            "visit": [name.split("_")[0].lower() for name in shifts.index],
+            "xsh_pix": shifts["xsh_pix"].to_numpy(),
+            "ysh_pix": shifts["ysh_pix"].to_numpy(),
+            "rot_deg": signed_rotation(shifts["rot_deg"]).to_numpy(),
+            "scale": shifts["scale"].to_numpy(),
+            "xrms_pix": shifts["xrms_pix"].to_numpy(),
+            "yrms_pix": shifts["yrms_pix"].to_numpy(),
+            "n_matches": fits_.reindex(shifts.index)["n_matches"].fillna(0).astype(int).to_numpy(),
+        }
+    )
+    return table.sort_values("visit").reset_index(drop=True)
+
+
+def mdrizsky_metrics(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
+    """MDRIZSKY (e-/s) per exposure and method, sorted by rootname."""
+    return mdrizsky_by_method(mosaics).sort_values("rootname").reset_index(drop=True)
+
+
+def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
+    """Per pair: raw difference, its uncertainty, pixel noise and each method's seam."""
+    table = seams.drop(columns=["n_pixels"])
+    return table.sort_values(["exposure_a", "exposure_b"]).reset_index(drop=True)
+
+
+def tolerances_for(spec: BaselineSpec, name: str, columns: list[str]) -> dict[str, dict]:
+    """pytest-regressions tolerances for one table, from the field spec.
+
+    Raises
+    ------
+    FieldSpecError
+        If the spec names a column the table does not have.
+    """
+    named: dict[str, float] = getattr(spec, name)
+    unknown = sorted(set(named) - set(columns))
+    if unknown:
+        raise FieldSpecError(
+            f"[baseline].{name} names column(s) {', '.join(unknown)}, which the {name} table "
+            f"does not have; its columns: {', '.join(columns)}."
+        )
+    return {column: {"atol": tolerance, "rtol": 0.0} for column, tolerance in named.items()}
+
+
+def check_table_against_baseline(
+    table: pd.DataFrame, name: str, baseline_path: Path
+) -> list[Verdict]:
+    """NaN in the current table, and columns or rows present on one side only.
+
+    Returns no verdict about the values: those are pytest-regressions' to compare.
+    """
+    advice_regen = (
+        "if the change is intended, regenerate with --force-regen and review the diff of "
+        f"{baseline_path} before committing it (README: 'Accepting a new baseline')."
+    )
+    numeric = table.select_dtypes(include=[np.number])
+    nan_cells = [
+        f"{table.loc[row, KEY_COLUMNS[name]].tolist()}:{column}"
+        for column in numeric.columns
+        for row in numeric.index[~np.isfinite(numeric[column].to_numpy(dtype=float))]
+    ]
+    verdicts = [
+        Verdict(
+            "Metric table has no NaN or inf",
+            f"the {name} table",
+            not nan_cells,
+            f"{len(nan_cells)} non-finite value(s): {', '.join(nan_cells[:10])}"
+            if nan_cells
+            else "all finite",
+            "no NaN or inf (pytest-regressions would count NaN equal to NaN)",
+            "a NaN metric means a step produced no value: find the row's exposure or visit "
+            "in the step's log.",
+            item=name,
+        )
+    ]
+    if not baseline_path.is_file():
+        return verdicts
+    baseline = pd.read_csv(baseline_path, index_col=0)
+    missing = sorted(set(baseline.columns) - set(table.columns))
+    extra = sorted(set(table.columns) - set(baseline.columns))
+    verdicts.append(
+        Verdict(
+            "Metric table has the baseline's columns, both ways",
+            f"the {name} table vs {baseline_path}",
+            not missing and not extra,
+            f"missing now: {missing or 'none'}; new: {extra or 'none'}",
+            "the same columns",
+            advice_regen,
+            item=name,
+        )
+    )
+    keys = KEY_COLUMNS[name]
+    current_rows = {tuple(row) for row in table[keys].astype(str).to_numpy()}
+    if set(keys) <= set(baseline.columns):
+        baseline_rows = {tuple(row) for row in baseline[keys].astype(str).to_numpy()}
+        gone, new = sorted(baseline_rows - current_rows), sorted(current_rows - baseline_rows)
+        verdicts.append(
+            Verdict(
+                "Metric table has the baseline's rows, both ways",
+                f"the {name} table vs {baseline_path}",
+                not gone and not new,
+                f"missing now: {gone[:10] or 'none'}; new: {new[:10] or 'none'}",
+                f"the same {', '.join(keys)}",
+                "an exposure, visit or overlap appeared or disappeared: check the inputs "
+                "and the alignment; " + advice_regen,
+                item=name,
+            )
+        )
+    return verdicts

@@ -1,0 +1,48 @@
+"""QA: seams between overlapping exposures, measured by skyqa independently of drizzlepac."""
+
+import pytest
+
+from skyqa.checks.seams import (
+    check_oracle_agreement,
+    check_overlaps_connected,
+    check_score_below,
+    check_seam_free,
+)
+from skyqa.verdict import require
+
+
+def test_overlaps_connected(overlap_pairs, aligned_flts):
+    """Every exposure overlaps another, in one group: all relative sky levels are tied."""
+    rootnames = [path.name[:9] for path in aligned_flts]
+    require(check_overlaps_connected(overlap_pairs, rootnames))
+
+
+@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+def test_seam_free(mosaic, seam_table, skyqa_field):
+    """Every overlap agrees within the field's fraction of the per-pixel noise."""
+    require(
+        check_seam_free(
+            seam_table, mosaic.skymethod, skyqa_field.thresholds.seam_max_noise_fraction
+        )
+    )
+
+
+@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+def test_seam_score_below_localmin(mosaic, seam_table, mosaics):
+    """Sky matching leaves smaller seams than per-exposure (localmin) skies."""
+    if "localmin" not in mosaics:
+        pytest.skip("the field does not drizzle with localmin: nothing to compare with")
+    require(check_score_below(seam_table, mosaic.skymethod, "localmin"))
+
+
+@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+def test_match_agrees_with_oracle(mosaic, overlap_pairs, skyqa_field):
+    """drizzlepac's matched skies agree with skyqa's least-squares solution of the pairs."""
+    require(
+        check_oracle_agreement(
+            overlap_pairs,
+            mosaic.mdrizsky,
+            mosaic.skymethod,
+            skyqa_field.thresholds.oracle_tolerance_e_s,
+        )
+    )

@@ -1,0 +1,216 @@
+"""Overlap statistics measured by skyqa itself, independently of drizzlepac.
+
+For every pair of overlapping exposures, pixels of the first are mapped through the
+aligned WCSs onto the second, whose SCI array is interpolated there; pixels that are bad
+in either (DQ outside ``final_bits``) or on a source are left out. The sigma-clipped
+median of the differences is the pair's sky difference *before* any sky subtraction; a
+sky method's seam in that overlap is that difference less the two MDRIZSKY values it
+subtracted. Since clipping and the median move with a constant, one measurement serves
+all four methods exactly.
+
+From the pairs: a seam score per method (overlap-weighted RMS of the noise-normalised
+pair differences), a least-squares solution for per-exposure offsets (an oracle to hold
+drizzlepac's ``match`` against) and the connected groups of the overlap graph (a group
+that overlaps nothing else has an undetermined relative level).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+from astropy.stats import sigma_clipped_stats
+from astropy.wcs import WCS, FITSFixedWarning
+from scipy import ndimage
+
+PAIR_COLUMNS = [
+    "exposure_a",
+    "exposure_b",
+    "n_pixels",
+    "raw_median_e_s",
+    "uncertainty_e_s",
+    "pixel_noise_e_s",
+]
+SOURCE_SIGMA = 3.0
+"""Pixels this many ERR above the local 9x9 mean are on a source and left out (grown by 2)."""
+CLIP_SIGMA = 3.0
+
+
+@dataclass(frozen=True)
+class ExposurePixels:
+    """What the overlap measurement needs of one FLT."""
+
+    rootname: str
+    sci: np.ndarray
+    err: np.ndarray
+    usable: np.ndarray
+    wcs: WCS
+
+
+def parse_bits(final_bits: str | int) -> int:
+    """DQ bits treated as good ('16', '16,64', 80 -> an integer mask)."""
+    if isinstance(final_bits, int):
+        return final_bits
+    parts = [part for part in str(final_bits).replace("+", ",").split(",") if part.strip()]
+    return sum(int(part) for part in parts)
+
+
+def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
+    """Read an FLT's SCI, ERR and DQ; mark usable pixels (good DQ, finite, off sources)."""
+    with fits.open(path) as hdul:
+        sci = hdul["SCI", 1].data.astype(float)
+        err = hdul["ERR", 1].data.astype(float)
+        dq = hdul["DQ", 1].data.astype(int)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(hdul["SCI", 1].header, hdul)
+        rootname = str(hdul[0].header.get("ROOTNAME", path.name[:9])).strip().lower()
+    good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
+    filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
+    local_mean = ndimage.uniform_filter(filled, size=9)
+    on_source = ndimage.binary_dilation(
+        (filled - local_mean) > SOURCE_SIGMA * np.where(good, err, np.inf), iterations=2
+    )
+    return ExposurePixels(rootname, sci, err, good & ~on_source, wcs)
+
+
+def _bilinear(image: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """Bilinear samples of ``image`` at (x, y), and whether all four neighbours are usable."""
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - x0, y - y0
+    corners = [(y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1)]
+    weights = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
+    value = sum(w * image[r, c] for w, (r, c) in zip(weights, corners, strict=True))
+    ok = np.logical_and.reduce([usable[r, c] for r, c in corners])
+    return value, ok
+
+
+def pair_statistics(
+    a: ExposurePixels, b: ExposurePixels, step: int = 2, min_pixels: int = 500
+) -> dict | None:
+    """Sky difference a - b over their common footprint (no sky subtracted), or None.
+
+    Returns None when fewer than ``min_pixels`` usable pixels overlap.
+    """
+    ny, nx = a.sci.shape
+    grid_y, grid_x = np.mgrid[0:ny:step, 0:nx:step]
+    keep = a.usable[grid_y, grid_x]
+    xa, ya = grid_x[keep].astype(float), grid_y[keep].astype(float)
+    ra, dec = a.wcs.all_pix2world(xa, ya, 0)
+    # Cheap linear pre-selection, then the exact (SIP) inverse on the candidates only.
+    xb_lin, yb_lin = b.wcs.wcs_world2pix(ra, dec, 0)
+    by, bx = b.sci.shape
+    near = (xb_lin > -20) & (xb_lin < bx + 20) & (yb_lin > -20) & (yb_lin < by + 20)
+    if near.sum() < min_pixels:
+        return None
+    xb, yb = b.wcs.all_world2pix(ra[near], dec[near], 0)
+    inside = (xb >= 0) & (xb < bx - 1) & (yb >= 0) & (yb < by - 1)
+    if inside.sum() < min_pixels:
+        return None
+    b_value, b_ok = _bilinear(b.sci, b.usable, xb[inside], yb[inside])
+    a_rows, a_cols = ya[near][inside].astype(int), xa[near][inside].astype(int)
+    a_value = a.sci[a_rows, a_cols]
+    differences = (a_value - b_value)[b_ok]
+    if differences.size < min_pixels:
+        return None
+    _, median, std = sigma_clipped_stats(differences, sigma=CLIP_SIGMA, maxiters=10)
+    kept = np.abs(differences - median) <= CLIP_SIGMA * std
+    noise = float(
+        np.sqrt((np.median(a.err[a_rows, a_cols]) ** 2 + np.median(b.err[b.usable]) ** 2) / 2.0)
+    )
+    return {
+        "exposure_a": a.rootname,
+        "exposure_b": b.rootname,
+        "n_pixels": int(kept.sum()),
+        "raw_median_e_s": float(median),
+        "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())),
+        "pixel_noise_e_s": noise,
+    }
+
+
+def measure_overlaps(
+    flt_paths: Sequence[Path], final_bits: str | int, min_pixels: int = 500, step: int = 2
+) -> pd.DataFrame:
+    """Pair statistics (`PAIR_COLUMNS`) of every overlapping pair of FLTs, a before b."""
+    good_bits = parse_bits(final_bits)
+    exposures = [load_exposure(path, good_bits) for path in flt_paths]
+    rows = []
+    for index, a in enumerate(exposures):
+        for b in exposures[index + 1 :]:
+            row = pair_statistics(a, b, step=step, min_pixels=min_pixels)
+            if row is not None:
+                rows.append(row)
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def seam_table(pairs: pd.DataFrame, mdrizsky: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per pair, each method's seam in units of the per-pixel noise.
+
+    Adds one column per method: ``(raw_median - (sky_a - sky_b)) / pixel_noise``, where
+    sky is the method's MDRIZSKY of each exposure.
+    """
+    table = pairs.copy()
+    for method, sky_table in mdrizsky.items():
+        sky = sky_table.set_index("rootname")["mdrizsky_e_s"]
+        seam = table["raw_median_e_s"] - (
+            table["exposure_a"].map(sky).to_numpy() - table["exposure_b"].map(sky).to_numpy()
+        )
+        table[method] = seam / table["pixel_noise_e_s"]
+    return table
+
+
+def seam_score(seams: pd.DataFrame, method: str) -> float:
+    """Overlap-weighted RMS of a method's noise-normalised pair differences."""
+    weights = seams["n_pixels"].to_numpy(dtype=float)
+    values = seams[method].to_numpy(dtype=float)
+    if weights.sum() == 0:
+        return float("nan")
+    return float(np.sqrt(np.sum(weights * values**2) / weights.sum()))
+
+
+def overlap_groups(pairs: pd.DataFrame, rootnames: Sequence[str]) -> list[list[str]]:
+    """Connected groups of exposures in the overlap graph, largest first."""
+    parent = {name: name for name in rootnames}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for a, b in zip(pairs["exposure_a"], pairs["exposure_b"], strict=True):
+        parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for name in rootnames:
+        groups.setdefault(root(name), []).append(name)
+    return sorted(groups.values(), key=lambda group: (-len(group), group))
+
+
+def solve_offsets(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Series:
+    """Per-exposure sky offsets (e-/s) that best explain the pair differences.
+
+    Weighted least squares of ``raw_median_ab = o_a - o_b`` (weights 1/uncertainty^2).
+    Each connected group is fixed as ``match`` fixes it: its lowest offset is 0.
+    """
+    index = {name: position for position, name in enumerate(rootnames)}
+    groups = overlap_groups(pairs, rootnames)
+    design = np.zeros((len(pairs) + len(groups), len(rootnames)))
+    target = np.zeros(len(pairs) + len(groups))
+    weights = np.ones(len(pairs) + len(groups))
+    for row, pair in enumerate(pairs.itertuples(index=False)):
+        design[row, index[pair.exposure_a]] = 1.0
+        design[row, index[pair.exposure_b]] = -1.0
+        target[row] = pair.raw_median_e_s
+        weights[row] = 1.0 / max(pair.uncertainty_e_s, 1e-12)
+    for offset, group in enumerate(groups, start=len(pairs)):
+        design[offset, [index[name] for name in group]] = 1.0  # each group sums to 0 ...
+    solution, *_ = np.linalg.lstsq(design * weights[:, None], target * weights, rcond=None)
+    offsets = pd.Series(solution, index=list(rootnames))
+    for group in groups:  # ... then, like match, starts at 0
+        offsets[group] -= offsets[group].min()
+    return offsets
