@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,18 @@ class Verdict:
 def about(verdicts: Iterable[Verdict], item: str) -> list[Verdict]:
     """The verdicts about one item; all of them when ``item`` is ``"all"``."""
     return [verdict for verdict in verdicts if item in ("all", verdict.item)]
+
+
+def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
+    """Put ``note`` (a known cause, say) in front of the advice of every failed verdict."""
+    if not note:
+        return list(verdicts)
+    return [
+        verdict
+        if verdict.passed
+        else replace(verdict, advice=f"{note} {verdict.advice[:1].upper()}{verdict.advice[1:]}")
+        for verdict in verdicts
+    ]
 
 
 def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:

@@ -171,3 +171,14 @@ def test_sky_checks_pass_on_the_published_real_data_table():
     ]
     assert len(verdicts) == 18 + 3 + 2 + 1
     assert failures(verdicts) == []
+
+
+def test_fallback_note_names_the_fallback_in_other_checks():
+    from skyqa.checks.sky import fallback_note
+    from skyqa.verdict import annotate
+
+    note = fallback_note(FALLBACK_LOG, "match")
+    assert note.startswith("Cause: drizzlepac fell back from 'match' (its log says ")
+    assert fallback_note(CLEAN_LOG, "match") == ""
+    failed = failures(annotate(check_match_levels(_table({"a": 0.8}), "match", 0.1, 1e-5), note))
+    assert all(v.advice.startswith("Cause: drizzlepac fell back") for v in failed)

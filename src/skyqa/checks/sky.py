@@ -127,6 +127,17 @@ FALLBACK_ADVICE = (
 )
 
 
+def fallback_note(log_text: str, skymethod: str) -> str:
+    """A sentence naming the fallback when the log shows one, else ''."""
+    reverted = fallback_lines(log_text)
+    if not reverted:
+        return ""
+    return (
+        f"Cause: drizzlepac fell back from {skymethod!r} (its log says {reverted[0]!r}), so "
+        "these skies were not matched."
+    )
+
+
 def check_no_sky_fallback(
     log_text: str,
     mdrizsky: pd.DataFrame,

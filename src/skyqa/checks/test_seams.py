@@ -8,7 +8,8 @@ from skyqa.checks.seams import (
     check_score_below,
     check_seam_free,
 )
-from skyqa.verdict import require
+from skyqa.checks.sky import fallback_note
+from skyqa.verdict import annotate, require
 
 
 def test_overlaps_connected(overlap_pairs, aligned_flts):
@@ -20,11 +21,10 @@ def test_overlaps_connected(overlap_pairs, aligned_flts):
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
 def test_seam_free(mosaic, seam_table, skyqa_field):
     """Every overlap agrees within the field's fraction of the per-pixel noise."""
-    require(
-        check_seam_free(
-            seam_table, mosaic.skymethod, skyqa_field.thresholds.seam_max_noise_fraction
-        )
+    verdicts = check_seam_free(
+        seam_table, mosaic.skymethod, skyqa_field.thresholds.seam_max_noise_fraction
     )
+    require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
@@ -32,17 +32,17 @@ def test_seam_score_below_localmin(mosaic, seam_table, mosaics):
     """Sky matching leaves smaller seams than per-exposure (localmin) skies."""
     if "localmin" not in mosaics:
         pytest.skip("the field does not drizzle with localmin: nothing to compare with")
-    require(check_score_below(seam_table, mosaic.skymethod, "localmin"))
+    verdicts = check_score_below(seam_table, mosaic.skymethod, "localmin")
+    require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
 def test_match_agrees_with_oracle(mosaic, overlap_pairs, skyqa_field):
     """drizzlepac's matched skies agree with skyqa's least-squares solution of the pairs."""
-    require(
-        check_oracle_agreement(
-            overlap_pairs,
-            mosaic.mdrizsky,
-            mosaic.skymethod,
-            skyqa_field.thresholds.oracle_tolerance_e_s,
-        )
+    verdicts = check_oracle_agreement(
+        overlap_pairs,
+        mosaic.mdrizsky,
+        mosaic.skymethod,
+        skyqa_field.thresholds.oracle_tolerance_e_s,
     )
+    require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))

@@ -9,8 +9,9 @@ from skyqa.checks.sky import (
     check_mdrizsky_finite,
     check_no_sky_fallback,
     check_pedestals_recovered,
+    fallback_note,
 )
-from skyqa.verdict import require
+from skyqa.verdict import annotate, require
 
 
 def test_mdrizsky_finite(mosaic):
@@ -35,14 +36,10 @@ def test_no_sky_fallback(mosaic, skyqa_field):
 def test_match_sky_levels(mosaic, skyqa_field):
     """match: the lowest exposure is 0, none negative, the largest below the limit."""
     limits = skyqa_field.thresholds
-    require(
-        check_match_levels(
-            mosaic.mdrizsky,
-            mosaic.skymethod,
-            limits.match_max_e_s,
-            limits.sky_relation_tolerance_e_s,
-        )
+    verdicts = check_match_levels(
+        mosaic.mdrizsky, mosaic.skymethod, limits.match_max_e_s, limits.sky_relation_tolerance_e_s
     )
+    require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
 def test_globalmin_is_the_smallest_localmin(mosaics, skyqa_field):
@@ -58,13 +55,13 @@ def test_globalmin_is_the_smallest_localmin(mosaics, skyqa_field):
 
 def test_globalmin_match_is_match_plus_constant(mosaics, skyqa_field):
     """(globalmin+match) - match is the same constant for every exposure."""
-    require(
-        check_globalmin_plus_match(
-            mosaics["globalmin+match"].mdrizsky,
-            mosaics["match"].mdrizsky,
-            skyqa_field.thresholds.sky_relation_tolerance_e_s,
-        )
+    verdicts = check_globalmin_plus_match(
+        mosaics["globalmin+match"].mdrizsky,
+        mosaics["match"].mdrizsky,
+        skyqa_field.thresholds.sky_relation_tolerance_e_s,
     )
+    notes = [fallback_note(mosaics[m].log_text, m) for m in ("globalmin+match", "match")]
+    require(annotate(verdicts, " ".join(note for note in notes if note)))
 
 
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
@@ -73,12 +70,11 @@ def test_match_recovers_injected_pedestals(mosaic, mosaics, truth, skyqa_field):
     also reports how far localmin is from the truth on that exposure)."""
     if truth is None:
         pytest.skip(f"field {skyqa_field.name} is real data: no injected truth to compare with")
-    require(
-        check_pedestals_recovered(
-            mosaic.mdrizsky,
-            truth.pedestals_e_s,
-            skyqa_field.thresholds.match_truth_tolerance_e_s,
-            mosaic.skymethod,
-            compare_with=mosaics["localmin"].mdrizsky,
-        )
+    verdicts = check_pedestals_recovered(
+        mosaic.mdrizsky,
+        truth.pedestals_e_s,
+        skyqa_field.thresholds.match_truth_tolerance_e_s,
+        mosaic.skymethod,
+        compare_with=mosaics["localmin"].mdrizsky,
     )
+    require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
