@@ -58,15 +58,21 @@ class ExposureSet:
 
 
 def acquire_exposures(
-    field: FieldSpec, workdir: Path, progress: Callable[[str], None]
+    field: FieldSpec,
+    workdir: Path,
+    progress: Callable[[str], None],
+    download_dir: Path | None = None,
 ) -> ExposureSet:
     """Produce the field's exposures in ``workdir``.
+
+    Synthetic fields are generated there. Real (``mast``) fields are fetched into
+    ``download_dir`` (or found there, verified, with no network) and copied.
 
     Raises
     ------
     NetworkUnavailableError
-        For a field of kind ``mast``: downloading from MAST is not available in this
-        version of skyqa.
+        If a real field's data are not in ``download_dir`` and MAST cannot be reached;
+        the message says what is missing, where it looked and how to fetch it.
     """
     if field.kind == "synthetic":
         from skyqa.drizzle import drizzle_visit
@@ -80,8 +86,26 @@ def acquire_exposures(
             truth_path=generated.truth_path,
             catalog_path=generated.catalog_path,
         )
-    raise NetworkUnavailableError(
-        f"Field {field.name!r} is real data from MAST (obs_id {field.mast.obs_id}, proposal "
-        f"{field.mast.proposal_id}); downloading it is not available in this version of "
-        "skyqa. Run the synthetic replica instead: pytest --field horsehead-sim."
+    from skyqa import mast
+    from skyqa.drizzle import copy_inputs
+
+    if download_dir is None:
+        raise ValueError("a mast field needs a download directory")
+    try:
+        paths = mast.fetch(field.mast, download_dir, progress)
+    except NetworkUnavailableError as error:
+        manifest = mast.read_manifest(download_dir)
+        found = "no manifest.json" if manifest is None else "files missing or changed"
+        raise NetworkUnavailableError(
+            f"The data of field {field.name!r} (MAST obs_id {field.mast.obs_id}, proposal "
+            f"{field.mast.proposal_id}) are not in {download_dir} ({found}), and MAST "
+            f"cannot be reached: {error} Fetch them on a machine with network with "
+            f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
+            "there; offline, the synthetic replica runs as `pytest --field horsehead-sim`."
+        ) from error
+    copies = copy_inputs(paths, workdir)
+    return ExposureSet(
+        directory=workdir,
+        flt_paths=tuple(path for path in copies if path.name.endswith("_flt.fits")),
+        visit_drz_paths=tuple(path for path in copies if path.name.endswith("_drz.fits")),
     )

@@ -1,4 +1,4 @@
-"""The ``skyqa`` command: ``skyqa fields`` and ``skyqa run FIELD``."""
+"""The ``skyqa`` command: ``skyqa fields``, ``skyqa fetch FIELD`` and ``skyqa run FIELD``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,27 @@ def _fields(_: argparse.Namespace) -> int:
     for name, path in registered_fields().items():
         spec = load_field_spec(path)
         print(f"{name:16} {spec.kind:10} {spec.description}")
+    return 0
+
+
+def _fetch(arguments: argparse.Namespace) -> int:
+    from skyqa.errors import SkyQAError
+    from skyqa.field import resolve_field
+    from skyqa.pipeline import Pipeline
+    from skyqa.settings import resolve_cache_dir
+
+    try:
+        field = resolve_field(arguments.field)
+        pipeline = Pipeline(field, resolve_cache_dir(arguments.cache_dir, None))
+        exposures = pipeline.exposures()
+        pipeline.reference_catalog()
+    except SkyQAError as error:
+        print(f"skyqa: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"skyqa: {field.name}: {len(exposures.flt_paths)} FLTs and "
+        f"{len(exposures.visit_drz_paths)} visit DRZs ready in {exposures.directory}"
+    )
     return 0
 
 
@@ -40,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fields = commands.add_parser("fields", help="list the registered fields")
     fields.set_defaults(handler=_fields)
+    fetch = commands.add_parser(
+        "fetch",
+        help="download a field's data and reference catalog into the cache, ahead of time",
+        description="Get FIELD's exposures and reference catalog into the skyqa cache "
+        "(download from MAST and Gaia for real fields, generate synthetic ones), so that "
+        "later runs need no network.",
+    )
+    fetch.add_argument("field", help="a registered field name or the path of a spec file")
+    fetch.add_argument("--cache-dir", help="the skyqa cache (default: as for pytest)")
+    fetch.set_defaults(handler=_fetch)
     run = commands.add_parser(
         "run",
         help="run every check on a field (same as: pytest --field FIELD)",

@@ -34,5 +34,8 @@ class CacheError(SkyQAError):
     """The on-disk cache cannot be used (unwritable, or an entry is inconsistent)."""
 
 
-class NetworkBlockedError(SkyQAError):
-    """Code tried to open a network connection while skyqa runs offline."""
+class NetworkBlockedError(SkyQAError, ConnectionError):
+    """Code tried to open a network connection while skyqa runs offline.
+
+    A `ConnectionError`, so that libraries treat it as the unreachable network it stands for.
+    """

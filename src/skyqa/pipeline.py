@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 from astropy.table import Table
 
-from skyqa import acquire, align, cache, catalog, drizzle, measure, simulate, wfc3ir
+from skyqa import acquire, align, cache, catalog, drizzle, mast, measure, simulate, wfc3ir
 from skyqa.acquire import ExposureSet
 from skyqa.align import AlignmentResult
 from skyqa.cache import Cache, CacheEntry
@@ -102,6 +102,11 @@ class Pipeline:
         self._entries[stage] = entry
         return entry
 
+    @property
+    def download_dir(self) -> Path:
+        """Where a real field's files are downloaded: ``<cache>/<field>/mast``."""
+        return self.cache.root / self.field.name / "mast"
+
     def stage_entry(self, stage: str) -> CacheEntry:
         """The cache entry of a stage that has run in this pipeline."""
         return self._entries[stage]
@@ -114,11 +119,13 @@ class Pipeline:
                 "kind": self.field.kind,
                 "target": dataclasses.asdict(self.field.target),
                 "data": dataclasses.asdict(section),
-                "code": cache.source_digest(simulate, wfc3ir, drizzle, acquire),
+                "code": cache.source_digest(simulate, wfc3ir, drizzle, acquire, mast),
             }
 
             def build(workdir: Path) -> dict:
-                return acquire.acquire_exposures(self.field, workdir, self.progress).to_record()
+                return acquire.acquire_exposures(
+                    self.field, workdir, self.progress, self.download_dir
+                ).to_record()
 
             entry = self._stage("exposures", "acquiring exposures", key, build)
             self._results["exposures"] = ExposureSet.from_record(entry.directory, entry.record)

@@ -103,8 +103,9 @@ def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert output.count("skyqa cannot check field horsehead") == 1
-    assert "not available in this version of skyqa" in output
-    assert "pytest --field horsehead-sim" in output
+    assert f"are not in {tmp_path}/horsehead/mast (no manifest.json)" in output
+    assert "MAST cannot be reached" in output
+    assert "`skyqa fetch horsehead`" in output
     assert "Traceback" not in output
 
 
