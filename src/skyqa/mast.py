@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -74,9 +75,13 @@ def query_products(spec: MastSpec, observations: Any = None) -> Table:
         "proposal_id": spec.proposal_id,
         "filters": list(spec.filters),
     }
+    from astroquery.exceptions import NoResultsWarning
+
     try:
         login_from_environment(observations)
-        found = observations.query_criteria(**criteria)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoResultsWarning)  # an empty result is ours to report
+            found = observations.query_criteria(**criteria)
         if len(found) == 0:
             raise AcquisitionError(
                 f"MAST has no observation with obs_id {spec.obs_id}, proposal "
@@ -201,6 +206,11 @@ def download_product(
     )
 
 
+def _query_record(spec: MastSpec) -> dict:
+    """The query as the manifest stores it (JSON types: lists, not tuples)."""
+    return json.loads(json.dumps(asdict(spec)))
+
+
 def read_manifest(directory: Path) -> dict | None:
     """The manifest of a download folder, or None."""
     try:
@@ -236,7 +246,7 @@ def fetch(
     """
     directory.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(directory)
-    if manifest is not None and manifest.get("query") == asdict(spec):
+    if manifest is not None and manifest.get("query") == _query_record(spec):
         paths = verified_files(directory, manifest)
         if paths is not None:
             return paths
@@ -247,7 +257,7 @@ def fetch(
         paths.append(download_product(product, directory, observations, progress, sleep=sleep))
         progress(f"downloaded {product['productFilename']} ({index}/{len(products)})")
     manifest = {
-        "query": asdict(spec),
+        "query": _query_record(spec),
         "fetched_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": [
             {
