@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from astropy.table import Table
 
 from skyqa.acquire import ExposureSet
@@ -23,17 +24,108 @@ class ReferenceCatalog:
     table: Table
 
 
+GAIA_TABLE = "gaiadr3.gaia_source"
+
+
+def _standard_columns(table: Table, ra: str, dec: str, mag: str) -> Table:
+    """ra, dec (deg) and mag, whatever the source called them."""
+    standard = Table(
+        {
+            "ra": np.asarray(table[ra], dtype=float),
+            "dec": np.asarray(table[dec], dtype=float),
+            "mag": np.asarray(table[mag], dtype=float),
+        }
+    )
+    return standard[np.isfinite(standard["ra"]) & np.isfinite(standard["dec"])]
+
+
+def gaia_cone_search(ra_deg: float, dec_deg: float, radius_arcmin: float) -> Table:
+    """Gaia DR3 sources within ``radius_arcmin`` of a position: ra, dec, mag (G).
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the Gaia archive cannot be reached.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from astroquery.gaia import Gaia
+
+    Gaia.MAIN_GAIA_TABLE = GAIA_TABLE
+    Gaia.ROW_LIMIT = -1
+    try:
+        job = Gaia.cone_search_async(
+            SkyCoord(ra_deg, dec_deg, unit="deg"), radius=radius_arcmin * u.arcmin
+        )
+        result = job.get_results()
+    except Exception as error:
+        if _network_error(error):
+            raise NetworkUnavailableError(
+                f"The Gaia archive could not be reached ({type(error).__name__})."
+            ) from error
+        raise
+    return _standard_columns(result, "ra", "dec", "phot_g_mean_mag")
+
+
+def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
+    """drizzlepac's proper-motion catalog (Gaia eDR3 at the exposures' epoch) for the
+    exposure footprints, as the tutorial makes it: ra, dec, mag.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If the catalog service cannot be reached.
+    """
+    from drizzlepac.haputils.astrometric_utils import create_astrometric_catalog
+
+    from skyqa.drizzle import console_to
+
+    with console_to(workdir / "astrometric_catalog.log"):
+        try:
+            table = create_astrometric_catalog(
+                [str(path) for path in flt_paths],
+                catalog="GAIAeDR3",
+                output=str(workdir / "astrometric_raw.ecsv"),
+            )
+        except Exception as error:
+            if _network_error(error):
+                raise NetworkUnavailableError(
+                    f"The astrometric catalog service could not be reached "
+                    f"({type(error).__name__})."
+                ) from error
+            raise
+    return _standard_columns(table, "RA", "DEC", "mag")
+
+
+def _network_error(error: Exception) -> bool:
+    import requests
+
+    return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
+
+
+def fetched_catalog_path(field: FieldSpec, download_dir: Path) -> Path:
+    """Where a real field's reference catalog is kept once fetched."""
+    radius = f"{field.catalog.radius_arcmin:g}arcmin"
+    return download_dir / f"catalog_{field.catalog.source}_{radius}.ecsv"
+
+
 def build_reference_catalog(
-    field: FieldSpec, exposures: ExposureSet, workdir: Path
+    field: FieldSpec,
+    exposures: ExposureSet,
+    workdir: Path,
+    download_dir: Path | None = None,
 ) -> ReferenceCatalog:
     """Write the field's reference catalog into ``workdir`` as ECSV.
+
+    Real catalogs (Gaia, astrometric) are queried once and kept in ``download_dir``
+    (beside the downloaded exposures), so later runs need no network.
 
     Raises
     ------
     AcquisitionError
-        If a synthetic field's generated catalog is missing or empty.
+        If a synthetic field's generated catalog is missing, or the catalog is empty.
     NetworkUnavailableError
-        For the Gaia and astrometric sources, which are not available in this version.
+        If a real catalog is not kept yet and its service cannot be reached.
     """
     source = field.catalog.source
     if source == "synthetic":
@@ -43,10 +135,26 @@ def build_reference_catalog(
             )
         table = Table.read(exposures.catalog_path, format="ascii.ecsv")
     else:
-        raise NetworkUnavailableError(
-            f"Field {field.name}: the {source!r} reference catalog needs a query to the Gaia "
-            "archive, which is not available in this version of skyqa."
-        )
+        if download_dir is None:
+            raise ValueError("a real catalog needs a download directory")
+        kept = fetched_catalog_path(field, download_dir)
+        if kept.is_file():
+            table = Table.read(kept, format="ascii.ecsv")
+        else:
+            try:
+                if source == "gaia":
+                    table = gaia_cone_search(
+                        field.target.ra_deg, field.target.dec_deg, field.catalog.radius_arcmin
+                    )
+                else:
+                    table = astrometric_catalog(list(exposures.flt_paths), workdir)
+            except NetworkUnavailableError as error:
+                raise NetworkUnavailableError(
+                    f"Field {field.name}: the {source} reference catalog is not in {kept} and "
+                    f"{error} Fetch it with `skyqa fetch {field.name}` on a machine with network."
+                ) from error
+            download_dir.mkdir(parents=True, exist_ok=True)
+            table.write(kept, format="ascii.ecsv", overwrite=True)
     if len(table) == 0:
         raise AcquisitionError(
             f"Field {field.name}: the {source} reference catalog has no sources; "

@@ -142,7 +142,9 @@ class Pipeline:
             }
 
             def build(workdir: Path) -> dict:
-                built = catalog.build_reference_catalog(self.field, exposures, workdir)
+                built = catalog.build_reference_catalog(
+                    self.field, exposures, workdir, self.download_dir
+                )
                 return {"source": built.source, "path": built.path.name}
 
             entry = self._stage("catalog", "reference catalog", key, build)

@@ -1,0 +1,95 @@
+"""Reference catalogs (Gaia cone search, drizzlepac's astrometric catalog) from fixtures."""
+
+from pathlib import Path
+
+import pytest
+from astropy.table import Table
+
+from skyqa.acquire import ExposureSet
+from skyqa.catalog import build_reference_catalog, fetched_catalog_path, gaia_cone_search
+from skyqa.errors import NetworkUnavailableError
+from skyqa.field import resolve_field
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "gaia"
+
+
+class _Job:
+    def get_results(self):
+        return Table.read(FIXTURES / "cone_search_horsehead_dr3.vot", format="votable")
+
+
+@pytest.fixture
+def gaia_replay(monkeypatch):
+    from astroquery.gaia import Gaia
+
+    calls = []
+
+    def cone_search_async(coordinate, radius, **kwargs):
+        calls.append((coordinate.ra.deg, coordinate.dec.deg, radius.to("arcmin").value))
+        return _Job()
+
+    monkeypatch.setattr(Gaia, "cone_search_async", cone_search_async)
+    return calls
+
+
+def _gaia_field():
+    import dataclasses
+
+    field = resolve_field("horsehead")
+    return dataclasses.replace(field, catalog=dataclasses.replace(field.catalog, source="gaia"))
+
+
+def test_gaia_cone_search_gives_ra_dec_mag(gaia_replay):
+    table = gaia_cone_search(85.25445666667, -2.452997222222, 5.0)
+    assert table.colnames == ["ra", "dec", "mag"]
+    assert len(table) == 183
+    assert gaia_replay == [(pytest.approx(85.25445666667), pytest.approx(-2.452997222222), 5.0)]
+
+
+def test_real_catalog_is_kept_and_reused_offline(gaia_replay, tmp_path, monkeypatch):
+    field = _gaia_field()
+    exposures = ExposureSet(tmp_path / "exposures", (), ())
+    (tmp_path / "a").mkdir()
+    first = build_reference_catalog(field, exposures, tmp_path / "a", tmp_path / "mast")
+    assert fetched_catalog_path(field, tmp_path / "mast").is_file()
+    monkeypatch.undo()  # no replay any more: a query would now hit the blocked network
+    (tmp_path / "b").mkdir()
+    again = build_reference_catalog(field, exposures, tmp_path / "b", tmp_path / "mast")
+    assert len(again.table) == len(first.table) == 183
+
+
+def test_unreachable_gaia_names_what_is_missing_and_how_to_fetch(tmp_path):
+    field = _gaia_field()
+    exposures = ExposureSet(tmp_path, (), ())
+    with pytest.raises(NetworkUnavailableError) as raised:
+        build_reference_catalog(field, exposures, tmp_path, tmp_path / "mast")
+    message = str(raised.value)
+    assert "the gaia reference catalog is not in" in message
+    assert "The Gaia archive could not be reached" in message
+    assert "`skyqa fetch horsehead`" in message
+
+
+@pytest.mark.integration
+def test_astrometric_catalog_from_the_service_answer(mini_pipeline, tmp_path, monkeypatch):
+    """drizzlepac's create_astrometric_catalog, fed the recorded service answer."""
+    from drizzlepac.haputils import astrometric_utils
+
+    answer = (FIXTURES / "astrometric_catalog_horsehead.csv").read_bytes()
+    urls = []
+
+    class _Response:
+        content = answer
+
+    def get(url, headers=None, **kwargs):
+        urls.append(url)
+        return _Response()
+
+    monkeypatch.setattr(astrometric_utils.requests, "get", get)
+    field = resolve_field("horsehead")
+    exposures = mini_pipeline.exposures()
+    (tmp_path / "work").mkdir()
+    built = build_reference_catalog(field, exposures, tmp_path / "work", tmp_path / "mast")
+    assert built.table.colnames == ["ra", "dec", "mag"]
+    assert len(built.table) == 161
+    assert "CAT=GAIAeDR3" in urls[0]
+    assert "EPOCH=2012." in urls[0]
