@@ -34,6 +34,10 @@ class CacheError(SkyQAError):
     """The on-disk cache cannot be used (unwritable, or an entry is inconsistent)."""
 
 
+class SkyQAWarning(UserWarning):
+    """A finding reported without failing (the policy of a check says "warn")."""
+
+
 class NetworkBlockedError(SkyQAError, ConnectionError):
     """Code tried to open a network connection while skyqa runs offline.
 

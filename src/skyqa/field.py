@@ -151,6 +151,8 @@ class Thresholds:
     seam_max_noise_fraction: float = 0.1
     oracle_tolerance_e_s: float = 0.005
     min_overlap_pixels: int = 500
+    delivered_wcs_rms_max_pix: float = 0.5
+    delivered_wcs_policy: Literal["warn", "fail"] = "warn"
 
 
 @dataclass(frozen=True)

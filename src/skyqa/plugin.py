@@ -331,6 +331,34 @@ def baseline_dir(skyqa_field, request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
+def header_table(raw_exposures):
+    """One row per exposure: ROOTNAME, ASN_ID, TARGNAME, DETECTOR, FILTER, EXPTIME, ...
+
+    Example::
+
+        def test_one_filter(header_table):
+            assert header_table["FILTER"].nunique() == 1
+    """
+    from skyqa.inspect import header_table
+
+    return header_table(raw_exposures.flt_paths)
+
+
+@pytest.fixture(scope="session")
+def delivered_wcs_table(raw_exposures):
+    """One row per visit DRZ: the archive's WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas, pix).
+
+    Example::
+
+        def test_rms(delivered_wcs_table):
+            assert (delivered_wcs_table["RMS_RA_pix"] < 1).all()
+    """
+    from skyqa.inspect import delivered_wcs_table
+
+    return delivered_wcs_table(raw_exposures.visit_drz_paths)
+
+
+@pytest.fixture(scope="session")
 def mdrizsky_table(mosaics):
     """MDRIZSKY (e-/s) per exposure (rows) and sky method (columns), like the tutorial's.
 

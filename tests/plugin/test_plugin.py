@@ -83,7 +83,8 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0
     assert outcomes.get("errors", 0) == 0
-    assert outcomes["passed"] >= 45
+    assert outcomes["passed"] >= 50
+    assert outcomes["warnings"] >= 4  # the synthetic visit DRZs are not fit to Gaia
     result.stdout.fnmatch_lines(
         [
             "*skyqa checks*",

@@ -1,0 +1,69 @@
+"""Checks of the data as delivered: one instrument set-up, and the archive's alignment."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from skyqa.verdict import Verdict
+
+
+def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
+    """Every exposure has the same detector and filter, and a positive EXPTIME."""
+    verdicts = []
+    for key in ("DETECTOR", "FILTER"):
+        values = headers[key].astype(str)
+        common = values.mode().iloc[0] if len(values) else ""
+        odd = headers.loc[values != common, "FILENAME"].tolist()
+        verdicts.append(
+            Verdict(
+                f"All exposures share one {key}",
+                f"{len(headers)} exposures",
+                not odd,
+                f"{key} {common}" + (f", except {', '.join(odd)}" if odd else ""),
+                f"one {key}",
+                f"a mosaic mixes {key.lower()}s only by mistake: remove the odd exposures from "
+                "the field's data or split the field.",
+                item="all",
+            )
+        )
+    for _, row in headers.iterrows():
+        exptime = float(row["EXPTIME"])
+        verdicts.append(
+            Verdict(
+                "Exposure time is positive",
+                f"exposure {row['FILENAME']}",
+                math.isfinite(exptime) and exptime > 0,
+                f"EXPTIME {exptime}",
+                "> 0 s",
+                "AstroDrizzle silently drops an exposure without EXPTIME: check the file.",
+                item=str(row["ROOTNAME"]).lower(),
+            )
+        )
+    return verdicts
+
+
+def check_delivered_wcs(wcs_table: pd.DataFrame, rms_max_pix: float) -> list[Verdict]:
+    """Each visit DRZ came aligned to Gaia, with an RMS within the limit (in pixels)."""
+    verdicts = []
+    for _, row in wcs_table.iterrows():
+        visit = row["FILENAME"].split("_")[0].lower()
+        name = str(row["WCSNAME"])
+        worst = max(row["RMS_RA_pix"], row["RMS_DEC_pix"])
+        to_gaia = "GAIA" in name.upper()
+        within = math.isfinite(worst) and worst <= rms_max_pix
+        verdicts.append(
+            Verdict(
+                "Delivered WCS is fit to Gaia within the limit",
+                f"visit {visit}",
+                to_gaia and within,
+                f"WCSNAME {name}, {row['NMATCHES']} matches, RMS {row['RMS_RA_pix']:.2f} x "
+                f"{row['RMS_DEC_pix']:.2f} pix",
+                f"a Gaia fit with RMS <= {rms_max_pix} pix",
+                "the archive's alignment is not good enough to use as is: this is why the "
+                "visits are realigned here (see the alignment checks).",
+                item=visit,
+            )
+        )
+    return verdicts

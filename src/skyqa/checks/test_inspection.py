@@ -1,0 +1,26 @@
+"""QA: the data as delivered (tutorial sections 1.1 and 1.2)."""
+
+import warnings
+
+from skyqa.checks.inspection import check_delivered_wcs, check_uniform_setup
+from skyqa.errors import SkyQAWarning
+from skyqa.verdict import about, failures, require
+
+
+def test_uniform_setup(header_table):
+    """Every exposure has the same detector and filter, and a positive EXPTIME."""
+    require(check_uniform_setup(header_table))
+
+
+def test_delivered_wcs(delivered_wcs_table, visit, skyqa_field):
+    """The archive's visit alignment is a Gaia fit within the RMS limit; reported as a
+    warning (delivered_wcs_policy = "warn") or a failure ("fail")."""
+    limits = skyqa_field.thresholds
+    verdicts = about(
+        check_delivered_wcs(delivered_wcs_table, limits.delivered_wcs_rms_max_pix), visit
+    )
+    if limits.delivered_wcs_policy == "fail":
+        require(verdicts)
+    for verdict in failures(verdicts):
+        warnings.warn(SkyQAWarning(verdict.message()), stacklevel=1)
+    assert verdicts, f"no visit DRZ found for visit {visit}"

@@ -1,0 +1,62 @@
+"""What the data say about themselves before any processing (tutorial sections 1.1, 1.2).
+
+The header table has one row per exposure; the delivered-WCS table one row per visit
+DRZ, with the RMS of the archive's own alignment in mas and in pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+
+from skyqa.wfc3ir import PLATE_SCALE_ARCSEC
+
+HEADER_KEYWORDS = (
+    "ROOTNAME", "ASN_ID", "TARGNAME", "DETECTOR", "FILTER", "EXPTIME", "RA_TARG",
+    "DEC_TARG", "POSTARG1", "POSTARG2", "DATE-OBS",
+)  # fmt: skip
+
+
+def _value(header: fits.Header, key: str):
+    value = header.get(key, np.nan)
+    return value.strip() if isinstance(value, str) else value
+
+
+def header_table(flt_paths: Sequence[Path]) -> pd.DataFrame:
+    """Primary keywords of each exposure, and ORIENTAT from its first SCI header."""
+    rows = []
+    for path in flt_paths:
+        with fits.open(path) as hdul:
+            primary, science = hdul[0].header, hdul["SCI", 1].header
+            row = {key: _value(primary, key) for key in HEADER_KEYWORDS}
+            row["ORIENTAT"] = _value(science, "ORIENTAT")
+        row["FILENAME"] = path.name
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["FILENAME", *HEADER_KEYWORDS, "ORIENTAT"])
+
+
+def delivered_wcs_table(
+    drz_paths: Sequence[Path], plate_scale_arcsec: float = PLATE_SCALE_ARCSEC
+) -> pd.DataFrame:
+    """The WCS each visit DRZ came with: WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas and pix)."""
+    rows = []
+    for path in drz_paths:
+        header = fits.getheader(path, ("SCI", 1))
+        rms_ra, rms_dec = (float(header.get(key, np.nan)) for key in ("RMS_RA", "RMS_DEC"))
+        rows.append(
+            {
+                "FILENAME": path.name,
+                "DETECTOR": _value(fits.getheader(path, 0), "DETECTOR"),
+                "WCSNAME": _value(header, "WCSNAME"),
+                "NMATCHES": header.get("NMATCHES", 0),
+                "RMS_RA": rms_ra,
+                "RMS_DEC": rms_dec,
+                "RMS_RA_pix": rms_ra / 1000.0 / plate_scale_arcsec,
+                "RMS_DEC_pix": rms_dec / 1000.0 / plate_scale_arcsec,
+            }
+        )
+    return pd.DataFrame(rows)
