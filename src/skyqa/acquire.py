@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from skyqa.errors import NetworkUnavailableError
+from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import FieldSpec
 
 
@@ -89,6 +89,13 @@ def acquire_exposures(
     from skyqa import mast
     from skyqa.drizzle import copy_inputs
 
+    if field.kind == "local":
+        copies = copy_inputs(local_inputs(field), workdir)
+        return ExposureSet(
+            directory=workdir,
+            flt_paths=tuple(path for path in copies if path.name.endswith("_flt.fits")),
+            visit_drz_paths=tuple(path for path in copies if path.name.endswith("_drz.fits")),
+        )
     if download_dir is None:
         raise ValueError("a mast field needs a download directory")
     try:
@@ -109,3 +116,26 @@ def acquire_exposures(
         flt_paths=tuple(path for path in copies if path.name.endswith("_flt.fits")),
         visit_drz_paths=tuple(path for path in copies if path.name.endswith("_drz.fits")),
     )
+
+
+def local_inputs(field: FieldSpec) -> list[Path]:
+    """The FLT and visit DRZ files of a local field's folder, sorted by name.
+
+    Raises
+    ------
+    AcquisitionError
+        If the folder does not exist or holds no FLT or no DRZ.
+    """
+    directory = field.local_path(field.local.directory)
+    if not directory.is_dir():
+        raise AcquisitionError(
+            f"Field {field.name}: [local].directory {directory} is not a folder."
+        )
+    flts = sorted(directory.glob("*_flt.fits"))
+    drzs = sorted(directory.glob("*_drz.fits"))
+    if not flts or not drzs:
+        raise AcquisitionError(
+            f"Field {field.name}: {directory} holds {len(flts)} *_flt.fits and {len(drzs)} "
+            "*_drz.fits files; skyqa needs the calibrated exposures and their visit DRZs."
+        )
+    return [*flts, *drzs]

@@ -103,6 +103,31 @@ def _network_error(error: Exception) -> bool:
     return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
 
 
+def read_catalog_file(path: Path) -> Table:
+    """A user's catalog: columns ra, dec (deg) and optionally mag, any case, any format
+    astropy reads (ECSV, CSV, whitespace-separated with a header).
+
+    Raises
+    ------
+    AcquisitionError
+        If the file cannot be read or lacks ra and dec columns.
+    """
+    try:
+        table = Table.read(path, format="ascii")
+    except Exception as error:
+        raise AcquisitionError(f"Cannot read the reference catalog {path}: {error}") from error
+    names = {name.lower(): name for name in table.colnames}
+    if "ra" not in names or "dec" not in names:
+        raise AcquisitionError(
+            f"The reference catalog {path} has columns {', '.join(table.colnames)}; skyqa "
+            "needs 'ra' and 'dec' in degrees (and optionally 'mag')."
+        )
+    if "mag" not in names:
+        table["mag"] = np.zeros(len(table))
+        names["mag"] = "mag"
+    return _standard_columns(table, names["ra"], names["dec"], names["mag"])
+
+
 def fetched_catalog_path(field: FieldSpec, download_dir: Path) -> Path:
     """Where a real field's reference catalog is kept once fetched."""
     radius = f"{field.catalog.radius_arcmin:g}arcmin"
@@ -134,6 +159,8 @@ def build_reference_catalog(
                 f"Field {field.name}: the synthetic catalog is missing from {exposures.directory}."
             )
         table = Table.read(exposures.catalog_path, format="ascii.ecsv")
+    elif source == "file":
+        table = read_catalog_file(field.local_path(field.local.catalog))
     else:
         if download_dir is None:
             raise ValueError("a real catalog needs a download directory")

@@ -25,7 +25,7 @@ from skyqa.errors import FieldSpecError, UnknownFieldError
 SKY_METHODS: tuple[str, ...] = ("localmin", "match", "globalmin+match", "globalmin")
 """AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
 
-FIELD_KINDS: tuple[str, ...] = ("synthetic", "mast")
+FIELD_KINDS: tuple[str, ...] = ("synthetic", "mast", "local")
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,29 @@ class MastSpec:
 
 
 @dataclass(frozen=True)
+class LocalSpec:
+    """Data a user already has: a folder of FLT and visit DRZ files, read and never written.
+
+    Paths are relative to the spec file's folder unless absolute. ``catalog`` is an
+    optional reference catalog file with columns ra, dec (deg) and optionally mag, in any
+    format astropy reads (ECSV, CSV, whitespace-separated with a header line).
+    """
+
+    directory: str
+    catalog: str | None = None
+
+
+@dataclass(frozen=True)
 class CatalogSpec:
     """Which reference catalog TweakReg aligns to.
 
     ``source`` is ``synthetic`` (the simulator's truth catalog), ``gaia`` (a Gaia DR3
-    cone search of ``radius_arcmin`` around the target) or ``astrometric`` (drizzlepac's
-    proper-motion catalog built from the exposure footprints).
+    cone search of ``radius_arcmin`` around the target), ``astrometric`` (drizzlepac's
+    proper-motion catalog built from the exposure footprints) or ``file`` (the ``catalog``
+    file of a ``local`` field).
     """
 
-    source: Literal["synthetic", "gaia", "astrometric"]
+    source: Literal["synthetic", "gaia", "astrometric", "file"]
     radius_arcmin: float = 5.0
 
 
@@ -174,7 +188,7 @@ class FieldSpec:
 
     name: str
     description: str
-    kind: Literal["synthetic", "mast"]
+    kind: Literal["synthetic", "mast", "local"]
     target: Target
     catalog: CatalogSpec
     tweakreg: TweakRegSpec
@@ -183,8 +197,16 @@ class FieldSpec:
     baseline: BaselineSpec = field(default_factory=BaselineSpec)
     synthetic: SyntheticSpec | None = None
     mast: MastSpec | None = None
+    local: LocalSpec | None = None
     source_path: Path | None = field(default=None, compare=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def local_path(self, value: str) -> Path:
+        """A path of the [local] section, resolved against the spec file's folder."""
+        path = Path(value).expanduser()
+        if path.is_absolute() or self.source_path is None:
+            return path
+        return self.source_path.parent / path
 
     def visit_ids(self) -> tuple[str, ...]:
         """Visit ids (lower-case ASN_ID) known before any data is read; () if unknown."""
@@ -209,6 +231,7 @@ _SECTIONS: dict[str, type] = {
     "baseline": BaselineSpec,
     "synthetic": SyntheticSpec,
     "mast": MastSpec,
+    "local": LocalSpec,
 }
 _TOP_LEVEL_KEYS = {"name", "description", "kind", *_SECTIONS}
 
@@ -324,7 +347,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
     for key in ("name", "description", "kind", "target", "catalog"):
         if key not in raw:
             raise FieldSpecError(f"{source}: required key '{key}' is missing.")
-    kind = _coerce(raw["kind"], Literal["synthetic", "mast"], f"{source}: kind")
+    kind = _coerce(raw["kind"], Literal["synthetic", "mast", "local"], f"{source}: kind")
     if kind not in raw:
         raise FieldSpecError(
             f"{source}: a field of kind '{kind}' needs a [{kind}] section describing its data."
@@ -347,6 +370,11 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         )
     if kind == "synthetic":
         _validate_synthetic(sections["synthetic"], source)
+    file_catalog = sections["catalog"].source == "file"
+    if file_catalog and (kind != "local" or sections["local"].catalog is None):
+        raise FieldSpecError(
+            f"{source}: [catalog].source = 'file' needs a local field with [local].catalog set."
+        )
     name = _coerce(raw["name"], str, f"{source}: name")
     description = _coerce(raw["description"], str, f"{source}: description")
     return FieldSpec(name=name, description=description, kind=kind, raw=raw, **sections)

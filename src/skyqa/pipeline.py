@@ -114,11 +114,18 @@ class Pipeline:
     def exposures(self) -> ExposureSet:
         """The field's FLTs and visit DRZs (generated, or downloaded)."""
         if "exposures" not in self._results:
-            section = self.field.synthetic if self.field.kind == "synthetic" else self.field.mast
+            section = getattr(self.field, self.field.kind)
             key = {
                 "kind": self.field.kind,
                 "target": dataclasses.asdict(self.field.target),
                 "data": dataclasses.asdict(section),
+                # A user's own files: their content keys the result, not their path.
+                "local_files": {
+                    path.name: cache.file_digest(path)
+                    for path in (
+                        acquire.local_inputs(self.field) if self.field.kind == "local" else []
+                    )
+                },
                 "code": cache.source_digest(simulate, wfc3ir, drizzle, acquire, mast),
             }
 

@@ -143,3 +143,48 @@ def test_baseline_off_by_more_than_its_tolerance_fails_and_regen_accepts(
     pytester.runpytest(*arguments).assert_outcomes(passed=3)
     restored = pd.read_csv(path, index_col=0)
     assert restored.loc[2, "match"] == pytest.approx(table.loc[2, "match"] - 0.01, abs=1e-9)
+
+
+@pytest.mark.integration
+def test_local_folder_field_runs_every_check_and_is_left_untouched(
+    pytester, mini_pipeline, shared_cache_dir, tmp_path
+):
+    """A user's own folder of FLTs, visit DRZs and catalog: same checks, folder read-only."""
+    import hashlib
+    import shutil
+    from pathlib import Path
+
+    exposures = mini_pipeline.exposures()
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    for path in [*exposures.flt_paths, *exposures.visit_drz_paths]:
+        shutil.copy2(path, folder / path.name)
+    shutil.copy2(exposures.catalog_path, folder / "stars.ecsv")
+
+    def digests():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+    before = digests()
+    spec = (Path(__file__).parents[2] / "src/skyqa/fields/mini-sim.toml").read_text()
+    head, _, _ = spec.partition("[synthetic]")
+    head = head.replace('name = "mini-sim"', 'name = "my-local"').replace(
+        'kind = "synthetic"', 'kind = "local"'
+    )
+    head = head.replace('source = "synthetic"', 'source = "file"')
+    spec_path = tmp_path / "my-local.toml"
+    spec_path.write_text(head + '[local]\ndirectory = "my data"\ncatalog = "my data/stars.ecsv"\n')
+    baselines = tmp_path / "baselines"
+    shutil.copytree(Path(__file__).parents[2] / "baselines" / "mini-sim", baselines / "my-local")
+
+    result = pytester.runpytest(
+        "--field", str(spec_path), "--skyqa-cache-dir", str(shared_cache_dir),
+        "--skyqa-baseline-dir", str(baselines),
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
+    assert outcomes.get("errors", 0) == 0
+    assert outcomes["passed"] >= 30
+    # Real data carry no truth: the truth checks say so and skip, nothing else does.
+    assert outcomes["skipped"] == 3
+    result.stdout.fnmatch_lines(["*checks on my-local:*0 failed, 3 skipped*"])
+    assert digests() == before
