@@ -256,20 +256,37 @@ def fetch(
     for index, product in enumerate(products, start=1):
         paths.append(download_product(product, directory, observations, progress, sleep=sleep))
         progress(f"downloaded {product['productFilename']} ({index}/{len(products)})")
+    write_manifest(
+        directory,
+        spec,
+        [
+            (path, str(product["dataURI"]), str(product["obs_id"]))
+            for path, product in zip(paths, products, strict=True)
+        ],
+    )
+    return paths
+
+
+def write_manifest(directory: Path, spec: MastSpec, files: list[tuple[Path, str, str]]) -> None:
+    """Record a download folder: the query, the time, and per file its data URI, obs_id,
+    product kind, size and SHA-256. ``files`` holds (path, data URI, obs_id) triples.
+
+    A folder filled by other means (copied from a machine with network) becomes usable
+    offline once it has this manifest.
+    """
     manifest = {
         "query": _query_record(spec),
         "fetched_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "files": [
             {
                 "filename": path.name,
-                "dataURI": str(product["dataURI"]),
-                "obs_id": str(product["obs_id"]),
-                "product": str(product["productSubGroupDescription"]),
+                "dataURI": data_uri,
+                "obs_id": obs_id,
+                "product": path.stem.rsplit("_", 1)[-1].upper(),
                 "size": path.stat().st_size,
                 "sha256": file_digest(path),
             }
-            for path, product in zip(paths, products, strict=True)
+            for path, data_uri, obs_id in files
         ],
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    return paths
