@@ -339,7 +339,7 @@ def header_table(raw_exposures):
         def test_one_filter(header_table):
             assert header_table["FILTER"].nunique() == 1
     """
-    from skyqa.inspect import header_table
+    from skyqa.headers import header_table
 
     return header_table(raw_exposures.flt_paths)
 
@@ -353,7 +353,7 @@ def delivered_wcs_table(raw_exposures):
         def test_rms(delivered_wcs_table):
             assert (delivered_wcs_table["RMS_RA_pix"] < 1).all()
     """
-    from skyqa.inspect import delivered_wcs_table
+    from skyqa.headers import delivered_wcs_table
 
     return delivered_wcs_table(raw_exposures.visit_drz_paths)
 
