@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import astroquery.mast  # noqa: F401
 import pytest
 
 from skyqa.offline import block_network
+
+# Imported here, once: pytester's in-process runs restore sys.modules afterwards, which
+# would drop an astroquery (and astroquery.mast) first imported inside one while its logger
+# (process-wide) stays set up, and the package keeps pointing at the dropped module.
 
 pytest_plugins = ["pytester"]
 

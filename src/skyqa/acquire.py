@@ -28,6 +28,15 @@ class ExposureSet:
     truth_path: Path | None = None
     catalog_path: Path | None = None
 
+    @classmethod
+    def of_files(cls, directory: Path, paths: list[Path]) -> ExposureSet:
+        """The exposures (``*_flt.fits``) and visit mosaics (``*_drz.fits``) among files."""
+        return cls(
+            directory=directory,
+            flt_paths=tuple(path for path in paths if path.name.endswith("_flt.fits")),
+            visit_drz_paths=tuple(path for path in paths if path.name.endswith("_drz.fits")),
+        )
+
     def to_record(self) -> dict:
         """JSON-able description, paths relative to ``directory``."""
 
@@ -90,12 +99,7 @@ def acquire_exposures(
     from skyqa.drizzle import copy_inputs
 
     if field.kind == "local":
-        copies = copy_inputs(local_inputs(field), workdir)
-        return ExposureSet(
-            directory=workdir,
-            flt_paths=tuple(path for path in copies if path.name.endswith("_flt.fits")),
-            visit_drz_paths=tuple(path for path in copies if path.name.endswith("_drz.fits")),
-        )
+        return ExposureSet.of_files(workdir, copy_inputs(local_inputs(field), workdir))
     if download_dir is None:
         raise ValueError("a mast field needs a download directory")
     try:
@@ -110,12 +114,7 @@ def acquire_exposures(
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
             "there; offline, the synthetic replica runs as `pytest --field horsehead-sim`."
         ) from error
-    copies = copy_inputs(paths, workdir)
-    return ExposureSet(
-        directory=workdir,
-        flt_paths=tuple(path for path in copies if path.name.endswith("_flt.fits")),
-        visit_drz_paths=tuple(path for path in copies if path.name.endswith("_drz.fits")),
-    )
+    return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
 
 
 def local_inputs(field: FieldSpec) -> list[Path]:

@@ -11,6 +11,7 @@ from astropy.table import Table
 from skyqa.acquire import ExposureSet
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import FieldSpec
+from skyqa.offline import is_network_error
 
 CATALOG_FILENAME = "reference_catalog.ecsv"
 
@@ -59,7 +60,7 @@ def gaia_cone_search(ra_deg: float, dec_deg: float, radius_arcmin: float) -> Tab
         )
         result = job.get_results()
     except Exception as error:
-        if _network_error(error):
+        if is_network_error(error):
             raise NetworkUnavailableError(
                 f"The Gaia archive could not be reached ({type(error).__name__})."
             ) from error
@@ -88,19 +89,13 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
                 output=str(workdir / "astrometric_raw.ecsv"),
             )
         except Exception as error:
-            if _network_error(error):
+            if is_network_error(error):
                 raise NetworkUnavailableError(
                     f"The astrometric catalog service could not be reached "
                     f"({type(error).__name__})."
                 ) from error
             raise
     return _standard_columns(table, "RA", "DEC", "mag")
-
-
-def _network_error(error: Exception) -> bool:
-    import requests
-
-    return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
 
 
 def read_catalog_file(path: Path) -> Table:

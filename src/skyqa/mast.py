@@ -28,6 +28,7 @@ from astropy.table import Table
 from skyqa.cache import file_digest
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import MastSpec
+from skyqa.offline import is_network_error
 
 MANIFEST = "manifest.json"
 TOKEN_ENV = "MAST_API_TOKEN"
@@ -50,12 +51,6 @@ def login_from_environment(observations: Any) -> bool:
         return False
     observations.login(token=token)
     return True
-
-
-def _network_error(error: Exception) -> bool:
-    import requests
-
-    return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
 
 
 def query_products(spec: MastSpec, observations: Any = None) -> Table:
@@ -92,7 +87,7 @@ def query_products(spec: MastSpec, observations: Any = None) -> Table:
     except AcquisitionError:
         raise
     except Exception as error:
-        if _network_error(error):
+        if is_network_error(error):
             raise NetworkUnavailableError(
                 f"MAST could not be reached ({type(error).__name__})."
             ) from error
@@ -189,7 +184,7 @@ def download_product(
                 partial.unlink()  # complete but corrupt: start again from zero
         except Exception as error:
             status = getattr(getattr(error, "response", None), "status_code", None)
-            if status is None and _network_error(error) and attempt == 1:
+            if status is None and is_network_error(error) and attempt == 1:
                 raise NetworkUnavailableError(
                     f"MAST could not be reached to download {name} ({type(error).__name__})."
                 ) from error

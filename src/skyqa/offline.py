@@ -51,3 +51,10 @@ def block_network() -> Iterator[None]:
     finally:
         socket.socket.connect = original_connect
         socket.socket.connect_ex = original_connect_ex
+
+
+def is_network_error(error: BaseException) -> bool:
+    """Whether an exception means the network (or the service) could not be reached."""
+    import requests
+
+    return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
