@@ -1,4 +1,4 @@
-"""The ``skyqa`` command: ``skyqa fields``, ``skyqa fetch FIELD`` and ``skyqa run FIELD``."""
+"""The ``skyqa`` command: ``fields``, ``fetch FIELD``, ``run FIELD``, ``compare SUMMARY...``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ def _fetch(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from skyqa.compare import compare
+
+    markdown, page = compare(
+        [Path(path) for path in arguments.summaries],
+        Path(arguments.out),
+        reference=arguments.reference,
+        baseline_dir=Path(arguments.baseline_dir) if arguments.baseline_dir else None,
+    )
+    print(f"skyqa: comparison written to {markdown} and {page}")
+    return 0
+
+
 def _run(arguments: argparse.Namespace) -> int:
     import pytest
 
@@ -71,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("field", help="a registered field name or the path of a spec file")
     fetch.add_argument("--cache-dir", help="the skyqa cache (default: as for pytest)")
     fetch.set_defaults(handler=_fetch)
+    comparison = commands.add_parser(
+        "compare",
+        help="compare the summaries of runs in several environments, as Markdown and HTML",
+    )
+    comparison.add_argument("summaries", nargs="+", help="summary.json files, one per run")
+    comparison.add_argument("--out", default="skyqa-report/compare", help="output folder")
+    comparison.add_argument("--reference", help="label of the reference environment")
+    comparison.add_argument("--baseline-dir", help="stored baselines (folder of fields)")
+    comparison.set_defaults(handler=_compare)
     run = commands.add_parser(
         "run",
         help="run every check on a field (same as: pytest --field FIELD)",

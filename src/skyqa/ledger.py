@@ -1,4 +1,4 @@
-"""The list of skyqa checks a pytest session ran, printed at its end."""
+"""What a pytest session's skyqa checks found: listed at the end, and written as a summary."""
 
 from __future__ import annotations
 
@@ -6,48 +6,121 @@ from pathlib import Path
 
 import pytest
 
+from skyqa import verdict
+
 
 class CheckLedger:
-    """A pytest plugin object: records the outcome of every skyqa check and lists them.
+    """A pytest plugin object: records every skyqa check, lists them, writes summaries.
 
     Parameters
     ----------
     checks_dir : Path
         Directory of the packaged checks; tests from elsewhere are not listed.
     fields : list of str
-        Names of the fields under test, for the closing line.
+        Names of the fields under test.
+    report_dir : Path
+        Each field's ``summary.json`` goes to ``<report_dir>/<field>/``.
+    environment_label : str
+        Name of the environment (a tox env, say) recorded in the summaries.
     """
 
-    def __init__(self, checks_dir: Path, fields: list[str]) -> None:
-        self.checks_dir = checks_dir
+    def __init__(
+        self, checks_dir: Path, fields: list[str], report_dir: Path, environment_label: str
+    ) -> None:
+        self.checks_dir = checks_dir.resolve()
         self.fields = fields
-        self.outcomes: dict[str, str] = {}
-        self.check_ids: set[str] = set()
+        self.report_dir = report_dir
+        self.environment_label = environment_label
+        self.checks: dict[str, dict] = {}
+        self.field_of: dict[str, str] = {}
+        self.pipelines: dict[str, object] = {}
+        self.written: list[Path] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        checks_dir = self.checks_dir.resolve()
-        self.check_ids = {item.nodeid for item in items if item.path.resolve().parent == checks_dir}
+        for item in items:
+            if item.path.resolve().parent != self.checks_dir:
+                continue
+            params = getattr(item, "callspec", None)
+            spec = params.params.get("skyqa_field") if params else None
+            self.field_of[item.nodeid] = getattr(spec, "name", "")
+            self.checks[item.nodeid] = {
+                "id": item.nodeid.split("::")[-1],
+                "name": item.originalname,
+                "status": "not run",
+                "message": "",
+                "verdicts": [],
+            }
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        record = self.checks.get(item.nodeid)
+        if record is None:
+            return (yield)
+
+        def keep(verdicts: list[verdict.Verdict]) -> None:
+            from skyqa.summary import verdict_record
+
+            record["verdicts"].extend(verdict_record(v) for v in verdicts)
+
+        verdict.set_recorder(keep)
+        try:
+            return (yield)
+        finally:
+            verdict.set_recorder(None)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.nodeid not in self.check_ids:
+        record = self.checks.get(report.nodeid)
+        if record is None:
             return
-        name = report.nodeid.split("::")[-1]
         if report.when == "call" or report.outcome != "passed":
-            self.outcomes.setdefault(name, report.outcome)
-            if report.outcome == "failed":
-                self.outcomes[name] = "failed"
+            status = report.outcome
+            if report.outcome == "failed" and report.when != "call":
+                status = "error"
+            if record["status"] in ("not run", "passed"):
+                record["status"] = status
+                if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
+                    record["message"] = str(report.longrepr[2])
+                elif report.outcome == "failed":
+                    record["message"] = report.longreprtext[-4000:]
+
+    def register_pipeline(self, field: str, pipeline: object) -> None:
+        """Remember a field's pipeline, for the timings and metrics of its summary."""
+        self.pipelines[field] = pipeline
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from skyqa.summary import build_summary, environment_info, pipeline_metrics, write_summary
+
+        if not self.checks:
+            return
+        environment = environment_info(self.environment_label)
+        for field in self.fields:
+            checks = [
+                record
+                for nodeid, record in self.checks.items()
+                if self.field_of.get(nodeid) == field
+            ]
+            pipeline = self.pipelines.get(field)
+            summary = build_summary(
+                field,
+                checks,
+                environment,
+                getattr(pipeline, "timings", {}),
+                pipeline_metrics(pipeline) if pipeline is not None else {},
+            )
+            self.written.append(write_summary(self.report_dir / field / "summary.json", summary))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.outcomes:
+        if not self.checks:
             return
         terminalreporter.section("skyqa checks")
-        for name, outcome in self.outcomes.items():
-            terminalreporter.write_line(f"{outcome.upper():8} {name}")
-        counts = {
-            outcome: list(self.outcomes.values()).count(outcome)
-            for outcome in ("passed", "failed", "skipped")
-        }
+        for record in self.checks.values():
+            terminalreporter.write_line(f"{record['status'].upper():8} {record['id']}")
+        statuses = [record["status"] for record in self.checks.values()]
         terminalreporter.write_line(
-            f"{len(self.outcomes)} checks on {', '.join(self.fields)}: "
-            f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped."
+            f"{len(statuses)} checks on {', '.join(self.fields)}: "
+            f"{statuses.count('passed')} passed, "
+            f"{statuses.count('failed') + statuses.count('error')} failed, "
+            f"{statuses.count('skipped')} skipped."
         )
+        for path in self.written:
+            terminalreporter.write_line(f"skyqa summary: {path}")

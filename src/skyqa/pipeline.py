@@ -102,6 +102,19 @@ class Pipeline:
         self._entries[stage] = entry
         return entry
 
+    def computed(self) -> dict:
+        """The results this pipeline has produced so far: exposures, catalog, alignment,
+        overlaps, and ``mosaics`` (sky method -> Mosaic)."""
+        results = {
+            key: value for key, value in self._results.items() if not key.startswith("mosaic-")
+        }
+        results["mosaics"] = {
+            value.skymethod: value
+            for key, value in self._results.items()
+            if key.startswith("mosaic-")
+        }
+        return results
+
     @property
     def download_dir(self) -> Path:
         """Where a real field's files are downloaded: ``<cache>/<field>/mast``."""

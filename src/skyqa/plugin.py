@@ -14,6 +14,7 @@ import pytest
 SETTINGS_KEY = pytest.StashKey["object"]()
 FIELDS_KEY = pytest.StashKey[dict]()
 CHECKS_DIR = Path(__file__).parent / "checks"
+LEDGER_NAME = "skyqa-ledger"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +51,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Directory of stored baselines, one folder per field (default: "
         "$SKYQA_BASELINE_DIR, else the skyqa checkout's baselines/, else <rootdir>/baselines). "
         "Written only with pytest-regressions' --force-regen.",
+    )
+    group.addoption(
+        "--skyqa-report-dir",
+        default=None,
+        metavar="DIR",
+        help="Directory for the run's report: <DIR>/<field>/summary.json (default: "
+        "skyqa-report under the current directory). Files there are replaced.",
+    )
+    group.addoption(
+        "--skyqa-env-name",
+        default=None,
+        metavar="LABEL",
+        help="Name of this environment in the summary (default: $TOX_ENV_NAME, else 'local').",
     )
     parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
     parser.addini("skyqa_baseline_dir", "Default for --skyqa-baseline-dir.", default=None)
@@ -89,9 +103,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[FIELDS_KEY] = fields
     if fields:
+        import os
+
         from skyqa.ledger import CheckLedger
 
-        config.pluginmanager.register(CheckLedger(CHECKS_DIR, list(fields)), "skyqa-ledger")
+        ledger = CheckLedger(
+            CHECKS_DIR,
+            list(fields),
+            Path(config.getoption("skyqa_report_dir") or "skyqa-report"),
+            config.getoption("skyqa_env_name") or os.environ.get("TOX_ENV_NAME") or "local",
+        )
+        config.pluginmanager.register(ledger, LEDGER_NAME)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -162,12 +184,16 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     from skyqa.pipeline import Pipeline
 
     settings = request.config.stash[SETTINGS_KEY]
-    return Pipeline(
+    pipeline = Pipeline(
         skyqa_field,
         settings.cache_dir,
         progress=_progress(request.config),
         allow_astrometry_db=settings.allow_astrometry_db,
     )
+    ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
+    if ledger is not None:
+        ledger.register_pipeline(skyqa_field.name, pipeline)
+    return pipeline
 
 
 def _run_stage(pipeline, stage: str, *args):

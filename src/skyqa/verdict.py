@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 
@@ -40,6 +40,15 @@ def about(verdicts: Iterable[Verdict], item: str) -> list[Verdict]:
     return [verdict for verdict in verdicts if item in ("all", verdict.item)]
 
 
+_recorder: Callable[[list[Verdict]], None] | None = None
+
+
+def set_recorder(recorder: Callable[[list[Verdict]], None] | None) -> None:
+    """Have `require` hand every verdict list to ``recorder`` (the report's ledger)."""
+    global _recorder
+    _recorder = recorder
+
+
 def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
     """Put ``note`` (a known cause, say) in front of the advice of every failed verdict."""
     if not note:
@@ -66,6 +75,8 @@ def require(verdicts: Iterable[Verdict]) -> None:
     import pytest
 
     verdicts = list(verdicts)
+    if _recorder is not None:
+        _recorder(verdicts)
     if not verdicts:
         pytest.fail("skyqa bug: a check produced no verdict at all.", pytrace=False)
     failed = failures(verdicts)

@@ -1,0 +1,235 @@
+"""Side-by-side comparison of QA runs in several environments (``skyqa compare``).
+
+Reads the ``summary.json`` of each run and writes one table, as Markdown and HTML:
+
+- the versions of the key packages, one column per environment;
+- per check, its status in each environment (``—`` where a run has no such check; a run
+  that wrote no summary shows as crashed);
+- per metric (MDRIZSKY per method and exposure, seam score per method, fit RMS per visit),
+  the value in each environment and its difference from the baseline: the stored
+  baseline tables where given and holding the metric, else the reference environment.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from skyqa.cache import KEY_PACKAGES
+from skyqa.drizzle import FALLBACK_MARKER
+from skyqa.summary import read_summary
+
+MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One environment's run: its label and summary, or why there is none."""
+
+    label: str
+    path: Path
+    summary: dict | None
+    problem: str = ""
+
+
+def load_runs(paths: list[Path]) -> list[Run]:
+    """Read each summary; a missing or unreadable one becomes a run with a problem."""
+    runs = []
+    for path in paths:
+        path = Path(path)
+        label = path.parent.name if path.name == "summary.json" else path.stem
+        try:
+            summary = read_summary(path)
+        except FileNotFoundError:
+            runs.append(Run(label, path, None, "no summary: the run crashed before writing one"))
+            continue
+        except (ValueError, OSError) as error:
+            runs.append(Run(label, path, None, f"unreadable summary: {error}"))
+            continue
+        runs.append(Run(summary["environment"].get("label") or label, path, summary))
+    return runs
+
+
+def _status_cell(check: dict) -> str:
+    status = check["status"]
+    if status in ("failed", "error"):
+        text = check.get("message", "")
+        if FALLBACK_MARKER in text or "fell back" in text:
+            return "FAIL (match fell back)"
+        failed = [v["check"] for v in check.get("verdicts", []) if not v["passed"]]
+        return f"FAIL ({failed[0]})" if failed else "FAIL"
+    return {"passed": "pass", "skipped": "skip"}.get(status, status)
+
+
+def versions_table(runs: list[Run]) -> pd.DataFrame:
+    """Key package versions (rows) per environment (columns)."""
+    columns = {}
+    for run in runs:
+        versions = run.summary["environment"]["versions"] if run.summary else {}
+        columns[run.label] = [versions.get(name, MISSING) for name in (*KEY_PACKAGES, "skyqa")]
+    return pd.DataFrame(columns, index=[*KEY_PACKAGES, "skyqa"])
+
+
+def checks_table(runs: list[Run]) -> pd.DataFrame:
+    """Status of every check (rows) in every environment (columns)."""
+    order: list[str] = []
+    cells: dict[str, dict[str, str]] = {}
+    for run in runs:
+        cells[run.label] = {}
+        for check in run.summary["checks"] if run.summary else []:
+            if check["id"] not in order:
+                order.append(check["id"])
+            cells[run.label][check["id"]] = _status_cell(check)
+    table = pd.DataFrame(index=order)
+    for run in runs:
+        if run.summary is None:
+            table[run.label] = "crashed" if "crashed" in run.problem else "unreadable"
+        else:
+            table[run.label] = [cells[run.label].get(check_id, MISSING) for check_id in order]
+    return table
+
+
+def _flatten(metrics: dict) -> dict[str, float | None]:
+    values = {}
+    for method, per_exposure in metrics.get("mdrizsky_e_s", {}).items():
+        for rootname, value in per_exposure.items():
+            values[f"MDRIZSKY {method} {rootname} (e-/s)"] = value
+    for method, value in metrics.get("seam_score", {}).items():
+        values[f"seam score {method}"] = value
+    for visit, rms in metrics.get("fit_rms_pix", {}).items():
+        values[f"fit xrms {visit} (pix)"] = rms["xrms"]
+        values[f"fit yrms {visit} (pix)"] = rms["yrms"]
+    return values
+
+
+def stored_baseline(baseline_dir: Path | None, field: str) -> dict[str, float]:
+    """The metrics the stored baseline tables hold, named as in the metrics table."""
+    if baseline_dir is None:
+        return {}
+    folder = Path(baseline_dir) / field
+    values: dict[str, float] = {}
+    if (folder / "mdrizsky.csv").is_file():
+        table = pd.read_csv(folder / "mdrizsky.csv", index_col=0).set_index("rootname")
+        for method in table.columns:
+            for rootname, value in table[method].items():
+                values[f"MDRIZSKY {method} {rootname} (e-/s)"] = float(value)
+    if (folder / "alignment.csv").is_file():
+        table = pd.read_csv(folder / "alignment.csv", index_col=0)
+        for _, row in table.iterrows():
+            values[f"fit xrms {row['visit']} (pix)"] = float(row["xrms_pix"])
+            values[f"fit yrms {row['visit']} (pix)"] = float(row["yrms_pix"])
+    return values
+
+
+def metrics_table(
+    runs: list[Run], reference: str | None = None, baseline: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Each metric's value per environment and its difference from the baseline.
+
+    The baseline of a metric is its stored value where ``baseline`` has it, else its
+    value in the ``reference`` environment (default: the first run with a summary).
+    """
+    flat = {run.label: _flatten(run.summary["metrics"]) for run in runs if run.summary}
+    if not flat:
+        return pd.DataFrame()
+    reference = reference or next(iter(flat))
+    names: list[str] = []
+    for values in flat.values():
+        names += [name for name in values if name not in names]
+    baseline = baseline or {}
+    rows = []
+    for name in names:
+        base = baseline.get(name, flat.get(reference, {}).get(name))
+        row = {
+            "metric": name,
+            "baseline": base,
+            "baseline from": ("stored" if name in baseline else reference),
+        }
+        for label, values in flat.items():
+            value = values.get(name)
+            row[label] = value
+            row[f"Δ {label}"] = value - base if value is not None and base is not None else None
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def _format(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def to_markdown(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
+    """The comparison as Markdown tables."""
+    lines = [f"# {title}", ""]
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    for heading, table in sections:
+        lines += [f"## {heading}", ""]
+        header = ["", *map(str, table.columns)]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for index, row in table.iterrows():
+            lines.append("| " + " | ".join([str(index), *map(_format, row.tolist())]) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
+    """The comparison as one self-contained HTML page; failures are red."""
+
+    def cell(value) -> str:
+        text = html.escape(_format(value))
+        css = ' class="fail"' if text.startswith(("FAIL", "crashed", "unreadable")) else ""
+        return f"<td{css}>{text}</td>"
+
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>",
+        "body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;margin-bottom:2em}",
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%} .fail{background:#f4c7c3}",
+        "</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        *[f"<p>{html.escape(note)}</p>" for note in notes],
+    ]
+    for heading, table in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th></th>")
+        parts += [f"<th>{html.escape(str(column))}</th>" for column in table.columns]
+        parts.append("</tr>")
+        for index, row in table.iterrows():
+            parts.append(f"<tr><th>{html.escape(str(index))}</th>")
+            parts += [cell(value) for value in row.tolist()]
+            parts.append("</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def compare(
+    paths: list[Path],
+    out_dir: Path,
+    reference: str | None = None,
+    baseline_dir: Path | None = None,
+) -> tuple[Path, Path]:
+    """Write ``comparison.md`` and ``comparison.html`` for the runs' summaries."""
+    runs = load_runs(paths)
+    fields = sorted({run.summary["field"] for run in runs if run.summary})
+    field = fields[0] if len(fields) == 1 else ", ".join(fields)
+    notes = [f"{run.label}: {run.problem} ({run.path})" for run in runs if run.problem]
+    sections = [
+        ("Versions", versions_table(runs)),
+        ("Checks", checks_table(runs)),
+        ("Metrics", metrics_table(runs, reference, stored_baseline(baseline_dir, field))),
+    ]
+    title = f"skyqa comparison: {field or 'no summaries'}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / "comparison.md"
+    page = out_dir / "comparison.html"
+    markdown.write_text(to_markdown(title, sections, notes))
+    page.write_text(to_html(title, sections, notes))
+    return markdown, page
