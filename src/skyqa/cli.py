@@ -38,6 +38,40 @@ def _fetch(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _versions(arguments: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from skyqa.summary import environment_info
+
+    info = environment_info("")
+    for name, version in info["versions"].items():
+        print(f"{name:20} {version}")
+    if arguments.freeze:
+        Path(arguments.freeze).parent.mkdir(parents=True, exist_ok=True)
+        Path(arguments.freeze).write_text("\n".join(info["pip_freeze"]) + "\n")
+    wrong = []
+    for expectation in arguments.expect:
+        name, _, wanted = expectation.partition("=")
+        found = info["versions"].get(name) or _installed(name)
+        if found != wanted:
+            wrong.append(f"{name} is {found}, but this environment asks for {wanted}")
+    for line in wrong:
+        print(
+            f"skyqa: {line}: the resolver chose another version; fix the environment's pins.",
+            file=sys.stderr,
+        )
+    return 1 if wrong else 0
+
+
+def _installed(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def _compare(arguments: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -86,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("field", help="a registered field name or the path of a spec file")
     fetch.add_argument("--cache-dir", help="the skyqa cache (default: as for pytest)")
     fetch.set_defaults(handler=_fetch)
+    versions = commands.add_parser(
+        "versions",
+        help="print the key package versions; check them against expectations",
+    )
+    versions.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="NAME=VERSION",
+        help="fail unless NAME is installed at VERSION (repeatable)",
+    )
+    versions.add_argument("--freeze", help="write the installed packages (pip freeze) here")
+    versions.set_defaults(handler=_versions)
     comparison = commands.add_parser(
         "compare",
         help="compare the summaries of runs in several environments, as Markdown and HTML",
