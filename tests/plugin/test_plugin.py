@@ -79,7 +79,10 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
 @pytest.mark.integration
 def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_dir):
     """`pytest --field mini-sim` runs the shipped checks, reusing the session's cache."""
-    result = pytester.runpytest("--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir))
+    result = pytester.runpytest(
+        "--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir),
+        "--skyqa-env-name", "here",
+    )  # fmt: skip
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0
     assert outcomes.get("errors", 0) == 0
@@ -97,6 +100,21 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     result.stdout.fnmatch_lines(
         ["*skyqa: mini-sim: drizzling the match mosaic: reused from cache*"]
     )
+
+    from skyqa.summary import read_summary
+
+    summary = read_summary(pytester.path / "skyqa-report" / "mini-sim" / "summary.json")
+    assert summary["verdict"] == "passed"
+    assert summary["environment"]["label"] == "here"
+    assert summary["environment"]["versions"]["drizzlepac"]
+    assert len(summary["checks"]) == outcomes["passed"]
+    seams = next(c for c in summary["checks"] if c["id"] == "test_seam_free[mini-sim-match]")
+    assert seams["verdicts"]
+    assert all(v["passed"] for v in seams["verdicts"])
+    metrics = summary["metrics"]
+    assert metrics["seam_score"]["match"] < metrics["seam_score"]["localmin"]
+    assert set(metrics["mdrizsky_e_s"]) == {"localmin", "match", "globalmin+match", "globalmin"}
+    result.stdout.fnmatch_lines(["skyqa summary: *skyqa-report/mini-sim/summary.json"])
 
 
 def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):

@@ -1,0 +1,77 @@
+"""skyqa compare on recorded summaries."""
+
+from pathlib import Path
+
+import pytest
+
+from skyqa.compare import checks_table, compare, load_runs, metrics_table, versions_table
+from skyqa.summary import read_summary
+
+SUMMARIES = Path(__file__).parents[2] / "fixtures" / "summaries"
+
+
+@pytest.fixture
+def runs(tmp_path):
+    return load_runs(
+        [SUMMARIES / "qa-pinned.json", SUMMARIES / "qa-latest.json", tmp_path / "qa-dp3711.json"]
+    )
+
+
+def test_crashed_environment_is_a_column_that_says_so(runs):
+    assert [run.label for run in runs] == ["qa-pinned", "qa-latest", "qa-dp3711"]
+    assert runs[2].summary is None
+    assert "crashed before writing one" in runs[2].problem
+    table = checks_table(runs)
+    assert set(table["qa-dp3711"]) == {"crashed"}
+
+
+def test_checks_show_fallback_missing_and_new_checks(runs):
+    table = checks_table(runs)
+    row = table.loc["test_no_sky_fallback[horsehead-sim-match]"]
+    assert (row["qa-pinned"], row["qa-latest"]) == ("pass", "FAIL (match fell back)")
+    assert table.loc["test_seam_free[horsehead-sim-match]", "qa-latest"] == "FAIL (match fell back)"
+    assert table.loc["test_removed_later[horsehead-sim]", "qa-latest"] == "—"
+    assert table.loc["test_added_later[horsehead-sim]", "qa-pinned"] == "—"
+    assert table.loc["test_added_later[horsehead-sim]", "qa-latest"] == "pass"
+
+
+def test_versions_side_by_side(runs):
+    table = versions_table(runs)
+    assert table.loc["spherical_geometry", "qa-pinned"] == "1.3.5"
+    assert table.loc["spherical_geometry", "qa-latest"] == "1.4.0"
+    assert table.loc["drizzlepac", "qa-dp3711"] == "—"
+
+
+def test_metrics_differences_from_reference_and_stored_baseline(runs):
+    table = metrics_table(runs, reference="qa-pinned")
+    row = table.loc["MDRIZSKY match ibxl50clq (e-/s)"]
+    assert row["baseline from"] == "qa-pinned"
+    assert row["Δ qa-latest"] == pytest.approx(1.4985 - 0.0145)
+    assert table.loc["seam score match", "Δ qa-latest"] == pytest.approx(1.70 - 0.012)
+    stored = metrics_table(runs, "qa-pinned", {"MDRIZSKY match ibxl50clq (e-/s)": 0.0163})
+    assert stored.loc["MDRIZSKY match ibxl50clq (e-/s)", "baseline from"] == "stored"
+    assert stored.loc["MDRIZSKY match ibxl50clq (e-/s)", "Δ qa-pinned"] == pytest.approx(-0.0018)
+
+
+def test_compare_writes_markdown_and_html(tmp_path):
+    markdown, page = compare(
+        [SUMMARIES / "qa-pinned.json", SUMMARIES / "qa-latest.json", tmp_path / "gone.json"],
+        tmp_path / "out",
+        reference="qa-pinned",
+        baseline_dir=Path(__file__).parents[2] / "baselines",
+    )
+    text = markdown.read_text()
+    assert text.startswith("# skyqa comparison: horsehead-sim")
+    assert (
+        "| test_no_sky_fallback[horsehead-sim-match] | pass | FAIL (match fell back) | crashed |"
+        in text
+    )
+    assert "- gone: no summary: the run crashed before writing one" in text
+    assert '<td class="fail">FAIL (match fell back)</td>' in page.read_text()
+
+
+def test_summary_of_another_schema_is_refused(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"schema": "something-else", "schema_version": 1}')
+    with pytest.raises(ValueError, match="is not a skyqa summary of schema version 1"):
+        read_summary(path)
