@@ -218,6 +218,7 @@ def compare(
 ) -> tuple[Path, Path]:
     """Write ``comparison.md`` and ``comparison.html`` for the runs' summaries."""
     runs = load_runs(paths)
+    runs.sort(key=lambda run: run.label != reference)  # the reference column first
     fields = sorted({run.summary["field"] for run in runs if run.summary})
     field = fields[0] if len(fields) == 1 else ", ".join(fields)
     notes = [f"{run.label}: {run.problem} ({run.path})" for run in runs if run.problem]

@@ -199,8 +199,8 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
 def _run_stage(pipeline, stage: str, *args):
     """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback.
 
-    Without exposures no check can run: a failure to acquire them ends the session with
-    one message instead of one error per check.
+    Without exposures no check can run: a failure to acquire or make them ends the
+    session with one message instead of one error per check.
     """
     from skyqa.errors import AcquisitionError, SkyQAError
     from skyqa.offline import block_network
@@ -210,12 +210,12 @@ def _run_stage(pipeline, stage: str, *args):
             with block_network():
                 return getattr(pipeline, stage)(*args)
         return getattr(pipeline, stage)(*args)
-    except AcquisitionError as error:
-        pytest.exit(
-            f"skyqa cannot check field {pipeline.field.name}: {error}",
-            returncode=pytest.ExitCode.TESTS_FAILED,
-        )
     except SkyQAError as error:
+        if isinstance(error, AcquisitionError) or stage == "exposures":
+            pytest.exit(
+                f"skyqa cannot check field {pipeline.field.name}: {error}",
+                returncode=pytest.ExitCode.TESTS_FAILED,
+            )
         pytest.fail(f"{type(error).__name__}: {error}", pytrace=False)
 
 
