@@ -241,3 +241,17 @@ def test_planted_cache_lets_the_real_field_run_offline(
     assert outcomes["passed"] >= 25
     result.stdout.fnmatch_lines(["*skyqa: horsehead: drizzling the match mosaic: done in*"])
     assert "could not be reached" not in result.stdout.str()
+
+
+def test_failure_making_the_exposures_ends_with_one_message(pytester, tmp_path, monkeypatch):
+    from skyqa import acquire
+    from skyqa.errors import PipelineStepError
+
+    def broken(*args, **kwargs):
+        raise PipelineStepError("AstroDrizzle failed making isqa01030: cannot import name X")
+
+    monkeypatch.setattr(acquire, "acquire_exposures", broken)
+    result = pytester.runpytest("--field", "mini-sim", "--skyqa-cache-dir", str(tmp_path))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert output.count("skyqa cannot check field mini-sim: AstroDrizzle failed making") == 1
