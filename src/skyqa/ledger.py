@@ -107,7 +107,20 @@ class CheckLedger:
                 getattr(pipeline, "timings", {}),
                 pipeline_metrics(pipeline) if pipeline is not None else {},
             )
-            self.written.append(write_summary(self.report_dir / field / "summary.json", summary))
+            folder = self.report_dir / field
+            self.written.append(write_summary(folder / "summary.json", summary))
+            self.written.append(self._write_report(folder, summary, pipeline))
+
+    def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
+        from skyqa.report import make_figures, write_index
+
+        figures, problems = [], []
+        spec_text = ""
+        if pipeline is not None:
+            figures, problems = make_figures(pipeline, folder / "figures")
+            source = getattr(pipeline.field, "source_path", None)
+            spec_text = source.read_text() if source is not None else ""
+        return write_index(folder / "index.html", summary, spec_text, figures, problems)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.checks:
@@ -123,4 +136,4 @@ class CheckLedger:
             f"{statuses.count('skipped')} skipped."
         )
         for path in self.written:
-            terminalreporter.write_line(f"skyqa summary: {path}")
+            terminalreporter.write_line(f"skyqa report: {path}")

@@ -114,7 +114,7 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     metrics = summary["metrics"]
     assert metrics["seam_score"]["match"] < metrics["seam_score"]["localmin"]
     assert set(metrics["mdrizsky_e_s"]) == {"localmin", "match", "globalmin+match", "globalmin"}
-    result.stdout.fnmatch_lines(["skyqa summary: *skyqa-report/mini-sim/summary.json"])
+    result.stdout.fnmatch_lines(["skyqa report: *skyqa-report/mini-sim/summary.json"])
 
 
 def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):

@@ -1,0 +1,338 @@
+"""The QA report of a run: figures (PNG) and one self-contained ``index.html``.
+
+Written beside ``summary.json`` in ``<report dir>/<field>/``. The page embeds its figures
+(data URIs), so it can be mailed or archived as one file. Figures:
+
+- ``mdrizsky.png``: MDRIZSKY per exposure, one line per sky method (as in the tutorial);
+- ``mosaics.png``: each method's mosaic and weight image, the mosaics with one shared
+  stretch;
+- ``difference.png``: ``match`` minus ``localmin`` mosaic, which shows the seams that
+  sky matching removed;
+- ``alignment_<visit>.png``: the visit DRZ with the sources TweakReg matched, and their
+  fit residuals;
+- ``seams.png``: per method, a heat map of the pair sky differences (x pixel noise).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+MAX_DISPLAY_PIXELS = 900
+"""Mosaics are block-averaged to at most this many pixels a side for display."""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _block_average(image: np.ndarray, limit: int = MAX_DISPLAY_PIXELS) -> np.ndarray:
+    factor = max(1, int(np.ceil(max(image.shape) / limit)))
+    if factor == 1:
+        return image
+    ny, nx = (size // factor * factor for size in image.shape)
+    trimmed = image[:ny, :nx]
+    with warnings.catch_warnings():
+        # Blocks wholly outside the footprint are all NaN: blank on purpose.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(trimmed.reshape(ny // factor, factor, nx // factor, factor), axis=(1, 3))
+
+
+def _read_mosaic(path: Path) -> np.ndarray:
+    from astropy.io import fits
+
+    data = fits.getdata(path).astype(float)
+    return data
+
+
+def figure_mdrizsky(table, path: Path) -> Path:
+    """MDRIZSKY (e-/s) per exposure, one line per method."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for method in [column for column in table.columns if column != "rootname"]:
+        ax.plot(table["rootname"], table[method], marker="o", label=method)
+    ax.set_xlabel("exposure")
+    ax.set_ylabel("MDRIZSKY (e-/s)")
+    ax.set_title("Sky subtracted by AstroDrizzle, per exposure and sky method")
+    ax.tick_params(axis="x", rotation=60)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def figure_mosaics(mosaics: dict, path: Path) -> Path:
+    """Each method's mosaic (one shared stretch) above its weight image."""
+    plt = _pyplot()
+    images = {}
+    for method, mosaic in mosaics.items():
+        image = _block_average(_read_mosaic(mosaic.sci_path))
+        # match keeps the absolute sky: shown relative to its median, every method gets
+        # the same contrast under one stretch.
+        images[method] = image - np.nanmedian(image[image != 0])
+    weights = {method: _block_average(_read_mosaic(m.wht_path)) for method, m in mosaics.items()}
+    from astropy.visualization import AsinhStretch, ImageNormalize
+
+    pooled = np.concatenate([image[image != 0].ravel() for image in images.values()])
+    low, high = np.nanpercentile(pooled, [0.5, 99.7])
+    # One stretch for all methods; asinh keeps the faint nebula and the stars both visible.
+    norm = ImageNormalize(vmin=low, vmax=high, stretch=AsinhStretch(0.05))
+    fig, axes = plt.subplots(2, len(images), figsize=(4.2 * len(images), 8.4), squeeze=False)
+    for column, method in enumerate(images):
+        shown = axes[0][column].imshow(images[method], origin="lower", cmap="gray", norm=norm)
+        axes[0][column].set_title(f"{method} (e-/s)")
+        fig.colorbar(shown, ax=axes[0][column], fraction=0.046)
+        weight = axes[1][column].imshow(weights[method], origin="lower", cmap="viridis")
+        axes[1][column].set_title(f"{method} weight")
+        fig.colorbar(weight, ax=axes[1][column], fraction=0.046)
+        for ax in (axes[0][column], axes[1][column]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(
+        f"Mosaics minus their median sky, one asinh stretch for all: {low:.3f} to "
+        f"{high:.3f} e-/s. Seams show as steps at tile edges."
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def figure_difference(mosaics: dict, path: Path, first="match", second="localmin") -> Path | None:
+    """``first`` minus ``second`` mosaic; None when the two are not on one pixel grid."""
+    if first not in mosaics or second not in mosaics:
+        return None
+    a, b = _read_mosaic(mosaics[first].sci_path), _read_mosaic(mosaics[second].sci_path)
+    if a.shape != b.shape:
+        return None
+    plt = _pyplot()
+    weight = _read_mosaic(mosaics[first].wht_path) > 0
+    difference = _block_average(np.where(weight, a - b, np.nan))
+    difference -= np.nanmedian(difference)  # the methods differ by a constant sky too
+    limit = np.nanpercentile(np.abs(difference), 99)
+    fig, ax = plt.subplots(figsize=(8, 7))
+    shown = ax.imshow(difference, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(shown, ax=ax, label="e-/s, relative to the median difference")
+    ax.set_title(f"{first} minus {second}: the tiles are the seams {second} leaves")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _match_columns(match_file: Path) -> np.ndarray | None:
+    rows = []
+    for line in match_file.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            rows.append([float(value) for value in line.split()[:8]])
+    return np.array(rows) if rows else None
+
+
+def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | None:
+    """The visit DRZ with its matched sources, and the fit residuals (pixels)."""
+    from astropy.io import fits
+
+    matched = _match_columns(match_file) if match_file.is_file() else None
+    if matched is None:
+        return None
+    plt = _pyplot()
+    image = fits.getdata(drz_path, ("SCI", 1)).astype(float)
+    # Columns 11, 12 of a TweakReg match file are the sources' original input pixels;
+    # only the first 8 are read here: 3, 4 = input X, Y in the fit frame, 7, 8 = residuals.
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
+    low, high = np.nanpercentile(image[image != 0], [5, 99.5])
+    left.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high)
+    original = _original_positions(match_file)
+    left.scatter(original[:, 0] - 1, original[:, 1] - 1, s=80, facecolors="none", edgecolors="red")
+    left.set_title(f"{drz_path.name}: {len(matched)} matched sources")
+    left.set_xticks([])
+    left.set_yticks([])
+    # Residual arrows at the sources' image positions, magnified: 0.1 pix draws 100 pix.
+    magnify = 1000.0
+    arrows = right.quiver(
+        original[:, 0] - 1, original[:, 1] - 1, matched[:, 6], matched[:, 7],
+        angles="xy", scale_units="xy", scale=1 / magnify, color="tab:red",
+    )  # fmt: skip
+    right.quiverkey(arrows, 0.8, 1.03, 0.05, "0.05 pix", labelpos="E")
+    right.set_xlim(0, image.shape[1])
+    right.set_ylim(0, image.shape[0])
+    right.set_title(
+        f"fit residuals x{magnify:.0f}; rms x {np.std(matched[:, 6]):.3f}, "
+        f"y {np.std(matched[:, 7]):.3f} pix",
+        loc="left",
+    )
+    right.set_xlabel("x (DRZ pixels)")
+    right.set_ylabel("y (DRZ pixels)")
+    right.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _original_positions(match_file: Path) -> np.ndarray:
+    rows = []
+    for line in match_file.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            fields = line.split()
+            rows.append([float(fields[10]), float(fields[11])])
+    return np.array(rows)
+
+
+def figure_seams(seams, methods: list[str], path: Path) -> Path | None:
+    """Per method, a heat map of the pair differences in units of the pixel noise."""
+    if seams is None or len(seams) == 0:
+        return None
+    plt = _pyplot()
+    names = sorted(set(seams["exposure_a"]) | set(seams["exposure_b"]))
+    index = {name: position for position, name in enumerate(names)}
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4.6), squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        grid = np.full((len(names), len(names)), np.nan)
+        for _, pair in seams.iterrows():
+            a, b = index[pair["exposure_a"]], index[pair["exposure_b"]]
+            grid[a, b], grid[b, a] = pair[method], -pair[method]
+        colours = plt.get_cmap("RdBu_r").copy()
+        colours.set_bad("lightgray")  # pairs that do not overlap
+        shown = ax.imshow(grid, cmap=colours, vmin=-1, vmax=1)
+        ax.set_title(f"{method}: seams (x pixel noise); grey: no overlap", fontsize=9)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(names)), names, fontsize=6)
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
+    """Every figure the pipeline's results allow; problems are returned, not raised."""
+    from skyqa.drizzle import mdrizsky_by_method
+    from skyqa.measure import seam_table
+
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    results = pipeline.computed()
+    mosaics = results.get("mosaics", {})
+    made, problems = [], []
+
+    def attempt(name, make, *args):
+        try:
+            path = make(*args)
+        except Exception as error:  # a figure must never sink the report
+            problems.append(f"figure {name} could not be made: {type(error).__name__}: {error}")
+            return
+        if path is not None:
+            made.append(path)
+
+    if mosaics:
+        attempt(
+            "mdrizsky", figure_mdrizsky, mdrizsky_by_method(mosaics), figures_dir / "mdrizsky.png"
+        )
+        attempt("mosaics", figure_mosaics, mosaics, figures_dir / "mosaics.png")
+        attempt("difference", figure_difference, mosaics, figures_dir / "difference.png")
+    alignment = results.get("alignment")
+    if alignment is not None:
+        for drz in alignment.visit_drz_paths:
+            visit = drz.name.split("_")[0]
+            match_file = alignment.directory / f"{drz.stem}_catalog_fit.match"
+            attempt(
+                f"alignment {visit}", figure_alignment, drz, match_file,
+                figures_dir / f"alignment_{visit}.png",
+            )  # fmt: skip
+    if mosaics and "overlaps" in results:
+        seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
+        attempt("seams", figure_seams, seams, list(mosaics), figures_dir / "seams.png")
+    return made, problems
+
+
+def _embed(path: Path) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">'
+
+
+def _verdict_rows(check: dict) -> list[tuple[str, str, str]]:
+    rows = [
+        (v["subject"], v["measured"], v["threshold"])
+        for v in check.get("verdicts", [])
+        if not v["passed"]
+    ]
+    if not rows and check.get("verdicts"):
+        first = check["verdicts"][0]
+        rows = [(first["subject"], first["measured"], first["threshold"])]
+    return rows
+
+
+def write_index(
+    path: Path, summary: dict, spec_text: str, figures: list[Path], problems: list[str]
+) -> Path:
+    """The report page: verdict, failures first, every check, versions, spec, figures."""
+    escape = html.escape
+    checks = summary["checks"]
+    order = {"failed": 0, "error": 0, "not run": 1, "skipped": 2, "passed": 3}
+    ranked = sorted(checks, key=lambda check: order.get(check["status"], 1))
+    failed = [check for check in checks if check["status"] in ("failed", "error")]
+    verdict = summary["verdict"].upper()
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>skyqa report: {escape(summary['field'])}</title><style>",
+        "body{font-family:sans-serif;margin:1.5em;max-width:1400px}",
+        "table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border:1px solid #ccc;",
+        "padding:3px 6px;font-size:90%;vertical-align:top;text-align:left}",
+        ".failed,.error{background:#f4c7c3}.passed{background:#d9ead3}.skipped{background:#eee}",
+        "#verdict{font-size:140%;padding:0.5em;border-radius:4px}",
+        "img{max-width:100%;margin:0.5em 0;border:1px solid #ddd} pre{background:#f6f6f6;",
+        "padding:0.5em;overflow:auto;font-size:85%}",
+        "</style></head><body>",
+        f"<h1>skyqa report: {escape(summary['field'])}</h1>",
+        f"<p id='verdict' class='{summary['verdict']}'>Verdict: <b>{verdict}</b> &mdash; "
+        f"{len(checks) - len(failed)} of {len(checks)} checks without failure "
+        f"({summary['created_utc']}, environment {escape(summary['environment']['label'])})</p>",
+    ]
+    if failed:
+        parts.append("<h2 id='failures'>Failures</h2><ul>")
+        for check in failed:
+            parts.append(
+                f"<li class='failed'><b>{escape(check['id'])}</b><pre>"
+                f"{escape(check['message'][-3000:])}</pre></li>"
+            )
+        parts.append("</ul>")
+    parts += [
+        "<h2>Checks</h2><table id='checks'><tr><th>check</th><th>status</th>",
+        "<th>subject</th><th>measured</th><th>threshold</th></tr>",
+    ]
+    for check in ranked:
+        rows = _verdict_rows(check) or [("", check.get("message", "")[:200], "")]
+        subject, measured, threshold = rows[0]
+        more = f" (+{len(rows) - 1} more)" if len(rows) > 1 else ""
+        parts.append(
+            f"<tr class='{check['status']}'><td>{escape(check['id'])}</td>"
+            f"<td>{escape(check['status'])}</td><td>{escape(subject)}{more}</td>"
+            f"<td>{escape(measured)}</td><td>{escape(threshold)}</td></tr>"
+        )
+    parts.append("</table><h2>Versions</h2><table>")
+    for name, version in summary["environment"]["versions"].items():
+        parts.append(f"<tr><th>{escape(name)}</th><td>{escape(str(version))}</td></tr>")
+    parts.append("</table>")
+    if problems:
+        parts.append("<h2>Report problems</h2><ul>")
+        parts += [f"<li>{escape(problem)}</li>" for problem in problems]
+        parts.append("</ul>")
+    parts.append("<h2>Figures</h2>")
+    for figure in figures:
+        parts.append(f"<h3>{escape(figure.stem)}</h3>{_embed(figure)}")
+    parts.append(f"<h2>Field spec</h2><pre>{escape(spec_text)}</pre></body></html>")
+    path.write_text("".join(parts), encoding="utf-8")
+    return path
