@@ -61,6 +61,10 @@ class CheckLedger:
             from skyqa.summary import verdict_record
 
             record["verdicts"].extend(verdict_record(v) for v in verdicts)
+            # The numbers also go to pytest's JUnit XML (--junitxml), for CI dashboards.
+            for v in verdicts:
+                if v.value is not None:
+                    item.user_properties.append((f"skyqa {v.check} | {v.subject}", v.value))
 
         verdict.set_recorder(keep)
         try:

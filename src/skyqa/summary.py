@@ -118,6 +118,11 @@ def write_summary(path: Path, summary: dict) -> Path:
     return path
 
 
+def schema_path() -> Path:
+    """The JSON Schema of summary version 1 (shipped with skyqa)."""
+    return Path(__file__).parent / "schemas" / "summary-v1.schema.json"
+
+
 def read_summary(path: Path) -> dict:
     """Read a summary, refusing other schemas and versions.
 

@@ -255,3 +255,50 @@ def test_failure_making_the_exposures_ends_with_one_message(pytester, tmp_path, 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
     assert output.count("skyqa cannot check field mini-sim: AstroDrizzle failed making") == 1
+
+
+@pytest.mark.integration
+def test_report_folder_has_a_valid_summary_and_figures_that_are_not_blank(
+    pytester, mini_pipeline, shared_cache_dir
+):
+    import json
+
+    import jsonschema
+    from matplotlib.image import imread
+
+    from skyqa.summary import schema_path
+
+    result = pytester.runpytest("--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir))
+    assert result.parseoutcomes().get("failed", 0) == 0
+    folder = pytester.path / "skyqa-report" / "mini-sim"
+    summary = json.loads((folder / "summary.json").read_text())
+    jsonschema.validate(summary, json.loads(schema_path().read_text()))
+    figures = sorted(path.name for path in (folder / "figures").glob("*.png"))
+    assert {"mdrizsky.png", "mosaics.png", "difference.png", "seams.png"} <= set(figures)
+    assert sum(name.startswith("alignment_") for name in figures) == 4
+    for name in figures:
+        pixels = imread(folder / "figures" / name)[..., :3]
+        assert pixels.std() > 0.05, f"{name} is (nearly) blank"
+    page = (folder / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(figures)
+    result.stdout.fnmatch_lines(["skyqa report: *skyqa-report/mini-sim/index.html"])
+
+
+@pytest.mark.integration
+def test_metrics_are_junit_properties(pytester, mini_pipeline, shared_cache_dir):
+    import xml.etree.ElementTree as ET
+
+    pytester.runpytest(
+        "--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir),
+        "--junitxml", "junit.xml", "-k", "alignment_fit or seam_free",
+    )  # fmt: skip
+    tree = ET.parse(pytester.path / "junit.xml")
+    properties = {
+        prop.get("name"): float(prop.get("value"))
+        for case in tree.iter("testcase")
+        for prop in case.iter("property")
+    }
+    assert "skyqa TweakReg fit xrms | visit isqa01030" in properties
+    assert 0 < properties["skyqa TweakReg fit xrms | visit isqa01030"] < 0.2
+    seams = [name for name in properties if name.startswith("skyqa Overlap is seam-free | pair")]
+    assert len(seams) >= 2 * 19  # every overlapping pair, for match and globalmin+match

@@ -75,3 +75,15 @@ def test_summary_of_another_schema_is_refused(tmp_path):
     path.write_text('{"schema": "something-else", "schema_version": 1}')
     with pytest.raises(ValueError, match="is not a skyqa summary of schema version 1"):
         read_summary(path)
+
+
+def test_recorded_summaries_follow_the_schema():
+    import json
+
+    import jsonschema
+
+    from skyqa.summary import schema_path
+
+    schema = json.loads(schema_path().read_text())
+    for path in SUMMARIES.glob("*.json"):
+        jsonschema.validate(json.loads(path.read_text()), schema)
