@@ -62,7 +62,7 @@ def _status_cell(check: dict) -> str:
             return "FAIL (match fell back)"
         failed = [v["check"] for v in check.get("verdicts", []) if not v["passed"]]
         return f"FAIL ({failed[0]})" if failed else "FAIL"
-    return {"passed": "pass", "skipped": "skip"}.get(status, status)
+    return {"passed": "pass", "skipped": "skip", "warned": "pass (warning)"}.get(status, status)
 
 
 def versions_table(runs: list[Run]) -> pd.DataFrame:

@@ -80,6 +80,8 @@ class CheckLedger:
             status = report.outcome
             if report.outcome == "failed" and report.when != "call":
                 status = "error"
+            if status == "passed" and any(not v["passed"] for v in record["verdicts"]):
+                status = "warned"  # findings reported under a "warn" policy
             if record["status"] in ("not run", "passed"):
                 record["status"] = status
                 if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
@@ -135,7 +137,8 @@ class CheckLedger:
         statuses = [record["status"] for record in self.checks.values()]
         terminalreporter.write_line(
             f"{len(statuses)} checks on {', '.join(self.fields)}: "
-            f"{statuses.count('passed')} passed, "
+            f"{statuses.count('passed') + statuses.count('warned')} passed "
+            f"({statuses.count('warned')} with warnings), "
             f"{statuses.count('failed') + statuses.count('error')} failed, "
             f"{statuses.count('skipped')} skipped."
         )

@@ -281,7 +281,7 @@ def write_index(
     """The report page: verdict, failures first, every check, versions, spec, figures."""
     escape = html.escape
     checks = summary["checks"]
-    order = {"failed": 0, "error": 0, "not run": 1, "skipped": 2, "passed": 3}
+    order = {"failed": 0, "error": 0, "not run": 1, "warned": 2, "skipped": 3, "passed": 4}
     ranked = sorted(checks, key=lambda check: order.get(check["status"], 1))
     failed = [check for check in checks if check["status"] in ("failed", "error")]
     verdict = summary["verdict"].upper()
@@ -292,6 +292,7 @@ def write_index(
         "table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border:1px solid #ccc;",
         "padding:3px 6px;font-size:90%;vertical-align:top;text-align:left}",
         ".failed,.error{background:#f4c7c3}.passed{background:#d9ead3}.skipped{background:#eee}",
+        ".warned{background:#fce8b2}",
         "#verdict{font-size:140%;padding:0.5em;border-radius:4px}",
         "img{max-width:100%;margin:0.5em 0;border:1px solid #ddd} pre{background:#f6f6f6;",
         "padding:0.5em;overflow:auto;font-size:85%}",

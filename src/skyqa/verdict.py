@@ -66,6 +66,24 @@ def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:
     return [verdict for verdict in verdicts if not verdict.passed]
 
 
+def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """Record verdicts without failing (a check whose policy is "warn"); return the failed.
+
+    Each failed verdict is also raised as a `skyqa.errors.SkyQAWarning`, so pytest shows it.
+    """
+    import warnings
+
+    from skyqa.errors import SkyQAWarning
+
+    verdicts = list(verdicts)
+    if _recorder is not None:
+        _recorder(verdicts)
+    failed = failures(verdicts)
+    for verdict in failed:
+        warnings.warn(SkyQAWarning(verdict.message()), stacklevel=2)
+    return failed
+
+
 def require(verdicts: Iterable[Verdict]) -> None:
     """Fail the current test with every failed verdict's sentence, if any failed.
 
