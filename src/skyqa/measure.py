@@ -133,19 +133,32 @@ def pair_statistics(
     }
 
 
-def measure_overlaps(
-    flt_paths: Sequence[Path], final_bits: str | int, min_pixels: int = 500, step: int = 2
+def measure_pairs(
+    exposures: Sequence[ExposurePixels], step: int = 2, min_pixels: int = 500
 ) -> pd.DataFrame:
-    """Pair statistics (`PAIR_COLUMNS`) of every overlapping pair of FLTs, a before b."""
-    good_bits = parse_bits(final_bits)
-    exposures = [load_exposure(path, good_bits) for path in flt_paths]
+    """Pair statistics (`PAIR_COLUMNS`) of every overlapping pair.
+
+    A pair is measured by sampling its first exposure and interpolating the second, which
+    is not symmetric at the noise level; pairs are therefore always taken in rootname
+    order, so that the result does not depend on the order of the exposures.
+    """
+    ordered = sorted(exposures, key=lambda exposure: exposure.rootname)
     rows = []
-    for index, a in enumerate(exposures):
-        for b in exposures[index + 1 :]:
+    for index, a in enumerate(ordered):
+        for b in ordered[index + 1 :]:
             row = pair_statistics(a, b, step=step, min_pixels=min_pixels)
             if row is not None:
                 rows.append(row)
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def measure_overlaps(
+    flt_paths: Sequence[Path], final_bits: str | int, min_pixels: int = 500, step: int = 2
+) -> pd.DataFrame:
+    """Pair statistics of every overlapping pair of FLTs (see `measure_pairs`)."""
+    good_bits = parse_bits(final_bits)
+    exposures = [load_exposure(path, good_bits) for path in flt_paths]
+    return measure_pairs(exposures, step=step, min_pixels=min_pixels)
 
 
 def seam_table(pairs: pd.DataFrame, mdrizsky: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

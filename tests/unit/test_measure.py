@@ -13,6 +13,7 @@ from skyqa.checks.seams import (
 )
 from skyqa.measure import (
     ExposurePixels,
+    measure_pairs,
     overlap_groups,
     pair_statistics,
     parse_bits,
@@ -23,6 +24,7 @@ from skyqa.measure import (
 from skyqa.verdict import failures
 
 SCALE = 0.13 / 3600
+MIN_PIXELS = 500
 
 
 def _exposure(name, ra_offset_pix, level, rng, size=120):
@@ -49,13 +51,7 @@ def strip():
 
 
 def _pairs(exposures):
-    rows = []
-    for index, a in enumerate(exposures):
-        for b in exposures[index + 1 :]:
-            row = pair_statistics(a, b, step=1, min_pixels=500)
-            if row:
-                rows.append(row)
-    return pd.DataFrame(rows)
+    return measure_pairs(exposures, step=1, min_pixels=MIN_PIXELS)
 
 
 def test_pair_difference_recovers_the_level_difference(strip):
