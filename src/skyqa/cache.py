@@ -188,8 +188,10 @@ class Cache:
             manifest = self._load(final)
             if manifest is not None:
                 return CacheEntry(final, manifest, reused=True)
+            # Holding the lock, any other scratch folder of this entry is a killed run's.
+            for leftover in parent.glob(f".building-{stage}-{digest}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
             scratch = parent / f".building-{stage}-{digest}-{os.getpid()}"
-            shutil.rmtree(scratch, ignore_errors=True)
             scratch.mkdir()
             try:
                 started = time.perf_counter()
