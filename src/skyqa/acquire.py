@@ -99,7 +99,9 @@ def acquire_exposures(
     from skyqa.drizzle import copy_inputs
 
     if field.kind == "local":
-        return ExposureSet.of_files(workdir, copy_inputs(local_inputs(field), workdir))
+        paths = local_inputs(field)
+        reject_unusable(field, paths)
+        return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
     if download_dir is None:
         raise ValueError("a mast field needs a download directory")
     try:
@@ -114,6 +116,7 @@ def acquire_exposures(
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
             "there; offline, the synthetic replica runs as `pytest --field horsehead-sim`."
         ) from error
+    reject_unusable(field, paths)
     return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
 
 
@@ -138,3 +141,22 @@ def local_inputs(field: FieldSpec) -> list[Path]:
             "*_drz.fits files; skyqa needs the calibrated exposures and their visit DRZs."
         )
     return [*flts, *drzs]
+
+
+def reject_unusable(field: FieldSpec, paths: list[Path]) -> None:
+    """Stop before any drizzlepac step if an input file is unreadable or incomplete.
+
+    Raises
+    ------
+    AcquisitionError
+        Naming every unusable file and why.
+    """
+    from skyqa.headers import input_problem
+
+    problems = [problem for problem in map(input_problem, paths) if problem]
+    if problems:
+        raise AcquisitionError(
+            f"Field {field.name}: {len(problems)} input file(s) cannot be used: "
+            + "; ".join(problems)
+            + ". Replace them (fetch again, or fix the files) and run again."
+        )

@@ -12,6 +12,7 @@ manifest; an entry whose files changed is rebuilt.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -195,7 +196,16 @@ class Cache:
             scratch.mkdir()
             try:
                 started = time.perf_counter()
-                record = build(scratch)
+                try:
+                    record = build(scratch)
+                except OSError as error:
+                    if error.errno == errno.ENOSPC:
+                        raise CacheError(
+                            f"The disk of the skyqa cache {self.root} is full while building "
+                            f"{stage} for {field}; free space or choose another cache with "
+                            "--skyqa-cache-dir."
+                        ) from error
+                    raise
                 manifest = {
                     "stage": stage,
                     "key": key,

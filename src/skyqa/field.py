@@ -368,6 +368,12 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
             f"{source}: [astrodrizzle].skymethods has {', '.join(unknown_methods)}; "
             f"allowed: {', '.join(SKY_METHODS)}."
         )
+    prefix = sections["astrodrizzle"].output_prefix
+    if not prefix or Path(prefix).name != prefix or prefix in (".", ".."):
+        raise FieldSpecError(
+            f"{source}: [astrodrizzle].output_prefix {prefix!r} must be a plain file name: "
+            "AstroDrizzle writes its mosaics there, inside the step's own working directory."
+        )
     if kind == "synthetic":
         _validate_synthetic(sections["synthetic"], source)
     file_catalog = sections["catalog"].source == "file"

@@ -60,3 +60,42 @@ def delivered_wcs_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+REQUIRED_PRIMARY = (
+    "TELESCOP", "INSTRUME", "DETECTOR", "EXPTIME", "EXPEND", "ROOTNAME",
+    "ATODGNA", "ATODGNB", "ATODGNC", "ATODGND", "READNSEA", "READNSEB", "READNSEC", "READNSED",
+)  # fmt: skip
+REQUIRED_SCI = (
+    "CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CD1_1", "CD1_2", "CD2_1",
+    "CD2_2", "NGOODPIX", "MEANDARK", "EXPNAME", "BUNIT", "WCSNAME",
+)  # fmt: skip
+"""Keywords AstroDrizzle fails without on WFC3/IR (measured with drizzlepac 3.11), plus
+those skyqa reads: EXPTIME (a file without it is silently dropped), BUNIT (units),
+WCSNAME (tweakback), ROOTNAME (the MDRIZSKY table)."""
+
+
+def input_problem(path: Path) -> str | None:
+    """Why an FLT or DRZ cannot go into the pipeline, or None.
+
+    The file must open and read to its end (a truncated or corrupt file fails), and an
+    FLT must carry the keywords AstroDrizzle needs.
+    """
+    from skyqa.mast import fits_problem
+
+    problem = fits_problem(path, None)
+    if problem is not None:
+        return f"{path.name} is {problem}"
+    if not path.name.endswith("_flt.fits"):
+        return None
+    with fits.open(path) as hdul:
+        primary = hdul[0].header
+        try:
+            science = hdul["SCI", 1].header
+        except KeyError:
+            return f"{path.name} has no SCI extension"
+    missing = [f"{key} (primary header)" for key in REQUIRED_PRIMARY if key not in primary]
+    missing += [f"{key} (SCI header)" for key in REQUIRED_SCI if key not in science]
+    if missing:
+        return f"{path.name} lacks {', '.join(missing)}, which AstroDrizzle needs"
+    return None
