@@ -165,6 +165,7 @@ class Thresholds:
     seam_max_noise_fraction: float = 0.1
     oracle_tolerance_e_s: float = 0.005
     min_overlap_pixels: int = 500
+    unflagged_column_max_sigma: float = 10.0
     delivered_wcs_rms_max_pix: float = 0.5
     delivered_wcs_policy: Literal["warn", "fail"] = "warn"
 

@@ -1,6 +1,11 @@
+import numpy as np
 import pandas as pd
 
-from skyqa.checks.inspection import check_delivered_wcs, check_uniform_setup
+from skyqa.checks.inspection import (
+    check_delivered_wcs,
+    check_unflagged_columns,
+    check_uniform_setup,
+)
 from skyqa.verdict import failures
 
 # The delivered WCS of the real Horsehead visit DRZs (published run, 2025-11-21).
@@ -57,3 +62,42 @@ def test_mixed_filters_and_missing_exposure_time_fail():
     ]
     assert "FILTER F160W, except c_flt.fits" in failed[0].message()
     assert failed[1].subject == "exposure b_flt.fits"
+
+
+def _sky(seed=1, size=256):
+    """Sky with noise of 0.03 e-/s per pixel on a gradient, as in a nebula's outskirts."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    sci = 0.5 + 0.002 * x + 0.001 * y + rng.normal(0, 0.03, (size, size))
+    return sci.astype(np.float32), np.zeros((size, size), dtype=np.int16)
+
+
+def test_clean_detector_has_no_bad_column():
+    sci, dq = _sky()
+    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    assert verdict.passed, verdict.message()
+
+
+def test_unflagged_hot_column_is_named():
+    sci, dq = _sky()
+    sci[:, 99] += 0.05  # column 100 (1-based), about 20 column-median sigmas
+    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    assert not verdict.passed
+    assert verdict.measured.startswith("column 100 differs from its neighbours by +0.0")
+    assert "exposure isqa01a1q" in verdict.message()
+
+
+def test_hot_column_flagged_bad_in_dq_passes():
+    sci, dq = _sky()
+    sci[:, 99] += 5.0
+    dq[:, 99] = 4  # bad detector pixel: not in final_bits, so drizzle ignores it
+    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    assert verdict.passed, verdict.message()
+
+
+def test_hot_column_flagged_with_a_good_bit_is_still_reported():
+    sci, dq = _sky()
+    sci[:, 99] += 0.05
+    dq[:, 99] = 16  # DQ 16 is in final_bits: the column still goes into the mosaic
+    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    assert not verdict.passed

@@ -1,6 +1,10 @@
 """QA: the data as delivered (tutorial sections 1.1 and 1.2)."""
 
-from skyqa.checks.inspection import check_delivered_wcs, check_uniform_setup
+from skyqa.checks.inspection import (
+    check_delivered_wcs,
+    check_unflagged_columns,
+    check_uniform_setup,
+)
 from skyqa.verdict import about, report, require
 
 
@@ -20,3 +24,23 @@ def test_delivered_wcs(delivered_wcs_table, visit, skyqa_field):
     if limits.delivered_wcs_policy == "fail":
         require(verdicts)
     report(verdicts)
+
+
+def test_no_unflagged_bad_columns(raw_exposures, skyqa_field):
+    """No exposure has a detector column that stands out without a DQ flag."""
+    from astropy.io import fits
+
+    from skyqa.measure import parse_bits
+
+    good_bits = parse_bits(skyqa_field.astrodrizzle.final_bits)
+    verdicts = []
+    for path in raw_exposures.flt_paths:
+        with fits.open(path) as hdul:
+            verdicts += check_unflagged_columns(
+                path.name[:9],
+                hdul["SCI", 1].data,
+                hdul["DQ", 1].data,
+                good_bits,
+                skyqa_field.thresholds.unflagged_column_max_sigma,
+            )
+    require(verdicts)
