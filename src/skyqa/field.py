@@ -113,11 +113,14 @@ class CatalogSpec:
     ``source`` is ``synthetic`` (the simulator's truth catalog), ``gaia`` (a Gaia DR3
     cone search of ``radius_arcmin`` around the target), ``astrometric`` (drizzlepac's
     proper-motion catalog built from the exposure footprints) or ``file`` (the ``catalog``
-    file of a ``local`` field).
+    file of a ``local`` field). Stars closer than ``min_separation_arcsec`` to another
+    catalog star are dropped (0: keep all): WFC3/IR does not resolve such a pair, and
+    TweakReg matches both stars to one blended source.
     """
 
     source: Literal["synthetic", "gaia", "astrometric", "file"]
     radius_arcmin: float = 5.0
+    min_separation_arcsec: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,21 @@ def test_astrometric_catalog_from_the_service_answer(mini_pipeline, tmp_path, mo
     assert len(built.table) == 161
     assert "CAT=GAIAeDR3" in urls[0]
     assert "EPOCH=2012." in urls[0]
+
+
+def test_close_pairs_are_dropped_both_stars():
+    from astropy.table import Table
+
+    from skyqa.catalog import drop_close_pairs
+
+    arcsec = 1 / 3600
+    table = Table(
+        {
+            "ra": [85.25, 85.25 + 0.13 * arcsec, 85.26, 85.27],
+            "dec": [-2.45, -2.45, -2.45, -2.45 + 0.5 * arcsec],
+        }
+    )
+    kept = drop_close_pairs(table, 0.4)
+    assert list(kept["ra"]) == [85.26, 85.27]
+    assert kept.meta["dropped_close_pairs"] == '2 stars within 0.4"'
+    assert len(drop_close_pairs(table, 0.0)) == 4
