@@ -1,4 +1,5 @@
-"""The ``skyqa`` command: ``fields``, ``fetch FIELD``, ``run FIELD``, ``compare SUMMARY...``."""
+"""The ``skyqa`` command: ``fields``, ``fetch FIELD``, ``run FIELD``, ``compare SUMMARY...``,
+``faults``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ def _fields(_: argparse.Namespace) -> int:
     for name, path in registered_fields().items():
         spec = load_field_spec(path)
         print(f"{name:16} {spec.kind:10} {spec.description}")
+    return 0
+
+
+def _faults(_: argparse.Namespace) -> int:
+    from skyqa.faults import FAULTS
+
+    for fault in FAULTS.values():
+        print(f"{fault.name:26} {fault.stage:13} {fault.description}")
+        print(f"{'':26} must fail: {', '.join(fault.caught_by)}")
     return 0
 
 
@@ -110,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fields = commands.add_parser("fields", help="list the registered fields")
     fields.set_defaults(handler=_fields)
+    faults = commands.add_parser(
+        "faults",
+        help="list the faults pytest --skyqa-inject-fault can inject, and their checks",
+    )
+    faults.set_defaults(handler=_faults)
     fetch = commands.add_parser(
         "fetch",
         help="download a field's data and reference catalog into the cache, ahead of time",

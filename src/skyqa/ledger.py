@@ -22,15 +22,24 @@ class CheckLedger:
         Each field's ``summary.json`` goes to ``<report_dir>/<field>/``.
     environment_label : str
         Name of the environment (a tox env, say) recorded in the summaries.
+    injected_fault : str, optional
+        Name of a fault injected to test the harness (`skyqa.faults`); recorded in the
+        summaries' environment and printed with the results.
     """
 
     def __init__(
-        self, checks_dir: Path, fields: list[str], report_dir: Path, environment_label: str
+        self,
+        checks_dir: Path,
+        fields: list[str],
+        report_dir: Path,
+        environment_label: str,
+        injected_fault: str | None = None,
     ) -> None:
         self.checks_dir = checks_dir.resolve()
         self.fields = fields
         self.report_dir = report_dir
         self.environment_label = environment_label
+        self.injected_fault = injected_fault
         self.checks: dict[str, dict] = {}
         self.field_of: dict[str, str] = {}
         self.pipelines: dict[str, object] = {}
@@ -99,6 +108,7 @@ class CheckLedger:
         if not self.checks:
             return
         environment = environment_info(self.environment_label)
+        environment["injected_fault"] = self.injected_fault
         for field in self.fields:
             checks = [
                 record
@@ -142,5 +152,10 @@ class CheckLedger:
             f"{statuses.count('failed') + statuses.count('error')} failed, "
             f"{statuses.count('skipped')} skipped."
         )
+        if self.injected_fault:
+            terminalreporter.write_line(
+                f"INJECTED FAULT {self.injected_fault!r}: a self-test of the harness; "
+                "these results are not QA of the field."
+            )
         for path in self.written:
             terminalreporter.write_line(f"skyqa report: {path}")

@@ -33,6 +33,7 @@ from skyqa.align import AlignmentResult
 from skyqa.cache import Cache, CacheEntry
 from skyqa.catalog import ReferenceCatalog
 from skyqa.drizzle import Mosaic
+from skyqa.faults import Fault
 from skyqa.field import FieldSpec
 
 
@@ -63,6 +64,9 @@ class Pipeline:
         Receives one line per long step; by default lines go to stderr.
     allow_astrometry_db : bool
         Let stwcs query the MAST astrometry database (needs the network).
+    fault : Fault, optional
+        Harness self-test only: inject this `skyqa.faults.Fault` into its stage (in that
+        stage's own cache entries; nothing else changes).
     """
 
     def __init__(
@@ -71,8 +75,10 @@ class Pipeline:
         cache_dir: Path | str,
         progress: Callable[[str], None] | None = None,
         allow_astrometry_db: bool = False,
+        fault: Fault | None = None,
     ) -> None:
         self.field = field
+        self.fault = fault
         self.cache = Cache(Path(cache_dir))
         self.progress = progress or _print_progress
         self.versions = cache.package_versions()
@@ -80,6 +86,11 @@ class Pipeline:
         self._entries: dict[str, CacheEntry] = {}
         self._results: dict[str, object] = {}
         offline_environment(allow_astrometry_db)
+        if fault is not None:
+            self.progress(
+                f"{field.name}: INJECTED FAULT {fault.name!r} ({fault.description}): this "
+                "run tests the harness, its results are not QA of the field"
+            )
 
     def _stage(
         self,
@@ -90,6 +101,9 @@ class Pipeline:
     ) -> CacheEntry:
         if stage in self._entries:
             return self._entries[stage]
+        if self._faulted(stage):
+            key = {**key, "fault": self.fault.name}
+            build = self._with_fault(build)
         started = time.perf_counter()
         self.progress(f"{self.field.name}: {label} ...")
         entry = self.cache.get_or_build(
@@ -101,6 +115,26 @@ class Pipeline:
         self.progress(f"{self.field.name}: {label}: {how} ({entry.directory})")
         self._entries[stage] = entry
         return entry
+
+    def _faulted(self, stage: str) -> bool:
+        return self.fault is not None and self.fault.stage == stage
+
+    def _with_fault(self, build: Callable[[Path], dict]) -> Callable[[Path], dict]:
+        fault = self.fault
+
+        def faulted_build(workdir: Path) -> dict:
+            with fault.active(self.field):
+                record = build(workdir)
+            fault.outputs(self.field, workdir, record)
+            return record
+
+        return faulted_build
+
+    def _inputs(self, stage: str, paths, workdir: Path) -> list[Path]:
+        """The files a stage reads: ``paths``, or a fault's damaged copies of them."""
+        if self._faulted(stage):
+            return self.fault.inputs(self.field, paths, workdir)
+        return list(paths)
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
@@ -215,7 +249,10 @@ class Pipeline:
 
             def build(workdir: Path) -> dict:
                 return drizzle.drizzle_mosaic(
-                    aligned.aligned_flt_paths, skymethod, self.field.astrodrizzle, workdir
+                    self._inputs(stage, aligned.aligned_flt_paths, workdir),
+                    skymethod,
+                    self.field.astrodrizzle,
+                    workdir,
                 ).to_record()
 
             entry = self._stage(stage, f"drizzling the {skymethod} mosaic", key, build)
@@ -235,7 +272,7 @@ class Pipeline:
 
             def build(workdir: Path) -> dict:
                 pairs = measure.measure_overlaps(
-                    aligned.aligned_flt_paths,
+                    self._inputs("overlaps", aligned.aligned_flt_paths, workdir),
                     self.field.astrodrizzle.final_bits,
                     self.field.thresholds.min_overlap_pixels,
                 )

@@ -65,6 +65,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="LABEL",
         help="Name of this environment in the summary (default: $TOX_ENV_NAME, else 'local').",
     )
+    group.addoption(
+        "--skyqa-inject-fault",
+        default=None,
+        metavar="FAULT",
+        help="Self-test of the harness, never for acceptance: inject this known fault "
+        "(`skyqa faults` lists them) into the copy of the stage it damages, in cache "
+        "entries of its own; the checks it names must then fail. Input data are not touched.",
+    )
     parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
     parser.addini("skyqa_baseline_dir", "Default for --skyqa-baseline-dir.", default=None)
 
@@ -92,8 +100,16 @@ def pytest_configure(config: pytest.Config) -> None:
             config.rootpath,
         ),
         allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
+        fault=config.getoption("skyqa_inject_fault"),
     )
     fields = {}
+    if settings.fault is not None:
+        from skyqa.faults import get_fault
+
+        try:
+            get_fault(settings.fault)
+        except FieldSpecError as error:
+            raise pytest.UsageError(str(error)) from None
     for name in settings.fields:
         try:
             spec = resolve_field(name)
@@ -112,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
             list(fields),
             Path(config.getoption("skyqa_report_dir") or "skyqa-report"),
             config.getoption("skyqa_env_name") or os.environ.get("TOX_ENV_NAME") or "local",
+            injected_fault=settings.fault,
         )
         config.pluginmanager.register(ledger, LEDGER_NAME)
 
@@ -181,6 +198,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
             skyqa_pipeline.mosaics()
             assert "alignment" in skyqa_pipeline.timings
     """
+    from skyqa.faults import get_fault
     from skyqa.pipeline import Pipeline
 
     settings = request.config.stash[SETTINGS_KEY]
@@ -189,6 +207,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
         settings.cache_dir,
         progress=_progress(request.config),
         allow_astrometry_db=settings.allow_astrometry_db,
+        fault=get_fault(settings.fault) if settings.fault else None,
     )
     ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
     if ledger is not None:

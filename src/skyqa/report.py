@@ -205,8 +205,7 @@ def figure_seams(seams, methods: list[str], path: Path) -> Path | None:
         for _, pair in seams.iterrows():
             a, b = index[pair["exposure_a"]], index[pair["exposure_b"]]
             grid[a, b], grid[b, a] = pair[method], -pair[method]
-        colours = plt.get_cmap("RdBu_r").copy()
-        colours.set_bad("lightgray")  # pairs that do not overlap
+        colours = plt.get_cmap("RdBu_r").with_extremes(bad="lightgray")  # no overlap
         shown = ax.imshow(grid, cmap=colours, vmin=-1, vmax=1)
         ax.set_title(f"{method}: seams (x pixel noise); grey: no overlap", fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
@@ -302,6 +301,12 @@ def write_index(
         f"{len(checks) - len(failed)} of {len(checks)} checks without failure "
         f"({summary['created_utc']}, environment {escape(summary['environment']['label'])})</p>",
     ]
+    fault = summary["environment"].get("injected_fault")
+    if fault:
+        parts.append(
+            f"<p id='injected-fault' class='failed'>Injected fault <b>{escape(fault)}</b>: "
+            "this run is a self-test of the harness, not QA of the field.</p>"
+        )
     if failed:
         parts.append("<h2 id='failures'>Failures</h2><ul>")
         for check in failed:

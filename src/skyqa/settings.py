@@ -19,13 +19,15 @@ BASELINE_DIR_ENV = "SKYQA_BASELINE_DIR"
 class Settings:
     """What a skyqa run was asked to do.
 
-    ``fields`` holds what ``--field`` was given (names or spec paths), in order.
+    ``fields`` holds what ``--field`` was given (names or spec paths), in order;
+    ``fault`` the name of a fault injected to test the harness (`skyqa.faults`), if any.
     """
 
     fields: tuple[str, ...]
     cache_dir: Path
     baseline_dir: Path
     allow_astrometry_db: bool = False
+    fault: str | None = None
 
 
 def resolve_cache_dir(cli_value: str | None, ini_value: str | None) -> Path:

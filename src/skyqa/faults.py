@@ -1,0 +1,508 @@
+"""Known faults, injected on purpose to prove that skyqa's checks catch them.
+
+A QA harness is trusted only if it catches the faults it claims to catch. Each `Fault`
+here damages one pipeline stage's output (or what a stage reads, or how drizzlepac
+behaves while it runs), always in that stage's own cache entry: the user's input data
+and the clean results are never touched, and a faulted result has its own cache key.
+The fault names the checks that must then fail.
+
+`run_fault_suite` runs a full ``pytest --field`` session per fault (and clean sessions
+on several seeds), reads each session's summary.json and tells, per fault, whether the
+named checks failed: the table the README shows is `fault_table` of its result.
+
+Usable without pytest::
+
+    from skyqa.faults import FAULTS
+    from skyqa.field import resolve_field
+    from skyqa.pipeline import Pipeline
+
+    pipeline = Pipeline(resolve_field("mini-sim"), "/tmp/cache", fault=FAULTS["nan-shift"])
+    print(pipeline.alignment().shift_table)
+
+or from the command line: ``pytest --field mini-sim --skyqa-inject-fault nan-shift``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+from astropy.io import fits
+
+from skyqa.errors import FieldSpecError
+from skyqa.field import FieldSpec
+
+ARCSEC_DEG = 1.0 / 3600.0
+
+
+class Fault:
+    """One fault: where it is injected and which checks must catch it.
+
+    Subclasses override one or more hooks; each is called by `skyqa.pipeline.Pipeline`
+    for the stage named in ``stage`` only (``exposures``, ``alignment``, ``overlaps`` or
+    ``mosaic-<method>``):
+
+    - `inputs`: replace some of the files the stage reads by damaged copies;
+    - `active`: a context in which the stage runs (to make a library misbehave);
+    - `outputs`: damage what the stage wrote, before it is stored in the cache.
+
+    ``caught_by`` holds check ids without the field: ``test_shift_file`` for a check
+    run once per field, ``test_seam_free[match]`` for one parametrized by a value.
+    """
+
+    name: str = ""
+    stage: str = ""
+    description: str = ""
+    caught_by: tuple[str, ...] = ()
+
+    def inputs(self, field: FieldSpec, paths: Sequence[Path], workdir: Path) -> list[Path]:
+        """The files the stage should read instead of ``paths`` (default: the same)."""
+        return list(paths)
+
+    @contextlib.contextmanager
+    def active(self, field: FieldSpec) -> Iterator[None]:
+        """Context in which the stage's build runs (default: nothing changes)."""
+        yield
+
+    def outputs(self, field: FieldSpec, workdir: Path, record: dict) -> None:
+        """Damage the stage's results in ``workdir`` (default: nothing)."""
+
+    def __repr__(self) -> str:
+        return f"<Fault {self.name} in {self.stage}>"
+
+
+def _drizzlepac_sky():
+    """drizzlepac's sky module, imported as skyqa.drizzle imports drizzlepac: its
+    dependencies' deprecation warnings are theirs, not a fault of the run."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import drizzlepac.sky
+    return drizzlepac.sky
+
+
+def _update_sci_header(path: Path, **cards: float | str) -> None:
+    with fits.open(path, mode="update") as hdul:
+        for key, value in cards.items():
+            hdul["SCI", 1].header[key] = value
+
+
+def _flts(workdir: Path, record: dict, key: str = "flt_paths") -> list[Path]:
+    return [workdir / name for name in record[key]]
+
+
+def _move_north(path: Path, arcsec: float) -> None:
+    """Move an image's header WCS north on the sky (its data stay where they are)."""
+    crval2 = fits.getval(path, "CRVAL2", extname="SCI", extver=1)
+    _update_sci_header(path, CRVAL2=crval2 + arcsec * ARCSEC_DEG)
+
+
+class NanShift(Fault):
+    name = "nan-shift"
+    stage = "alignment"
+    description = "the first visit's line of TweakReg's shift file holds NaN"
+    caught_by = ("test_shift_file",)
+
+    def outputs(self, field, workdir, record):
+        path = workdir / record["shift_file"]
+        lines = path.read_text().splitlines()
+        first = next(i for i, line in enumerate(lines) if line.strip() and line[0] != "#")
+        lines[first] = "    ".join([lines[first].split()[0], *["nan"] * 6])
+        path.write_text("\n".join(lines) + "\n")
+
+
+class NoopTweakback(Fault):
+    name = "noop-tweakback"
+    stage = "alignment"
+    description = "tweakback did nothing to the first visit's FLTs (their WCS as before)"
+    caught_by = ("test_tweakback_moved_flts[{first_visit}]",)
+
+    def outputs(self, field, workdir, record):
+        from skyqa.align import drz_members
+
+        drz = workdir / sorted(record["visit_drz_paths"])[0]
+        for name in drz_members(drz):
+            before = fits.Header.fromtextfile(workdir / record["headers_before"] / f"{name}.hdr")
+            with fits.open(workdir / name, mode="update") as hdul:
+                header = hdul["SCI", 1].header
+                # Card by card: astropy does not save a header object swapped in whole.
+                for card in before.cards:
+                    if card.keyword not in ("", "COMMENT", "HISTORY"):
+                        header[card.keyword] = card.value
+
+
+class MisalignedExposure(Fault):
+    name = "misaligned-exposure"
+    stage = "alignment"
+    description = "one aligned FLT (the last) is moved 1 arcsec north after tweakback"
+    caught_by = ("test_wcs_matches_truth[{last_visit}]", "test_tweakback_moved_flts[{last_visit}]")
+
+    def outputs(self, field, workdir, record):
+        _move_north(_flts(workdir, record, "aligned_flt_paths")[-1], 1.0)
+
+
+class MatchFallback(Fault):
+    name = "match-fallback"
+    stage = "mosaic-match"
+    description = (
+        "sky matching raises inside AstroDrizzle (as with spherical_geometry 1.4), which "
+        "falls back to localmin"
+    )
+    caught_by = ("test_no_sky_fallback[match]",)
+
+    @contextlib.contextmanager
+    def active(self, field):
+        sky = _drizzlepac_sky()
+        original = sky.skymatch
+
+        def failing(*args, skymethod="localmin", **kwargs):
+            if "match" in skymethod:
+                raise RuntimeError("skyqa fault injection: sky matching failed")
+            return original(*args, skymethod=skymethod, **kwargs)
+
+        with mock.patch.object(sky, "skymatch", failing):
+            yield
+
+
+class WrongSkyMethod(Fault):
+    name = "wrong-sky-method"
+    stage = "mosaic-match"
+    description = (
+        "sky matching silently computes localmin when match is asked: MDRIZSKY written by "
+        "another method than requested, with no warning in the log"
+    )
+    caught_by = ("test_match_sky_levels[match]",)
+
+    @contextlib.contextmanager
+    def active(self, field):
+        sky = _drizzlepac_sky()
+        original = sky.skymatch
+
+        def other_method(*args, skymethod="localmin", **kwargs):
+            return original(*args, skymethod="localmin", **kwargs)
+
+        with mock.patch.object(sky, "skymatch", other_method):
+            yield
+
+
+class PedestalAfterMatch(Fault):
+    name = "pedestal-after-match"
+    stage = "overlaps"
+    pedestal_e_s = 0.02
+    description = (
+        f"one FLT (the first) gains {pedestal_e_s} e-/s after its sky was matched: the "
+        "subtracted skies no longer level the data"
+    )
+    caught_by = ("test_seam_free[match]",)
+
+    def inputs(self, field, paths, workdir):
+        faulted = workdir / "faulted"
+        faulted.mkdir(exist_ok=True)
+        copy = faulted / paths[0].name
+        shutil.copy2(paths[0], copy)
+        with fits.open(copy, mode="update") as hdul:
+            hdul["SCI", 1].data = hdul["SCI", 1].data + np.float32(self.pedestal_e_s)
+        return [copy, *paths[1:]]
+
+
+class UnflaggedHotColumn(Fault):
+    name = "unflagged-hot-column"
+    stage = "exposures"
+    excess_e_s = 0.5
+    description = f"a column of the first FLT is {excess_e_s} e-/s hot, with DQ left at 0"
+    caught_by = ("test_no_unflagged_bad_columns",)
+
+    def outputs(self, field, workdir, record):
+        with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            data[:, data.shape[1] // 3] += np.float32(self.excess_e_s)
+
+
+class PointingBeyondSearchrad(Fault):
+    name = "pointing-beyond-searchrad"
+    stage = "exposures"
+    description = (
+        "the last visit's pointing error (DRZ and FLT headers) is 5 times TweakReg's "
+        "searchrad: no match, NaN in the shift file"
+    )
+    caught_by = ("test_shift_file", "test_alignment_fit[{last_visit}]")
+
+    def outputs(self, field, workdir, record):
+        from skyqa.align import drz_members
+
+        drz = workdir / sorted(record["visit_drz_paths"])[-1]
+        offset = 5.0 * field.tweakreg.searchrad
+        for path in (drz, *(drz.parent / name for name in drz_members(drz))):
+            _move_north(path, offset)
+
+
+class MixedFilter(Fault):
+    name = "mixed-filter"
+    stage = "exposures"
+    description = "the last FLT says FILTER = F140W in a F160W field"
+    caught_by = ("test_uniform_setup",)
+
+    def outputs(self, field, workdir, record):
+        with fits.open(_flts(workdir, record)[-1], mode="update") as hdul:
+            hdul[0].header["FILTER"] = "F140W"
+
+
+class IsolatedExposure(Fault):
+    name = "isolated-exposure"
+    stage = "exposures"
+    description = "the last FLT's header puts it 6 arcmin away, overlapping nothing"
+    caught_by = ("test_overlaps_connected",)
+
+    def outputs(self, field, workdir, record):
+        _move_north(_flts(workdir, record)[-1], 360.0)
+
+
+FAULTS: dict[str, Fault] = {
+    fault.name: fault
+    for fault in (
+        NanShift(),
+        NoopTweakback(),
+        MatchFallback(),
+        PedestalAfterMatch(),
+        MisalignedExposure(),
+        UnflaggedHotColumn(),
+        WrongSkyMethod(),
+        PointingBeyondSearchrad(),
+        MixedFilter(),
+        IsolatedExposure(),
+    )
+}
+
+
+def get_fault(name: str) -> Fault:
+    """The fault of this name.
+
+    Raises
+    ------
+    FieldSpecError
+        If there is none; the message lists the known faults.
+    """
+    if name not in FAULTS:
+        raise FieldSpecError(f"Unknown fault {name!r}. Known faults: {', '.join(FAULTS)}.")
+    return FAULTS[name]
+
+
+def expected_checks(fault: Fault, field: FieldSpec) -> list[str]:
+    """The full ids (with the field) of the checks that must fail under ``fault``."""
+    visits = field.visit_ids() or ("all",)
+    ids = []
+    for check in fault.caught_by:
+        check = check.format(first_visit=visits[0], last_visit=visits[-1])
+        name, _, param = check.partition("[")
+        ids.append(f"{name}[{field.name}-{param}" if param else f"{name}[{field.name}]")
+    return ids
+
+
+# --- running the suite ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """One ``pytest --field`` session of the suite: its summary and the exit code."""
+
+    label: str
+    fault: Fault | None
+    expected: tuple[str, ...]
+    summary: dict
+    exit_code: int
+    log_path: Path
+    note: str = ""
+
+    def statuses(self) -> dict[str, str]:
+        return {check["id"]: check["status"] for check in self.summary.get("checks", [])}
+
+    def failed(self) -> list[str]:
+        return [name for name, status in self.statuses().items() if status in ("failed", "error")]
+
+    def missed(self) -> list[str]:
+        """Expected checks that did not fail (a fault the suite did not catch). A check
+        that errored counts as missed: the harness crashed instead of reporting."""
+        statuses = self.statuses()
+        return [name for name in self.expected if statuses.get(name) != "failed"]
+
+    def caught(self) -> bool:
+        """Fault sessions: every named check failed. Clean sessions: nothing failed."""
+        return not self.missed() if self.fault else not self.failed()
+
+    def first_failure(self, check_id: str) -> str:
+        """The first failed verdict's sentence of a check, '' if none."""
+        for check in self.summary.get("checks", []):
+            if check["id"] == check_id:
+                for verdict in check.get("verdicts", []):
+                    if not verdict["passed"]:
+                        return f"{verdict['check']} for {verdict['subject']}: {verdict['measured']}"
+                return check.get("message", "")[:300]
+        return ""
+
+
+def seed_variant(field: FieldSpec, seed: int, directory: Path) -> Path:
+    """Write a copy of a synthetic field's spec with another seed; return its path.
+
+    The copy is named ``<field>-seed<seed>``; its data are a new realisation of the
+    same design (other noise, stars, pedestals and pointing errors).
+    """
+    if field.source_path is None or field.synthetic is None:
+        raise FieldSpecError(f"field {field.name!r} is not a synthetic field read from a file")
+    text = field.source_path.read_text()
+    name = f"{field.name}-seed{seed}"
+    text, named = re.subn(r'(?m)^name\s*=\s*".*"$', f'name = "{name}"', text, count=1)
+    text, seeded = re.subn(r"(?m)^seed\s*=\s*\d+$", f"seed = {seed}", text, count=1)
+    if not (named and seeded):
+        raise FieldSpecError(f"{field.source_path} has no top-level name or seed line to vary")
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def run_session(
+    field: str,
+    cache_dir: Path,
+    report_dir: Path,
+    fault: str | None = None,
+    extra_args: Sequence[str] = (),
+    timeout_s: float = 1800,
+) -> tuple[int, dict, Path]:
+    """Run ``pytest --field FIELD`` in a subprocess; return (exit code, summary, log)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--field",
+        field,
+        "--skyqa-cache-dir",
+        str(cache_dir),
+        "--skyqa-report-dir",
+        str(report_dir),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        # Its own temporary folder: pytest prunes old ones, and they would be ours.
+        f"--basetemp={report_dir / 'tmp'}",
+        *(["--skyqa-inject-fault", fault] if fault else []),
+        *extra_args,
+    ]
+    log_path = report_dir / "session.log"
+    with open(log_path, "w") as log:
+        completed = subprocess.run(
+            command,
+            cwd=report_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    summaries = list(report_dir.glob("*/summary.json"))
+    summary = json.loads(summaries[0].read_text()) if summaries else {}
+    return completed.returncode, summary, log_path
+
+
+def run_fault_suite(
+    field: FieldSpec,
+    cache_dir: Path,
+    work_dir: Path,
+    faults: Sequence[str] | None = None,
+    seeds: Sequence[int] = (),
+    workers: int = 2,
+    extra_args: Sequence[str] = (),
+) -> list[SessionResult]:
+    """Run one clean session of ``field``, one per fault, and one clean per extra seed.
+
+    Sessions share ``cache_dir``, so each runs only the stages its fault changes (a
+    fault's own cache entries have their own keys). Clean sessions of other seeds run
+    every check but the baseline comparison: a new realisation has no baseline.
+    ``extra_args`` go to every session's pytest command line.
+    """
+    names = list(FAULTS) if faults is None else list(faults)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    target = str(field.source_path or field.name)
+
+    def clean(label: str, spec: str, args: Sequence[str] = (), note: str = "") -> SessionResult:
+        code, summary, log = run_session(
+            spec, cache_dir, work_dir / label, extra_args=[*extra_args, *args]
+        )
+        return SessionResult(label, None, (), summary, code, log, note)
+
+    def faulted(name: str) -> SessionResult:
+        fault = get_fault(name)
+        code, summary, log = run_session(
+            target, cache_dir, work_dir / name, fault=name, extra_args=extra_args
+        )
+        return SessionResult(name, fault, tuple(expected_checks(fault, field)), summary, code, log)
+
+    # The clean session first: it fills the cache every fault session starts from.
+    results = [clean(f"clean-seed{field.synthetic.seed}", target)]
+    variants = [seed_variant(field, seed, work_dir) for seed in seeds]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        jobs = [pool.submit(faulted, name) for name in names]
+        jobs += [
+            pool.submit(
+                clean,
+                f"clean-seed{seed}",
+                str(path),
+                ("-k", "not test_matches_baseline"),
+                "baseline comparison left out",
+            )
+            for seed, path in zip(seeds, variants, strict=True)
+        ]
+        results += [job.result() for job in jobs]
+    return results
+
+
+def fault_table(results: Sequence[SessionResult]) -> str:
+    """The README's table (Markdown): fault, where, which checks must catch it, result."""
+    lines = [
+        "| fault | injected into | must be caught by | result |",
+        "|---|---|---|---|",
+    ]
+    for result in results:
+        if result.fault is None:
+            statuses = list(result.statuses().values())
+            run = [status for status in statuses if status != "not run"]
+            failed = len(result.failed())
+            not_run = f" ({len(statuses) - len(run)} not run)" if len(run) < len(statuses) else ""
+            lines.append(
+                f"| none ({result.label}) | - | no check may fail"
+                f"{', ' + result.note if result.note else ''} "
+                f"| {'no false alarm' if result.caught() else 'FALSE ALARM'}: "
+                f"{len(run) - failed} of {len(run)} checks passed{not_run} |"
+            )
+            continue
+        checks = ", ".join(f"`{name}`" for name in result.expected)
+        verdict = "caught" if result.caught() else f"MISSED ({', '.join(result.missed())})"
+        lines.append(
+            f"| `{result.fault.name}`: {result.fault.description} | {result.fault.stage} "
+            f"| {checks} | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def evidence_table(results: Sequence[SessionResult]) -> str:
+    """Per session: what failed and the first failed verdict of each expected check."""
+    lines = []
+    for result in results:
+        lines.append(f"## {result.label} (exit code {result.exit_code}, log {result.log_path})")
+        for name in result.expected:
+            lines.append(f"- {name}: {result.statuses().get(name, 'not run')}: ")
+            lines[-1] += result.first_failure(name) or "(no failed verdict)"
+        others = [name for name in result.failed() if name not in result.expected]
+        lines.append(f"- also failed: {', '.join(others) or 'nothing'}")
+        lines.append("")
+    return "\n".join(lines)
