@@ -71,6 +71,7 @@ def acquire_exposures(
     workdir: Path,
     progress: Callable[[str], None],
     download_dir: Path | None = None,
+    workers: int = 1,
 ) -> ExposureSet:
     """Produce the field's exposures in ``workdir``.
 
@@ -87,7 +88,7 @@ def acquire_exposures(
         from skyqa.drizzle import drizzle_visit
         from skyqa.simulate import generate_synthetic_field
 
-        generated = generate_synthetic_field(field, workdir, drizzle_visit, progress)
+        generated = generate_synthetic_field(field, workdir, drizzle_visit, progress, workers)
         return ExposureSet(
             directory=workdir,
             flt_paths=generated.flt_paths,

@@ -166,6 +166,12 @@ class Cache:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def find(self, field: str, stage: str, key: dict[str, Any]) -> CacheEntry | None:
+        """The complete, unchanged entry for ``key``, or None (nothing is built)."""
+        directory = self.root / field / f"{stage}-{key_digest(key)[:20]}"
+        manifest = self._load(directory)
+        return None if manifest is None else CacheEntry(directory, manifest, reused=True)
+
     def get_or_build(
         self,
         field: str,
@@ -178,13 +184,13 @@ class Cache:
         ``build`` fills the new, empty directory it is given and returns a JSON-able
         description of the result with paths relative to that directory.
         """
+        found = self.find(field, stage, key)
+        if found is not None:
+            return found
         digest = key_digest(key)[:20]
         parent = self.root / field
         parent.mkdir(parents=True, exist_ok=True)
         final = parent / f"{stage}-{digest}"
-        manifest = self._load(final)
-        if manifest is not None:
-            return CacheEntry(final, manifest, reused=True)
         with self._lock(parent / f".{stage}-{digest}.lock"):
             manifest = self._load(final)
             if manifest is not None:

@@ -18,10 +18,13 @@ Usable without pytest::
 from __future__ import annotations
 
 import dataclasses
+import functools
+import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +54,59 @@ def offline_environment(allow_astrometry_db: bool = False) -> None:
         os.environ["ASTROMETRY_STEP_CONTROL"] = "OFF"
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclasses.dataclass(frozen=True)
+class StageJob:
+    """One stage to build: its cache key and a picklable ``build(workdir)``."""
+
+    stage: str
+    label: str
+    key: dict
+    build: Callable[[Path], dict]
+
+
+def _fault_inputs(fault, field, stage, paths, workdir) -> list[Path]:
+    if fault is not None and fault.stage == stage:
+        return fault.inputs(field, paths, workdir)
+    return list(paths)
+
+
+def _faulted_build(fault, field, build, workdir: Path) -> dict:
+    with fault.active(field):
+        record = build(workdir)
+    fault.outputs(field, workdir, record)
+    return record
+
+
+def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> dict:
+    paths = _fault_inputs(fault, field, stage, flt_paths, workdir)
+    return drizzle.drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
+
+
+def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
+    pairs = measure.measure_overlaps(
+        _fault_inputs(fault, field, "overlaps", flt_paths, workdir),
+        field.astrodrizzle.final_bits,
+        field.thresholds.min_overlap_pixels,
+    )
+    pairs.to_csv(workdir / "pairs.csv", index=False)
+    return {"pairs": "pairs.csv"}
+
+
+def _build_in_worker(root: Path, field: str, job: StageJob) -> tuple[bool, float]:
+    """Worker process: build one cache entry (or find it built by someone else)."""
+    started = time.perf_counter()
+    entry = Cache(root).get_or_build(field, job.stage, job.key, job.build)
+    return entry.reused, time.perf_counter() - started
+
+
 class Pipeline:
     """The pipeline of one field, with results cached under ``cache_dir``.
 
@@ -67,6 +123,9 @@ class Pipeline:
     fault : Fault, optional
         Harness self-test only: inject this `skyqa.faults.Fault` into its stage (in that
         stage's own cache entries; nothing else changes).
+    workers : int, optional
+        Processes that build independent stages at once (the four mosaics and the overlap
+        measurement); default: the CPUs available. 1 builds everything in this process.
     """
 
     def __init__(
@@ -76,9 +135,11 @@ class Pipeline:
         progress: Callable[[str], None] | None = None,
         allow_astrometry_db: bool = False,
         fault: Fault | None = None,
+        workers: int | None = None,
     ) -> None:
         self.field = field
         self.fault = fault
+        self.workers = max(1, workers if workers is not None else available_cpus())
         self.cache = Cache(Path(cache_dir))
         self.progress = progress or _print_progress
         self.versions = cache.package_versions()
@@ -101,14 +162,10 @@ class Pipeline:
     ) -> CacheEntry:
         if stage in self._entries:
             return self._entries[stage]
-        if self._faulted(stage):
-            key = {**key, "fault": self.fault.name}
-            build = self._with_fault(build)
+        job = self._prepare(StageJob(stage, label, key, build))
         started = time.perf_counter()
         self.progress(f"{self.field.name}: {label} ...")
-        entry = self.cache.get_or_build(
-            self.field.name, stage, {**key, "versions": self.versions}, build
-        )
+        entry = self.cache.get_or_build(self.field.name, stage, job.key, job.build)
         elapsed = time.perf_counter() - started
         self.timings[stage] = elapsed
         how = "reused from cache" if entry.reused else f"done in {elapsed:.1f} s"
@@ -116,25 +173,56 @@ class Pipeline:
         self._entries[stage] = entry
         return entry
 
-    def _faulted(self, stage: str) -> bool:
-        return self.fault is not None and self.fault.stage == stage
+    def _prepare(self, job: StageJob) -> StageJob:
+        """The job with its full cache key (versions, any fault) and faulted build."""
+        key = {**job.key, "versions": self.versions}
+        build = job.build
+        if self.fault is not None and self.fault.stage == job.stage:
+            key["fault"] = self.fault.name
+            build = functools.partial(_faulted_build, self.fault, self.field, build)
+        return dataclasses.replace(job, key=key, build=build)
 
-    def _with_fault(self, build: Callable[[Path], dict]) -> Callable[[Path], dict]:
-        fault = self.fault
+    def _build_concurrently(self, jobs: Sequence[StageJob]) -> None:
+        """Build independent stages in worker processes, ``self.workers`` at a time.
 
-        def faulted_build(workdir: Path) -> dict:
-            with fault.active(self.field):
-                record = build(workdir)
-            fault.outputs(self.field, workdir, record)
-            return record
+        Each worker builds its own cache entry (its own directory, under the entry's lock);
+        this process then finds the entries complete. A stage whose worker failed is left
+        for its own method to rebuild here, so that its error is reported where it would
+        be without workers.
+        """
+        prepared = [self._prepare(job) for job in jobs if job.stage not in self._entries]
+        pending = [
+            job for job in prepared if self.cache.find(self.field.name, job.stage, job.key) is None
+        ]
+        if self.workers < 2 or len(pending) < 2:
+            return
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        workers = min(self.workers, len(pending))
+        self.progress(
+            f"{self.field.name}: building {len(pending)} independent stages, {workers} at a time"
+        )
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            futures = {
+                pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
+                for job in pending
+            }
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    reused, elapsed = future.result()
+                except Exception as error:  # reported again by the stage's own call
+                    self.progress(f"{self.field.name}: {job.label}: failed in a worker: {error}")
+                    continue
+                entry = self.cache.get_or_build(self.field.name, job.stage, job.key, job.build)
+                self._entries[job.stage] = dataclasses.replace(entry, reused=reused)
+                self.timings[job.stage] = elapsed
+                how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
+                self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
 
-        return faulted_build
-
-    def _inputs(self, stage: str, paths, workdir: Path) -> list[Path]:
-        """The files a stage reads: ``paths``, or a fault's damaged copies of them."""
-        if self._faulted(stage):
-            return self.fault.inputs(self.field, paths, workdir)
-        return list(paths)
+    def _downstream_jobs(self) -> list[StageJob]:
+        """The stages after the alignment, which do not depend on one another."""
+        methods = self.field.astrodrizzle.skymethods
+        return [self._mosaic_job(method) for method in methods] + [self._overlaps_job()]
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
@@ -178,7 +266,7 @@ class Pipeline:
 
             def build(workdir: Path) -> dict:
                 return acquire.acquire_exposures(
-                    self.field, workdir, self.progress, self.download_dir
+                    self.field, workdir, self.progress, self.download_dir, self.workers
                 ).to_record()
 
             entry = self._stage("exposures", "acquiring exposures", key, build)
@@ -233,53 +321,50 @@ class Pipeline:
             self._results["alignment"] = AlignmentResult.from_record(entry.directory, entry.record)
         return self._results["alignment"]
 
+    def _mosaic_job(self, skymethod: str) -> StageJob:
+        aligned = self.alignment()
+        stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
+        parameters = dataclasses.asdict(self.field.astrodrizzle)
+        parameters.pop("skymethods")
+        key = {
+            "alignment": self._entries["alignment"].content_digest,
+            "astrodrizzle": parameters,
+            "skymethod": skymethod,
+            "code": cache.source_digest(drizzle),
+        }
+        build = functools.partial(
+            _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
+        )
+        return StageJob(stage, f"drizzling the {skymethod} mosaic", key, build)
+
+    def _overlaps_job(self) -> StageJob:
+        aligned = self.alignment()
+        key = {
+            "alignment": self._entries["alignment"].content_digest,
+            "final_bits": self.field.astrodrizzle.final_bits,
+            "min_pixels": self.field.thresholds.min_overlap_pixels,
+            "code": cache.source_digest(measure),
+        }
+        build = functools.partial(
+            _build_overlaps, self.field, self.fault, aligned.aligned_flt_paths
+        )
+        return StageJob("overlaps", "measuring overlaps between exposures", key, build)
+
     def mosaic(self, skymethod: str) -> Mosaic:
         """The final mosaic of all aligned FLTs with one sky method."""
-        stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
-        if stage not in self._results:
-            aligned = self.alignment()
-            parameters = dataclasses.asdict(self.field.astrodrizzle)
-            parameters.pop("skymethods")
-            key = {
-                "alignment": self._entries["alignment"].content_digest,
-                "astrodrizzle": parameters,
-                "skymethod": skymethod,
-                "code": cache.source_digest(drizzle),
-            }
-
-            def build(workdir: Path) -> dict:
-                return drizzle.drizzle_mosaic(
-                    self._inputs(stage, aligned.aligned_flt_paths, workdir),
-                    skymethod,
-                    self.field.astrodrizzle,
-                    workdir,
-                ).to_record()
-
-            entry = self._stage(stage, f"drizzling the {skymethod} mosaic", key, build)
-            self._results[stage] = Mosaic.from_record(entry.directory, entry.record)
-        return self._results[stage]
+        job = self._mosaic_job(skymethod)
+        if job.stage not in self._results:
+            self._build_concurrently(self._downstream_jobs())
+            entry = self._stage(job.stage, job.label, job.key, job.build)
+            self._results[job.stage] = Mosaic.from_record(entry.directory, entry.record)
+        return self._results[job.stage]
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
         if "overlaps" not in self._results:
-            aligned = self.alignment()
-            key = {
-                "alignment": self._entries["alignment"].content_digest,
-                "final_bits": self.field.astrodrizzle.final_bits,
-                "min_pixels": self.field.thresholds.min_overlap_pixels,
-                "code": cache.source_digest(measure),
-            }
-
-            def build(workdir: Path) -> dict:
-                pairs = measure.measure_overlaps(
-                    self._inputs("overlaps", aligned.aligned_flt_paths, workdir),
-                    self.field.astrodrizzle.final_bits,
-                    self.field.thresholds.min_overlap_pixels,
-                )
-                pairs.to_csv(workdir / "pairs.csv", index=False)
-                return {"pairs": "pairs.csv"}
-
-            entry = self._stage("overlaps", "measuring overlaps between exposures", key, build)
+            self._build_concurrently(self._downstream_jobs())
+            job = self._overlaps_job()
+            entry = self._stage(job.stage, job.label, job.key, job.build)
             self._results["overlaps"] = pd.read_csv(
                 entry.directory / entry.record["pairs"],
                 dtype={"exposure_a": str, "exposure_b": str},

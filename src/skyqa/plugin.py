@@ -73,8 +73,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(`skyqa faults` lists them) into the copy of the stage it damages, in cache "
         "entries of its own; the checks it names must then fail. Input data are not touched.",
     )
+    group.addoption(
+        "--skyqa-workers",
+        default=None,
+        type=int,
+        metavar="N",
+        help="Processes that build independent pipeline stages at once (the four mosaics "
+        "and the overlap measurement), each in its own cache folder (default: "
+        "$SKYQA_WORKERS, else the CPUs available; 1: everything in the pytest process).",
+    )
     parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
     parser.addini("skyqa_baseline_dir", "Default for --skyqa-baseline-dir.", default=None)
+    parser.addini("skyqa_workers", "Default for --skyqa-workers.", default=None)
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
@@ -87,7 +97,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_configure(config: pytest.Config) -> None:
     from skyqa.errors import FieldSpecError
     from skyqa.field import resolve_field
-    from skyqa.settings import Settings, resolve_baseline_dir, resolve_cache_dir
+    from skyqa.settings import Settings, resolve_baseline_dir, resolve_cache_dir, resolve_workers
+
+    try:
+        workers = resolve_workers(config.getoption("skyqa_workers"), config.getini("skyqa_workers"))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
     settings = Settings(
         fields=tuple(config.getoption("skyqa_fields")),
@@ -101,6 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ),
         allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
         fault=config.getoption("skyqa_inject_fault"),
+        workers=workers,
     )
     fields = {}
     if settings.fault is not None:
@@ -208,6 +224,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
         progress=_progress(request.config),
         allow_astrometry_db=settings.allow_astrometry_db,
         fault=get_fault(settings.fault) if settings.fault else None,
+        workers=settings.workers,
     )
     ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
     if ledger is not None:

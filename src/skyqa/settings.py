@@ -13,6 +13,7 @@ from skyqa.cache import default_cache_dir
 
 CACHE_DIR_ENV = "SKYQA_CACHE_DIR"
 BASELINE_DIR_ENV = "SKYQA_BASELINE_DIR"
+WORKERS_ENV = "SKYQA_WORKERS"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Settings:
     baseline_dir: Path
     allow_astrometry_db: bool = False
     fault: str | None = None
+    workers: int | None = None
 
 
 def resolve_cache_dir(cli_value: str | None, ini_value: str | None) -> Path:
@@ -49,3 +51,28 @@ def resolve_baseline_dir(cli_value: str | None, ini_value: str | None, rootdir: 
             return Path(value).expanduser()
     checkout = Path(__file__).resolve().parents[2] / "baselines"
     return checkout if checkout.is_dir() else rootdir / "baselines"
+
+
+def resolve_workers(cli_value: int | None, ini_value: str | None) -> int | None:
+    """Worker processes: ``--skyqa-workers``, ini, ``SKYQA_WORKERS``; None: the CPUs.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a whole number of at least 1; the message names its source.
+    """
+    for source, value in (
+        ("--skyqa-workers", cli_value),
+        ("ini skyqa_workers", ini_value),
+        (WORKERS_ENV, os.environ.get(WORKERS_ENV)),
+    ):
+        if value in (None, ""):
+            continue
+        try:
+            workers = int(value)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(f"{source} = {value!r}: give a whole number of processes, >= 1")
+        return workers
+    return None

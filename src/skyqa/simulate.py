@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -760,6 +761,7 @@ def generate_synthetic_field(
     out_dir: Path,
     drizzle_visit: Callable[[list[Path], str, Path], Path],
     progress: Callable[[str], None] = lambda message: None,
+    workers: int = 1,
 ) -> SyntheticField:
     """Write a synthetic field (FLTs, visit DRZs, catalog, truth) into ``out_dir``.
 
@@ -774,6 +776,9 @@ def generate_synthetic_field(
         mosaic with ``build=True`` in ``workdir`` from FLTs there (see `skyqa.drizzle`).
     progress : callable
         Receives one line of text per step.
+    workers : int
+        Visits drizzled at once, each in a process and folder of its own (``drizzle_visit``
+        must then be picklable: a module-level function).
 
     Returns
     -------
@@ -805,13 +810,56 @@ def generate_synthetic_field(
     truth = _truth_document(field, geometries, errors, scene, stars_on, len(catalog))
     truth_path.write_text(json.dumps(truth, indent=1))
 
-    drz_paths = []
-    visits = list(dict.fromkeys(g.asn_id for g in geometries))
-    for index, asn_id in enumerate(visits, start=1):
-        members = [p for p, g in zip(flt_paths, geometries, strict=True) if g.asn_id == asn_id]
-        drz_paths.append(drizzle_visit(members, asn_id.lower(), out_dir))
-        progress(f"drizzled visit {asn_id.lower()} ({index}/{len(visits)})")
+    visits: dict[str, list[Path]] = {}
+    for path, geometry in zip(flt_paths, geometries, strict=True):
+        visits.setdefault(geometry.asn_id.lower(), []).append(path)
+    drz_paths = _drizzle_visits(visits, out_dir, drizzle_visit, progress, workers)
     return SyntheticField(out_dir, tuple(flt_paths), tuple(drz_paths), catalog_path, truth_path)
+
+
+def _drizzle_visit_apart(drizzle_visit, members: list[Path], output: str, out_dir: Path) -> Path:
+    """Drizzle one visit in a folder of its own (AstroDrizzle's scratch files do not
+    meet another visit's), then move its FLTs, DRZ and log back to ``out_dir``."""
+    own = out_dir / f".visit-{output}"
+    own.mkdir()
+    moved = [Path(shutil.move(path, own / path.name)) for path in members]
+    drz = drizzle_visit(moved, output, own)
+    for path in own.iterdir():
+        if path.suffix in (".fits", ".log"):
+            shutil.move(path, out_dir / path.name)
+    shutil.rmtree(own)
+    return out_dir / drz.name
+
+
+def _drizzle_visits(
+    visits: dict[str, list[Path]],
+    out_dir: Path,
+    drizzle_visit: Callable[[list[Path], str, Path], Path],
+    progress: Callable[[str], None],
+    workers: int,
+) -> list[Path]:
+    """Drizzle every visit (in the order given), ``workers`` at a time."""
+    if workers < 2 or len(visits) < 2:
+        paths = []
+        for index, (output, members) in enumerate(visits.items(), start=1):
+            paths.append(drizzle_visit(members, output, out_dir))
+            progress(f"drizzled visit {output} ({index}/{len(visits)})")
+        return paths
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(min(workers, len(visits)), mp_context=context) as pool:
+        futures = {
+            output: pool.submit(_drizzle_visit_apart, drizzle_visit, members, output, out_dir)
+            for output, members in visits.items()
+        }
+        paths = []
+        for index, (output, future) in enumerate(futures.items(), start=1):
+            paths.append(future.result())
+            progress(f"drizzled visit {output} ({index}/{len(visits)}, {workers} at a time)")
+    return paths
 
 
 @dataclass(frozen=True)
