@@ -128,12 +128,12 @@ class CheckLedger:
             self.written.append(self._write_report(folder, summary, pipeline))
 
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
-        from skyqa.report import make_figures, write_index
+        from skyqa.report import cached_figures, write_index
 
         figures, problems = [], []
         spec_text = ""
         if pipeline is not None:
-            figures, problems = make_figures(pipeline, folder / "figures")
+            figures, problems = cached_figures(pipeline, folder / "figures")
             source = getattr(pipeline.field, "source_path", None)
             spec_text = source.read_text() if source is not None else ""
         return write_index(folder / "index.html", summary, spec_text, figures, problems)

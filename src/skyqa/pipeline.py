@@ -242,6 +242,10 @@ class Pipeline:
         """Where a real field's files are downloaded: ``<cache>/<field>/mast``."""
         return self.cache.root / self.field.name / "mast"
 
+    def entry_digests(self) -> dict[str, str]:
+        """Content digest of every stage this pipeline has run, by stage."""
+        return {stage: entry.content_digest for stage, entry in sorted(self._entries.items())}
+
     def stage_entry(self, stage: str) -> CacheEntry:
         """The cache entry of a stage that has run in this pipeline."""
         return self._entries[stage]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import sys
 import warnings
 from pathlib import Path
 
@@ -255,6 +256,45 @@ def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
         seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
         attempt("seams", figure_seams, seams, list(mosaics), figures_dir / "seams.png")
     return made, problems
+
+
+def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
+    """`make_figures`, kept in the pipeline's cache: a run whose results did not change
+    copies the figures it made last time instead of drawing them again.
+
+    The key is the content of every stage the pipeline ran, this module's source and the
+    matplotlib version. Figures with a problem are not kept (the next run tries again).
+    """
+    import shutil
+
+    import matplotlib
+
+    from skyqa import cache as skyqa_cache
+
+    key = {
+        "entries": pipeline.entry_digests(),
+        "code": skyqa_cache.source_digest(sys.modules[__name__]),
+        "matplotlib": matplotlib.__version__,
+    }
+    field = pipeline.field.name
+    entry = pipeline.cache.find(field, "figures", key)
+    if entry is None:
+        made, problems = make_figures(pipeline, figures_dir)
+        if problems:
+            return made, problems
+
+        def keep(workdir: Path) -> dict:
+            for path in made:
+                shutil.copy2(path, workdir / path.name)
+            return {"figures": [path.name for path in made]}
+
+        entry = pipeline.cache.get_or_build(field, "figures", key, keep)
+        return made, problems
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for name in entry.record["figures"]:
+        copies.append(Path(shutil.copy2(entry.directory / name, figures_dir / name)))
+    return copies, []
 
 
 def _embed(path: Path) -> str:

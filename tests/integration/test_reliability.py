@@ -18,7 +18,7 @@ from skyqa.pipeline import Pipeline
 pipeline = Pipeline(resolve_field("mini-sim"), sys.argv[1], progress=lambda message: None)
 pipeline.mosaics()
 stages = ["exposures", "catalog", "alignment", "mosaic-localmin", "mosaic-match",
-          "mosaic-globalmin_match", "mosaic-globalmin"]
+          "mosaic-globalmin_match", "mosaic-globalmin", "overlaps"]  # overlaps: with the mosaics
 print(json.dumps({stage: pipeline.stage_entry(stage).reused for stage in stages}))
 """
 
@@ -70,3 +70,27 @@ def test_two_concurrent_runs_build_each_result_once(tmp_path):
     assert all((cache / "mini-sim" / name / "MANIFEST.json").is_file() for name in entries)
     assert os.listdir(cache / "mini-sim")  # and nothing half-written is left
     assert not list((cache / "mini-sim").glob(".building-*"))
+
+
+def test_workers_give_the_same_results_as_one_process(mini_pipeline, tmp_path):
+    """The mosaics and overlaps built in worker processes (the session default on a
+    machine with more than one CPU) equal those built in this process."""
+    import shutil
+
+    import pandas as pd
+
+    from skyqa.drizzle import mdrizsky_by_method
+    from skyqa.pipeline import Pipeline
+
+    shared = mini_pipeline.cache.root / "mini-sim"
+    for stage in ("exposures", "catalog", "alignment"):
+        entry = mini_pipeline.stage_entry(stage).directory
+        shutil.copytree(entry, tmp_path / "mini-sim" / entry.name)
+    assert shared != tmp_path / "mini-sim"
+    serial = Pipeline(mini_pipeline.field, tmp_path, progress=lambda _: None, workers=1)
+    pd.testing.assert_frame_equal(
+        mdrizsky_by_method(serial.mosaics()), mdrizsky_by_method(mini_pipeline.mosaics())
+    )
+    pd.testing.assert_frame_equal(serial.overlaps(), mini_pipeline.overlaps())
+    assert serial.stage_entry("alignment").reused  # copied, not rebuilt
+    assert not serial.stage_entry("mosaic-match").reused  # built here, in one process

@@ -122,3 +122,20 @@ def test_fingerprint_follows_content_not_path(tmp_path, mini_raw):
     changed = dict(mini_raw, synthetic=dict(mini_raw["synthetic"], seed=1))
     assert parse_field_spec(changed).fingerprint() != spec.fingerprint()
     assert dataclasses.replace(spec, source_path=tmp_path).fingerprint() == spec.fingerprint()
+
+
+def test_workers_setting_precedence_and_errors(monkeypatch):
+    import pytest
+
+    from skyqa.settings import resolve_workers
+
+    monkeypatch.setenv("SKYQA_WORKERS", "3")
+    assert resolve_workers(None, None) == 3
+    assert resolve_workers(None, "2") == 2
+    assert resolve_workers(1, "2") == 1
+    monkeypatch.delenv("SKYQA_WORKERS")
+    assert resolve_workers(None, None) is None
+    with pytest.raises(ValueError, match=r"--skyqa-workers = 0: give a whole number"):
+        resolve_workers(0, None)
+    with pytest.raises(ValueError, match=r"ini skyqa_workers = 'two'"):
+        resolve_workers(None, "two")

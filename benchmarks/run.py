@@ -1,0 +1,242 @@
+"""Benchmark: the bare pipeline against skyqa's cold and warm runs, at several field sizes.
+
+    python benchmarks/run.py                       # 4, 18 and 72 exposures
+    python benchmarks/run.py --sizes 4 18 --out benchmarks/results.md
+
+For each size, the field's files are generated once (by skyqa's simulator, not timed);
+then, each starting from those same files:
+
+- bare: ``benchmarks/bare_pipeline.py`` in a subprocess (TweakReg twice, tweakback,
+  AstroDrizzle once per sky method, in sequence), on a copy of the files;
+- cold: ``pytest --field SPEC`` on a cache holding only the generated exposures and the
+  reference catalog: alignment, four mosaics, overlaps, every check and the report;
+- warm: the same command again, nothing changed.
+
+Wall time and peak memory (resident set of the whole process tree, sampled every
+50 ms) are measured from outside; the table goes to ``--out`` with the machine described.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BASE_SPEC = ROOT / "src" / "skyqa" / "fields" / "horsehead-sim.toml"
+VISIT_STEP = (123.742401, 113.112099)  # horsehead-sim's visit grid, arcsec of POSTARG
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        child = int(entry.name)
+        children.setdefault(int(fields["PPid"]), []).append(child)
+        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+def measure(command: list[str], cwd: Path, log: Path) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, peak tree memory in MB, exit code)."""
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_bytes(process.pid))
+            time.sleep(0.05)
+    return time.perf_counter() - started, peak / 2**20, process.returncode
+
+
+def field_spec(size: int, directory: Path) -> Path:
+    """A horsehead-sim-like spec with ``size`` exposures (2 per visit).
+
+    4: the first two visits; 18: horsehead-sim itself; more: the 3x3 design repeated on
+    a larger square grid of visits (same dither, exposure times, dates and roll angles
+    cycled), with stars and nebula scaled to keep their density.
+    """
+    if size == 18:
+        return BASE_SPEC
+    text = BASE_SPEC.read_text()
+    head, _, _ = text.partition("[[synthetic.exposure]]")
+    base = tomllib.loads(text)["synthetic"]["exposure"]
+    visits = [base[i : i + 2] for i in range(0, len(base), 2)]
+    lines = []
+    if size < 18:
+        chosen = [exposure for visit in visits[: size // 2] for exposure in visit]
+    else:
+        side = round((size / 2) ** 0.5)
+        if 2 * side * side != size:
+            raise SystemExit(f"size {size}: give 4, 18 or twice a square (8, 32, 72, ...)")
+        chosen = []
+        for index in range(side * side):
+            column, row = divmod(index, side)
+            model = visits[index % len(visits)]
+            dither = model[1]["postarg2"] - model[0]["postarg2"]
+            for number, exposure in enumerate(model):
+                chosen.append(
+                    {
+                        **exposure,
+                        "rootname": f"ibxm{index:02d}e{number + 1}q",
+                        "asn_id": f"IBXM{index:02d}030",
+                        "postarg1": (column - (side - 1) / 2) * VISIT_STEP[0],
+                        "postarg2": (row - (side - 1) / 2) * VISIT_STEP[1] + number * dither,
+                    }
+                )
+        scale = side * side / len(visits)
+        for key in ("n_stars", "nebula_blobs"):
+            value = tomllib.loads(text)["synthetic"][key]
+            head = head.replace(f"{key} = {value}", f"{key} = {round(value * scale)}")
+        head = head.replace("catalog_radius_arcmin = 5.0", f"catalog_radius_arcmin = {side * 2.0}")
+    head = head.replace('name = "horsehead-sim"', f'name = "bench-{size}"', 1)
+    for exposure in chosen:
+        lines.append("[[synthetic.exposure]]")
+        for key, value in exposure.items():
+            lines.append(f"{key} = {value!r}".replace("'", '"'))
+        lines.append("")
+    path = directory / f"bench-{size}.toml"
+    path.write_text(head + "\n".join(lines))
+    return path
+
+
+def prepare(spec: Path, work: Path, workers: int) -> tuple[Path, Path]:
+    """Generate the field once; return (folder of its files, cache holding only them)."""
+    from skyqa.field import resolve_field
+    from skyqa.pipeline import Pipeline
+
+    seed_cache = work / "generated-cache"
+    pipeline = Pipeline(resolve_field(str(spec)), seed_cache, workers=workers)
+    exposures = pipeline.exposures()
+    catalog = pipeline.reference_catalog()
+    files = work / "files"
+    shutil.copytree(exposures.directory, files, ignore=shutil.ignore_patterns("MANIFEST.json"))
+    shutil.copy2(catalog.path, files / "reference_catalog.ecsv")
+    return files, seed_cache
+
+
+def run_size(size: int, work: Path, workers: int) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    spec = field_spec(size, work)
+    print(f"bench-{size}: generating the field ({spec.name}) ...", flush=True)
+    files, seed_cache = prepare(spec, work, workers)
+    bare_dir = work / "bare"
+    shutil.copytree(files, bare_dir)
+    print(f"bench-{size}: bare pipeline ...", flush=True)
+    bare = measure(
+        [sys.executable, str(HERE / "bare_pipeline.py"), str(bare_dir), str(spec)],
+        work,
+        work / "bare.log",
+    )
+    harness_cache = work / "harness-cache"
+    shutil.copytree(seed_cache, harness_cache)
+    for entry in (harness_cache).glob("*/*"):
+        if entry.is_dir() and not entry.name.startswith(("exposures-", "catalog-")):
+            shutil.rmtree(entry)
+    command = [
+        sys.executable, "-m", "pytest", "--field", str(spec),
+        "--skyqa-cache-dir", str(harness_cache), "--skyqa-workers", str(workers),
+        "--skyqa-report-dir", str(work / "report"), "-p", "no:cacheprovider", "-q",
+        f"--basetemp={work / 'pytest-tmp'}",
+    ]  # fmt: skip
+    if size != 18:  # a generated field has no stored baseline
+        command += ["-k", "not test_matches_baseline"]
+    print(f"bench-{size}: harness, cold ...", flush=True)
+    cold = measure(command, work, work / "cold.log")
+    print(f"bench-{size}: harness, warm ...", flush=True)
+    warm = measure(command, work, work / "warm.log")
+    n_flt = len(list(files.glob("*_flt.fits")))
+    return {"size": n_flt, "bare": bare, "cold": cold, "warm": warm}
+
+
+def machine() -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = ""
+    if Path("/proc/meminfo").is_file():
+        total_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {total_kb / 2**20:.0f} GiB memory"
+    model = ""
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    from importlib.metadata import version
+
+    return (
+        f"{platform.platform()}, {cpus} CPUs available ({model}){memory}; Python "
+        f"{platform.python_version()}, drizzlepac {version('drizzlepac')}, numpy "
+        f"{version('numpy')}, astropy {version('astropy')}"
+    )
+
+
+def table(results: list[dict], workers: int) -> str:
+    lines = [
+        f"Machine: {machine()}. Harness workers: {workers}.",
+        "",
+        "| exposures | bare pipeline | harness cold | cold / bare | harness warm | warm / bare "
+        "| peak memory bare / cold / warm |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        bare, cold, warm = result["bare"], result["cold"], result["warm"]
+        codes = {name: result[name][2] for name in ("bare", "cold", "warm")}
+        flag = "" if not any(codes.values()) else f" (exit codes {codes})"
+        lines.append(
+            f"| {result['size']} | {bare[0]:.1f} s | {cold[0]:.1f} s | {cold[0] / bare[0]:.2f} "
+            f"| {warm[0]:.1f} s | {warm[0] / bare[0]:.3f} | {bare[1]:.0f} / {cold[1]:.0f} / "
+            f"{warm[1]:.0f} MB{flag} |"
+        )
+    if len(results) > 1:
+        first, last = results[0], results[-1]
+        growth = (last["cold"][0] / first["cold"][0]) / (last["size"] / first["size"])
+        lines += [
+            "",
+            f"Cold cost per exposure, {last['size']} against {first['size']} exposures: "
+            f"{growth:.2f} times (below 1: grows slower than linearly).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 18, 72])
+    parser.add_argument("--workers", type=int, default=None, help="default: the CPUs")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    arguments = parser.parse_args(argv)
+    from skyqa.pipeline import available_cpus
+
+    workers = arguments.workers or available_cpus()
+    work = arguments.work or Path(os.environ.get("TMPDIR", "/tmp")) / "skyqa-benchmark"
+    if work.exists():
+        shutil.rmtree(work)
+    results = [run_size(size, work / f"bench-{size}", workers) for size in arguments.sizes]
+    text = table(results, workers)
+    arguments.out.write_text("# skyqa benchmark\n\nMade by `python benchmarks/run.py`.\n\n" + text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
