@@ -4,8 +4,9 @@
 
 FIELD_DIR holds the field's FLTs, visit DRZs and ``reference_catalog.ecsv``, as skyqa
 generated them; they are edited in place (the benchmark gives this script a copy).
-TweakReg (fit, then update), tweakback (``apply_tweak``) on every visit, AstroDrizzle once per sky method
-with the field spec's parameters, each on its own copy of the aligned FLTs.
+TweakReg (fit, then update), tweakback (``apply_tweak``) on every visit, AstroDrizzle
+once per sky method with the field spec's parameters, each on its own copy of the
+aligned FLTs.
 """
 
 import os
