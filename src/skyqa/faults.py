@@ -153,48 +153,48 @@ class MisalignedExposure(Fault):
         _move_north(_flts(workdir, record, "aligned_flt_paths")[-1], 1.0)
 
 
-class MatchFallback(Fault):
-    name = "match-fallback"
+class _SkymatchFault(Fault):
+    """A fault of drizzlepac's sky matching: `skymatch` replaced while the stage runs."""
+
     stage = "mosaic-match"
+
+    def skymatch(self, original, *args, skymethod: str, **kwargs):
+        """What runs instead of ``original`` (stsci.skypac's skymatch)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def active(self, field):
+        import functools
+
+        sky = _drizzlepac_sky()
+        with mock.patch.object(sky, "skymatch", functools.partial(self.skymatch, sky.skymatch)):
+            yield
+
+
+class MatchFallback(_SkymatchFault):
+    name = "match-fallback"
     description = (
         "sky matching raises inside AstroDrizzle (as with spherical_geometry 1.4), which "
         "falls back to localmin"
     )
     caught_by = ("test_no_sky_fallback[match]",)
 
-    @contextlib.contextmanager
-    def active(self, field):
-        sky = _drizzlepac_sky()
-        original = sky.skymatch
-
-        def failing(*args, skymethod="localmin", **kwargs):
-            if "match" in skymethod:
-                raise RuntimeError("skyqa fault injection: sky matching failed")
-            return original(*args, skymethod=skymethod, **kwargs)
-
-        with mock.patch.object(sky, "skymatch", failing):
-            yield
+    def skymatch(self, original, *args, skymethod="localmin", **kwargs):
+        if "match" in skymethod:
+            raise RuntimeError("skyqa fault injection: sky matching failed")
+        return original(*args, skymethod=skymethod, **kwargs)
 
 
-class WrongSkyMethod(Fault):
+class WrongSkyMethod(_SkymatchFault):
     name = "wrong-sky-method"
-    stage = "mosaic-match"
     description = (
         "sky matching silently computes localmin when match is asked: MDRIZSKY written by "
         "another method than requested, with no warning in the log"
     )
     caught_by = ("test_match_sky_levels[match]",)
 
-    @contextlib.contextmanager
-    def active(self, field):
-        sky = _drizzlepac_sky()
-        original = sky.skymatch
-
-        def other_method(*args, skymethod="localmin", **kwargs):
-            return original(*args, skymethod="localmin", **kwargs)
-
-        with mock.patch.object(sky, "skymatch", other_method):
-            yield
+    def skymatch(self, original, *args, skymethod="localmin", **kwargs):
+        return original(*args, skymethod="localmin", **kwargs)
 
 
 class PedestalAfterMatch(Fault):

@@ -30,7 +30,18 @@ from pathlib import Path
 import pandas as pd
 from astropy.table import Table
 
-from skyqa import acquire, align, cache, catalog, drizzle, mast, measure, simulate, wfc3ir
+from skyqa import (
+    acquire,
+    align,
+    cache,
+    catalog,
+    drizzle,
+    faults,
+    mast,
+    measure,
+    simulate,
+    wfc3ir,
+)
 from skyqa.acquire import ExposureSet
 from skyqa.align import AlignmentResult
 from skyqa.cache import Cache, CacheEntry
@@ -178,7 +189,7 @@ class Pipeline:
         key = {**job.key, "versions": self.versions}
         build = job.build
         if self.fault is not None and self.fault.stage == job.stage:
-            key["fault"] = self.fault.name
+            key["fault"] = {"name": self.fault.name, "code": cache.source_digest(faults)}
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         return dataclasses.replace(job, key=key, build=build)
 
