@@ -25,12 +25,14 @@ or from the command line: ``pytest --field mini-sim --skyqa-inject-fault nan-shi
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,8 +87,6 @@ class Fault:
 def _drizzlepac_sky():
     """drizzlepac's sky module, imported as skyqa.drizzle imports drizzlepac: its
     dependencies' deprecation warnings are theirs, not a fault of the run."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import drizzlepac.sky
@@ -164,8 +164,6 @@ class _SkymatchFault(Fault):
 
     @contextlib.contextmanager
     def active(self, field):
-        import functools
-
         sky = _drizzlepac_sky()
         with mock.patch.object(sky, "skymatch", functools.partial(self.skymatch, sky.skymatch)):
             yield

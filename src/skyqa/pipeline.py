@@ -224,7 +224,9 @@ class Pipeline:
                 except Exception as error:  # reported again by the stage's own call
                     self.progress(f"{self.field.name}: {job.label}: failed in a worker: {error}")
                     continue
-                entry = self.cache.get_or_build(self.field.name, job.stage, job.key, job.build)
+                entry = self.cache.find(self.field.name, job.stage, job.key)
+                if entry is None:  # changed since the worker wrote it: rebuilt by its call
+                    continue
                 self._entries[job.stage] = dataclasses.replace(entry, reused=reused)
                 self.timings[job.stage] = elapsed
                 how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
@@ -367,12 +369,13 @@ class Pipeline:
 
     def mosaic(self, skymethod: str) -> Mosaic:
         """The final mosaic of all aligned FLTs with one sky method."""
-        job = self._mosaic_job(skymethod)
-        if job.stage not in self._results:
+        stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
+        if stage not in self._results:
             self._build_concurrently(self._downstream_jobs())
+            job = self._mosaic_job(skymethod)
             entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results[job.stage] = Mosaic.from_record(entry.directory, entry.record)
-        return self._results[job.stage]
+            self._results[stage] = Mosaic.from_record(entry.directory, entry.record)
+        return self._results[stage]
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""

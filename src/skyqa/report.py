@@ -288,7 +288,7 @@ def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
                 shutil.copy2(path, workdir / path.name)
             return {"figures": [path.name for path in made]}
 
-        entry = pipeline.cache.get_or_build(field, "figures", key, keep)
+        pipeline.cache.get_or_build(field, "figures", key, keep)
         return made, problems
     figures_dir.mkdir(parents=True, exist_ok=True)
     copies = []
