@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,11 @@ class ExposurePixels:
     err: np.ndarray
     usable: np.ndarray
     wcs: WCS
+
+    @cached_property
+    def usable_noise(self) -> float:
+        """Median ERR of the usable pixels (computed once)."""
+        return float(np.median(self.err[self.usable]))
 
 
 def parse_bits(final_bits: str | int) -> int:
@@ -90,22 +96,94 @@ def _bilinear(image: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarra
     return value, ok
 
 
+NEAR_MARGIN = 20
+"""Pixels beyond the second exposure's edge still mapped exactly (linear pre-selection)."""
+
+
+@dataclass(frozen=True)
+class GridSamples:
+    """The usable pixels of one exposure on a ``step`` grid, and their sky positions.
+
+    ``u``, ``v``: the same positions in the exposure's own *linear* pixel frame (no
+    distortion), used only to narrow down which samples can reach another exposure.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+
+def grid_samples(exposure: ExposurePixels, step: int = 2) -> GridSamples:
+    """Usable pixels of ``exposure`` every ``step`` pixels, mapped to the sky (with SIP)."""
+    ny, nx = exposure.sci.shape
+    grid_y, grid_x = np.mgrid[0:ny:step, 0:nx:step]
+    keep = exposure.usable[grid_y, grid_x]
+    x, y = grid_x[keep].astype(float), grid_y[keep].astype(float)
+    ra, dec = exposure.wcs.all_pix2world(x, y, 0)
+    u, v = exposure.wcs.wcs_world2pix(ra, dec, 0)
+    return GridSamples(x, y, ra, dec, u, v)
+
+
+def _outline(low: float, high_x: float, high_y: float, points_per_edge: int = 64):
+    """Points along the edges of the box [low, high_x] x [low, high_y]."""
+    edge = np.linspace(0.0, 1.0, points_per_edge)
+    x = low + (high_x - low) * np.concatenate([edge, np.ones_like(edge), edge, 0 * edge])
+    y = low + (high_y - low) * np.concatenate([0 * edge, edge, np.ones_like(edge), edge])
+    return x, y
+
+
+def _candidates(a: ExposurePixels, b: ExposurePixels, samples: GridSamples) -> np.ndarray:
+    """Indices of ``samples`` (of ``a``) that may fall in ``b``'s pre-selection box.
+
+    The box (``b``'s linear frame, `NEAR_MARGIN` wide margin) is mapped to ``a``'s linear
+    frame through the sky; every sample inside the box maps inside the bounding box of
+    the mapped outline (a smooth one-to-one mapping), which is widened a little because
+    the outline is sampled. The exact test is then made on these samples only.
+    """
+    by, bx = b.sci.shape
+    x, y = _outline(-NEAR_MARGIN, bx + NEAR_MARGIN, by + NEAR_MARGIN)
+    u, v = a.wcs.wcs_world2pix(*b.wcs.wcs_pix2world(x, y, 0), 0)
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+        return np.arange(samples.u.size)
+    slack = 2.0
+    inside = (
+        (samples.u > u.min() - slack)
+        & (samples.u < u.max() + slack)
+        & (samples.v > v.min() - slack)
+        & (samples.v < v.max() + slack)
+    )
+    return np.flatnonzero(inside)
+
+
 def pair_statistics(
-    a: ExposurePixels, b: ExposurePixels, step: int = 2, min_pixels: int = 500
+    a: ExposurePixels,
+    b: ExposurePixels,
+    step: int = 2,
+    min_pixels: int = 500,
+    samples: GridSamples | None = None,
 ) -> dict | None:
     """Sky difference a - b over their common footprint (no sky subtracted), or None.
 
-    Returns None when fewer than ``min_pixels`` usable pixels overlap.
+    Returns None when fewer than ``min_pixels`` usable pixels overlap. ``samples``, if
+    given, is ``grid_samples(a, step)`` (computed once per exposure by `measure_pairs`).
     """
-    ny, nx = a.sci.shape
-    grid_y, grid_x = np.mgrid[0:ny:step, 0:nx:step]
-    keep = a.usable[grid_y, grid_x]
-    xa, ya = grid_x[keep].astype(float), grid_y[keep].astype(float)
-    ra, dec = a.wcs.all_pix2world(xa, ya, 0)
+    samples = samples if samples is not None else grid_samples(a, step)
+    chosen = _candidates(a, b, samples)
+    if chosen.size < min_pixels:
+        return None
+    xa, ya, ra, dec = samples.x[chosen], samples.y[chosen], samples.ra[chosen], samples.dec[chosen]
     # Cheap linear pre-selection, then the exact (SIP) inverse on the candidates only.
     xb_lin, yb_lin = b.wcs.wcs_world2pix(ra, dec, 0)
     by, bx = b.sci.shape
-    near = (xb_lin > -20) & (xb_lin < bx + 20) & (yb_lin > -20) & (yb_lin < by + 20)
+    near = (
+        (xb_lin > -NEAR_MARGIN)
+        & (xb_lin < bx + NEAR_MARGIN)
+        & (yb_lin > -NEAR_MARGIN)
+        & (yb_lin < by + NEAR_MARGIN)
+    )
     if near.sum() < min_pixels:
         return None
     xb, yb = b.wcs.all_world2pix(ra[near], dec[near], 0)
@@ -120,9 +198,7 @@ def pair_statistics(
         return None
     _, median, std = sigma_clipped_stats(differences, sigma=CLIP_SIGMA, maxiters=10)
     kept = np.abs(differences - median) <= CLIP_SIGMA * std
-    noise = float(
-        np.sqrt((np.median(a.err[a_rows, a_cols]) ** 2 + np.median(b.err[b.usable]) ** 2) / 2.0)
-    )
+    noise = float(np.sqrt((np.median(a.err[a_rows, a_cols]) ** 2 + b.usable_noise**2) / 2.0))
     return {
         "exposure_a": a.rootname,
         "exposure_b": b.rootname,
@@ -140,13 +216,15 @@ def measure_pairs(
 
     A pair is measured by sampling its first exposure and interpolating the second, which
     is not symmetric at the noise level; pairs are therefore always taken in rootname
-    order, so that the result does not depend on the order of the exposures.
+    order, so that the result does not depend on the order of the exposures. The sky positions
+    of each exposure's samples are computed once.
     """
     ordered = sorted(exposures, key=lambda exposure: exposure.rootname)
     rows = []
-    for index, a in enumerate(ordered):
+    for index, a in enumerate(ordered[:-1]):
+        samples = grid_samples(a, step)
         for b in ordered[index + 1 :]:
-            row = pair_statistics(a, b, step=step, min_pixels=min_pixels)
+            row = pair_statistics(a, b, step=step, min_pixels=min_pixels, samples=samples)
             if row is not None:
                 rows.append(row)
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)

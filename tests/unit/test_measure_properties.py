@@ -1,12 +1,15 @@
 """Properties of skyqa's overlap statistics and least-squares oracle (hypothesis)."""
 
 import numpy as np
-from astropy.wcs import WCS
+from astropy.wcs import WCS, Sip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyqa.measure import (
+    NEAR_MARGIN,
     ExposurePixels,
+    _candidates,
+    grid_samples,
     measure_pairs,
     overlap_groups,
     solve_offsets,
@@ -96,3 +99,41 @@ def test_random_offsets_are_recovered_under_noise(tiling):
     levels = np.array([level for _, _, level in tiling])
     # 0.01 e-/s noise, hundreds of overlapping pixels a pair: a few 1e-3 at worst.
     np.testing.assert_allclose(offsets.to_numpy(), levels - levels.min(), atol=5e-3)
+
+
+def _distorted_exposure(column, row, rotation_deg, sip_a20, size=200):
+    """A WFC3/IR-like detector with a rotation and a SIP term, at (column, row) pixels."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    wcs.wcs.crval = [85.25 - column * SCALE, -2.45 + row * SCALE]
+    wcs.wcs.crpix = [size / 2, size / 2]
+    angle = np.radians(rotation_deg)
+    wcs.wcs.cd = SCALE * np.array([[-np.cos(angle), np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    a = np.zeros((3, 3))
+    a[2, 0] = sip_a20
+    wcs.sip = Sip(a, np.zeros((3, 3)), None, None, wcs.wcs.crpix)
+    sci = np.zeros((size, size))
+    return ExposurePixels("x", sci, sci + 0.01, np.ones(sci.shape, dtype=bool), wcs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(-400, 400),
+    st.integers(-400, 400),
+    st.floats(-180, 180),
+    st.floats(-2e-4, 2e-4),
+)
+def test_candidate_samples_hold_every_sample_near_the_other_exposure(column, row, rotation, sip):
+    """The shortcut never drops a sample that the exact pre-selection would keep."""
+    a = _distorted_exposure(0, 0, 0.0, 1e-4)
+    b = _distorted_exposure(column, row, rotation, sip)
+    samples = grid_samples(a, step=2)
+    x, y = b.wcs.wcs_world2pix(samples.ra, samples.dec, 0)
+    size = b.sci.shape[0]
+    near = np.flatnonzero(
+        (x > -NEAR_MARGIN)
+        & (x < size + NEAR_MARGIN)
+        & (y > -NEAR_MARGIN)
+        & (y < size + NEAR_MARGIN)
+    )
+    assert set(near) <= set(_candidates(a, b, samples))
