@@ -25,6 +25,8 @@ import numpy as np
 
 MAX_DISPLAY_PIXELS = 900
 """Mosaics are block-averaged to at most this many pixels a side for display."""
+ALIGNMENT_DISPLAY_PIXELS = 500
+"""Visit DRZs likewise (their panel is about 450 pixels wide)."""
 
 
 def _pyplot():
@@ -36,23 +38,34 @@ def _pyplot():
     return plt
 
 
+def _display_factor(shape: tuple[int, ...], limit: int) -> int:
+    return max(1, int(np.ceil(max(shape) / limit)))
+
+
 def _block_average(image: np.ndarray, limit: int = MAX_DISPLAY_PIXELS) -> np.ndarray:
-    factor = max(1, int(np.ceil(max(image.shape) / limit)))
+    """Mean of the finite pixels in blocks, to at most ``limit`` pixels a side.
+
+    Blocks with no finite pixel (wholly outside the footprint) are NaN: blank on purpose.
+    """
+    factor = _display_factor(image.shape, limit)
     if factor == 1:
         return image
     ny, nx = (size // factor * factor for size in image.shape)
     trimmed = image[:ny, :nx]
+    finite = np.isfinite(trimmed)
+    shape = (ny // factor, factor, nx // factor, factor)
+    sums = np.where(finite, trimmed, 0).reshape(shape).sum(axis=(1, 3), dtype=float)
+    counts = finite.reshape(shape).sum(axis=(1, 3))
     with warnings.catch_warnings():
-        # Blocks wholly outside the footprint are all NaN: blank on purpose.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(trimmed.reshape(ny // factor, factor, nx // factor, factor), axis=(1, 3))
+        return np.where(counts > 0, sums / counts, np.nan)
 
 
-def _read_mosaic(path: Path) -> np.ndarray:
+def _read_mosaic(path: Path, extension=0) -> np.ndarray:
+    """An image as native-order float32 (drizzled images are float32 already)."""
     from astropy.io import fits
 
-    data = fits.getdata(path).astype(float)
-    return data
+    return fits.getdata(path, extension).astype(np.float32)
 
 
 def figure_mdrizsky(table, path: Path) -> Path:
@@ -144,18 +157,22 @@ def _match_columns(match_file: Path) -> np.ndarray | None:
 
 def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | None:
     """The visit DRZ with its matched sources, and the fit residuals (pixels)."""
-    from astropy.io import fits
 
     matched = _match_columns(match_file) if match_file.is_file() else None
     if matched is None:
         return None
     plt = _pyplot()
-    image = fits.getdata(drz_path, ("SCI", 1)).astype(float)
+    image = _read_mosaic(drz_path, ("SCI", 1))
+    ny, nx = image.shape
+    shown = _block_average(image, ALIGNMENT_DISPLAY_PIXELS)
     # Columns 11, 12 of a TweakReg match file are the sources' original input pixels;
     # only the first 8 are read here: 3, 4 = input X, Y in the fit frame, 7, 8 = residuals.
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
-    low, high = np.nanpercentile(image[image != 0], [5, 99.5])
-    left.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high)
+    low, high = np.nanpercentile(shown[shown != 0], [5, 99.5])
+    # Block-averaged for display; the extent keeps the axes in DRZ pixels.
+    factor = _display_factor(image.shape, ALIGNMENT_DISPLAY_PIXELS)
+    extent = (-0.5, shown.shape[1] * factor - 0.5, -0.5, shown.shape[0] * factor - 0.5)
+    left.imshow(shown, origin="lower", cmap="gray", vmin=low, vmax=high, extent=extent)
     original = _original_positions(match_file)
     left.scatter(original[:, 0] - 1, original[:, 1] - 1, s=80, facecolors="none", edgecolors="red")
     left.set_title(f"{drz_path.name}: {len(matched)} matched sources")
@@ -168,8 +185,8 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
         angles="xy", scale_units="xy", scale=1 / magnify, color="tab:red",
     )  # fmt: skip
     right.quiverkey(arrows, 0.8, 1.03, 0.05, "0.05 pix", labelpos="E")
-    right.set_xlim(0, image.shape[1])
-    right.set_ylim(0, image.shape[0])
+    right.set_xlim(0, nx)
+    right.set_ylim(0, ny)
     right.set_title(
         f"fit residuals x{magnify:.0f}; rms x {np.std(matched[:, 6]):.3f}, "
         f"y {np.std(matched[:, 7]):.3f} pix",
@@ -218,43 +235,72 @@ def figure_seams(seams, methods: list[str], path: Path) -> Path | None:
     return path
 
 
+def _draw(task: tuple) -> tuple[Path | None, str | None]:
+    """Draw one figure: (its path or None, a problem or None); never raises."""
+    name, make, args = task
+    try:
+        return make(*args), None
+    except Exception as error:  # a figure must never sink the report
+        return None, f"figure {name} could not be made: {type(error).__name__}: {error}"
+
+
+def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str | None]]:
+    """`_draw` every task, in ``workers`` processes when there are several; in order."""
+    if workers < 2 or len(tasks) < 2:
+        return [_draw(task) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    try:
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+            return list(pool.map(_draw, tasks))
+    except BrokenProcessPool:  # a worker died (memory?): draw them here instead
+        return [_draw(task) for task in tasks]
+
+
 def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
-    """Every figure the pipeline's results allow; problems are returned, not raised."""
+    """Every figure the pipeline's results allow; problems are returned, not raised.
+
+    The figures are independent: they are drawn in the pipeline's worker processes.
+    """
     from skyqa.drizzle import mdrizsky_by_method
     from skyqa.measure import seam_table
 
     figures_dir.mkdir(parents=True, exist_ok=True)
     results = pipeline.computed()
     mosaics = results.get("mosaics", {})
-    made, problems = [], []
-
-    def attempt(name, make, *args):
-        try:
-            path = make(*args)
-        except Exception as error:  # a figure must never sink the report
-            problems.append(f"figure {name} could not be made: {type(error).__name__}: {error}")
-            return
-        if path is not None:
-            made.append(path)
-
+    tasks = []
     if mosaics:
-        attempt(
-            "mdrizsky", figure_mdrizsky, mdrizsky_by_method(mosaics), figures_dir / "mdrizsky.png"
-        )
-        attempt("mosaics", figure_mosaics, mosaics, figures_dir / "mosaics.png")
-        attempt("difference", figure_difference, mosaics, figures_dir / "difference.png")
+        tasks += [
+            (
+                "mdrizsky",
+                figure_mdrizsky,
+                (mdrizsky_by_method(mosaics), figures_dir / "mdrizsky.png"),
+            ),
+            ("mosaics", figure_mosaics, (mosaics, figures_dir / "mosaics.png")),
+            ("difference", figure_difference, (mosaics, figures_dir / "difference.png")),
+        ]
     alignment = results.get("alignment")
     if alignment is not None:
         for drz in alignment.visit_drz_paths:
             visit = drz.name.split("_")[0]
             match_file = alignment.directory / f"{drz.stem}_catalog_fit.match"
-            attempt(
-                f"alignment {visit}", figure_alignment, drz, match_file,
-                figures_dir / f"alignment_{visit}.png",
-            )  # fmt: skip
+            tasks.append(
+                (
+                    f"alignment {visit}",
+                    figure_alignment,
+                    (drz, match_file, figures_dir / f"alignment_{visit}.png"),
+                )
+            )
     if mosaics and "overlaps" in results:
         seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
-        attempt("seams", figure_seams, seams, list(mosaics), figures_dir / "seams.png")
+        tasks.append(("seams", figure_seams, (seams, list(mosaics), figures_dir / "seams.png")))
+    drawn = _draw_all(tasks, getattr(pipeline, "workers", 1))
+    made = [path for path, _ in drawn if path is not None]
+    problems = [problem for _, problem in drawn if problem is not None]
     return made, problems
 
 
@@ -266,15 +312,14 @@ def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
     matplotlib version. Figures with a problem are not kept (the next run tries again).
     """
     import shutil
-
-    import matplotlib
+    from importlib.metadata import version
 
     from skyqa import cache as skyqa_cache
 
     key = {
         "entries": pipeline.entry_digests(),
         "code": skyqa_cache.source_digest(sys.modules[__name__]),
-        "matplotlib": matplotlib.__version__,
+        "matplotlib": version("matplotlib"),
     }
     field = pipeline.field.name
     entry = pipeline.cache.find(field, "figures", key)
