@@ -313,6 +313,29 @@ class Pipeline:
             )
         return self._results["catalog"]
 
+    def column_outliers(self) -> pd.DataFrame:
+        """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
+        if "columns" not in self._results:
+            exposures = self.exposures()
+            key = {
+                "exposures": self._entries["exposures"].content_digest,
+                "final_bits": self.field.astrodrizzle.final_bits,
+                "code": cache.source_digest(measure),
+            }
+
+            def build(workdir: Path) -> dict:
+                table = measure.column_outliers(
+                    exposures.flt_paths, self.field.astrodrizzle.final_bits
+                )
+                table.to_csv(workdir / "columns.csv", index=False)
+                return {"table": "columns.csv"}
+
+            entry = self._stage("columns", "measuring detector columns", key, build)
+            self._results["columns"] = pd.read_csv(
+                entry.directory / entry.record["table"], dtype={"rootname": str}
+            )
+        return self._results["columns"]
+
     def alignment(self) -> AlignmentResult:
         """TweakReg (twice) on the visit DRZs and tweakback into their FLTs."""
         if "alignment" not in self._results:

@@ -268,6 +268,18 @@ def raw_exposures(skyqa_pipeline):
 
 
 @pytest.fixture(scope="session")
+def column_outliers(skyqa_pipeline, raw_exposures):
+    """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`).
+
+    Example::
+
+        def test_columns(column_outliers):
+            assert (column_outliers["score"] < 10).all()
+    """
+    return _run_stage(skyqa_pipeline, "column_outliers")
+
+
+@pytest.fixture(scope="session")
 def reference_catalog(skyqa_pipeline, raw_exposures):
     """The reference catalog TweakReg aligns to (`skyqa.catalog.ReferenceCatalog`).
 

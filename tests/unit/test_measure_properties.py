@@ -9,6 +9,7 @@ from skyqa.measure import (
     NEAR_MARGIN,
     ExposurePixels,
     _candidates,
+    column_medians,
     grid_samples,
     measure_pairs,
     overlap_groups,
@@ -137,3 +138,16 @@ def test_candidate_samples_hold_every_sample_near_the_other_exposure(column, row
         & (y < size + NEAR_MARGIN)
     )
     assert set(near) <= set(_candidates(a, b, samples))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 12), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+def test_column_medians_equal_numpys_nanmedian(rows, columns, bad_fraction, seed):
+    rng = np.random.default_rng(seed)
+    sci = rng.normal(0.5, 0.03, (rows, columns)).astype(np.float32)
+    good = rng.random((rows, columns)) >= bad_fraction
+    expected = np.full(columns, np.nan)
+    for column in range(columns):  # NaN (not a warning) where a column has no good pixel
+        if good[:, column].any():
+            expected[column] = np.median(sci[good[:, column], column].astype(float))
+    np.testing.assert_array_equal(column_medians(sci, good), expected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skyqa.cache import MANIFEST, file_digest
+from skyqa.cache import MANIFEST, file_digests
 from skyqa.verdict import Verdict
 
 
@@ -19,10 +19,13 @@ def check_inputs_untouched(directory: Path, manifest: dict) -> list[Verdict]:
         The manifest written when they were acquired (``files``: relative path ->
         ``sha256``).
     """
+    paths = {relative: directory / relative for relative in manifest["files"]}
+    present = [path for path in paths.values() if path.is_file()]
+    digests = dict(zip(present, file_digests(present), strict=True))
     verdicts = []
     for relative, described in manifest["files"].items():
-        path = directory / relative
-        digest = file_digest(path) if path.is_file() else "file missing"
+        path = paths[relative]
+        digest = digests.get(path, "file missing")
         verdicts.append(
             Verdict(
                 "Input file is byte-identical to what was acquired",

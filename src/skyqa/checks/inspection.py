@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
+from skyqa.measure import column_outlier
 from skyqa.verdict import Verdict
 
 
@@ -81,32 +80,28 @@ def check_unflagged_columns(
 ) -> list[Verdict]:
     """No detector column stands out from its neighbours without being flagged in DQ.
 
-    Each column's median over its good pixels (DQ within ``good_bits``) is compared with
-    the median of the 10 columns around it; a column above ``max_sigma`` robust standard
-    deviations of those differences is an artefact (a hot or dead column) that DQ missed,
-    and would leave a streak in the mosaic.
+    `skyqa.measure.column_outlier` finds the column that differs most from the 11
+    around it; above ``max_sigma`` robust standard deviations it is an artefact (a hot or
+    dead column) that DQ missed, and would leave a streak in the mosaic.
     """
-    good = (dq & ~good_bits) == 0
-    masked = np.where(good, sci, np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # wholly flagged columns: NaN
-        columns = np.nanmedian(masked, axis=0)
-    neighbours = ndimage.median_filter(np.nan_to_num(columns, nan=np.nanmedian(columns)), 11)
-    deviation = columns - neighbours
-    spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))
-    score = np.abs(deviation) / spread if spread > 0 else np.zeros_like(deviation)
-    worst = int(np.nanargmax(score)) if np.isfinite(score).any() else 0
+    return column_verdict(rootname, *column_outlier(sci, dq, good_bits), max_sigma)
+
+
+def column_verdict(
+    rootname: str, column: int, deviation: float, score: float, max_sigma: float = 10.0
+) -> list[Verdict]:
+    """The verdict of `check_unflagged_columns` from an exposure's worst column (0-based)."""
     return [
         Verdict(
             "No unflagged bad column",
             f"exposure {rootname}",
-            bool(not np.isfinite(score[worst]) or score[worst] <= max_sigma),
-            f"column {worst + 1} differs from its neighbours by {deviation[worst]:+.4f} e-/s "
-            f"({score[worst]:.1f} sigma)",
+            bool(not math.isfinite(score) or score <= max_sigma),
+            f"column {column + 1} differs from its neighbours by {deviation:+.4f} e-/s "
+            f"({score:.1f} sigma)",
             f"<= {max_sigma} sigma",
             "a detector column that DQ does not flag goes into the mosaic as a streak: flag it "
             "(DQ 4) in the FLT, or check the calibration (dark, flat) of this exposure.",
             item=rootname,
-            value=float(score[worst]),
+            value=score,
         )
     ]

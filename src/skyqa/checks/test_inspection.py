@@ -2,8 +2,8 @@
 
 from skyqa.checks.inspection import (
     check_delivered_wcs,
-    check_unflagged_columns,
     check_uniform_setup,
+    column_verdict,
 )
 from skyqa.verdict import about, report, require
 
@@ -26,21 +26,11 @@ def test_delivered_wcs(delivered_wcs_table, visit, skyqa_field):
     report(verdicts)
 
 
-def test_no_unflagged_bad_columns(raw_exposures, skyqa_field):
+def test_no_unflagged_bad_columns(column_outliers, skyqa_field):
     """No exposure has a detector column that stands out without a DQ flag."""
-    from astropy.io import fits
-
-    from skyqa.measure import parse_bits
-
-    good_bits = parse_bits(skyqa_field.astrodrizzle.final_bits)
+    limit = skyqa_field.thresholds.unflagged_column_max_sigma
     verdicts = []
-    for path in raw_exposures.flt_paths:
-        with fits.open(path) as hdul:
-            verdicts += check_unflagged_columns(
-                path.name[:9],
-                hdul["SCI", 1].data,
-                hdul["DQ", 1].data,
-                good_bits,
-                skyqa_field.thresholds.unflagged_column_max_sigma,
-            )
+    for row in column_outliers.itertuples(index=False):
+        verdicts += column_verdict(row.rootname, row.column, row.deviation_e_s, row.score, limit)
+    assert verdicts, "no exposure to inspect"
     require(verdicts)
