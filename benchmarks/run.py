@@ -13,7 +13,7 @@ then, each starting from those same files:
 - warm: the same command again, nothing changed.
 
 Wall time and peak memory (resident set of the whole process tree, sampled every
-50 ms) are measured from outside; the table goes to ``--out`` with the machine described.
+100 ms) are measured from outside; the table goes to ``--out`` with the machine described.
 """
 
 from __future__ import annotations
@@ -34,26 +34,38 @@ BASE_SPEC = ROOT / "src" / "skyqa" / "fields" / "horsehead-sim.toml"
 VISIT_STEP = (123.742401, 113.112099)  # horsehead-sim's visit grid, arcsec of POSTARG
 
 
-def _tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            status = (entry / "status").read_text()
+            children += [int(child) for child in (task / "children").read_text().split()]
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        child = int(entry.name)
-        children.setdefault(int(fields["PPid"]), []).append(child)
-        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    return children
+
+
+def _tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc).
+
+    The tree is walked from the process down (``/proc/PID/task/TID/children``), not by
+    scanning every process on the machine: the sampler must not compete for the CPUs it
+    measures.
+    """
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
-        total += rss.get(current, 0)
-        stack.extend(children.get(current, []))
+        total += _rss_bytes(current)
+        stack.extend(_children(current))
     return total
 
 
@@ -65,7 +77,7 @@ def measure(command: list[str], cwd: Path, log: Path) -> tuple[float, float, int
         peak = 0
         while process.poll() is None:
             peak = max(peak, _tree_rss_bytes(process.pid))
-            time.sleep(0.05)
+            time.sleep(0.1)
     return time.perf_counter() - started, peak / 2**20, process.returncode
 
 
@@ -108,7 +120,9 @@ def field_spec(size: int, directory: Path) -> Path:
         for key in ("n_stars", "nebula_blobs"):
             value = tomllib.loads(text)["synthetic"][key]
             head = head.replace(f"{key} = {value}", f"{key} = {round(value * scale)}")
-        head = head.replace("catalog_radius_arcmin = 5.0", f"catalog_radius_arcmin = {side * 2.0}")
+        # The catalog's stars cover a disc that grows with the grid's side: the same density.
+        radius = 5.0 * side / 3
+        head = head.replace("catalog_radius_arcmin = 5.0", f"catalog_radius_arcmin = {radius}")
     head = head.replace('name = "horsehead-sim"', f'name = "bench-{size}"', 1)
     for exposure in chosen:
         lines.append("[[synthetic.exposure]]")
@@ -181,12 +195,14 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    from importlib.metadata import version
+    from importlib.metadata import entry_points, version
 
+    plugins = sorted({entry.dist.name for entry in entry_points(group="pytest11") if entry.dist})
     return (
         f"{platform.platform()}, {cpus} CPUs available ({model}){memory}; Python "
         f"{platform.python_version()}, drizzlepac {version('drizzlepac')}, numpy "
-        f"{version('numpy')}, astropy {version('astropy')}"
+        f"{version('numpy')}, astropy {version('astropy')}; pytest plugins installed: "
+        f"{', '.join(plugins)}"
     )
 
 
