@@ -24,6 +24,7 @@ from astropy.io import fits
 
 from skyqa.errors import PipelineStepError
 from skyqa.field import AstroDrizzleSpec
+from skyqa.headers import rootname_of
 
 VISIT_DRIZZLE_PARAMETERS = {
     "build": True,
@@ -194,7 +195,7 @@ def read_mdrizsky(flt_paths: Sequence[Path]) -> pd.DataFrame:
     rows = []
     for path in flt_paths:
         with fits.open(path) as hdul:
-            rootname = str(hdul[0].header.get("ROOTNAME", path.name[:9])).strip().lower()
+            rootname = rootname_of(hdul[0].header, path)
             value = hdul["SCI", 1].header.get("MDRIZSKY", np.nan)
         rows.append({"rootname": rootname, "mdrizsky_e_s": float(value)})
     return pd.DataFrame(rows, columns=["rootname", "mdrizsky_e_s"])

@@ -21,6 +21,11 @@ HEADER_KEYWORDS = (
 )  # fmt: skip
 
 
+def rootname_of(primary_header: fits.Header, path: Path) -> str:
+    """An exposure's lower-case rootname: ROOTNAME, else the first 9 characters of its name."""
+    return str(primary_header.get("ROOTNAME", path.name[:9])).strip().lower()
+
+
 def _value(header: fits.Header, key: str):
     value = header.get(key, np.nan)
     return value.strip() if isinstance(value, str) else value

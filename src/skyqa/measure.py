@@ -29,6 +29,8 @@ from astropy.stats import sigma_clipped_stats
 from astropy.wcs import WCS, FITSFixedWarning
 from scipy import ndimage
 
+from skyqa.headers import rootname_of
+
 PAIR_COLUMNS = [
     "exposure_a",
     "exposure_b",
@@ -75,7 +77,7 @@ def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             wcs = WCS(hdul["SCI", 1].header, hdul)
-        rootname = str(hdul[0].header.get("ROOTNAME", path.name[:9])).strip().lower()
+        rootname = rootname_of(hdul[0].header, path)
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
     filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
     local_mean = ndimage.uniform_filter(filled, size=9)
@@ -273,7 +275,7 @@ def column_outliers(flt_paths: Sequence[Path], final_bits: str | int) -> pd.Data
     rows = []
     for path in flt_paths:
         with fits.open(path) as hdul:
-            rootname = str(hdul[0].header.get("ROOTNAME", path.name[:9])).strip().lower()
+            rootname = rootname_of(hdul[0].header, path)
             found = column_outlier(hdul["SCI", 1].data, hdul["DQ", 1].data, good_bits)
         rows.append(dict(zip(COLUMN_OUTLIER_COLUMNS, (rootname, *found), strict=True)))
     return pd.DataFrame(rows, columns=COLUMN_OUTLIER_COLUMNS)

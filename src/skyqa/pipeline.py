@@ -37,6 +37,7 @@ from skyqa import (
     catalog,
     drizzle,
     faults,
+    headers,
     mast,
     measure,
     simulate,
@@ -278,7 +279,7 @@ class Pipeline:
                         acquire.local_inputs(self.field) if self.field.kind == "local" else []
                     )
                 },
-                "code": cache.source_digest(simulate, wfc3ir, drizzle, acquire, mast),
+                "code": cache.source_digest(simulate, wfc3ir, drizzle, headers, acquire, mast),
             }
 
             def build(workdir: Path) -> dict:
@@ -320,7 +321,7 @@ class Pipeline:
             key = {
                 "exposures": self._entries["exposures"].content_digest,
                 "final_bits": self.field.astrodrizzle.final_bits,
-                "code": cache.source_digest(measure),
+                "code": cache.source_digest(measure, headers),
             }
 
             def build(workdir: Path) -> dict:
@@ -345,7 +346,7 @@ class Pipeline:
                 "exposures": self._entries["exposures"].content_digest,
                 "catalog": self._entries["catalog"].content_digest,
                 "tweakreg": dataclasses.asdict(self.field.tweakreg),
-                "code": cache.source_digest(align, drizzle),
+                "code": cache.source_digest(align, drizzle, headers),
             }
 
             def build(workdir: Path) -> dict:
@@ -370,7 +371,7 @@ class Pipeline:
             "alignment": self._entries["alignment"].content_digest,
             "astrodrizzle": parameters,
             "skymethod": skymethod,
-            "code": cache.source_digest(drizzle),
+            "code": cache.source_digest(drizzle, headers),
         }
         build = functools.partial(
             _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
@@ -383,7 +384,7 @@ class Pipeline:
             "alignment": self._entries["alignment"].content_digest,
             "final_bits": self.field.astrodrizzle.final_bits,
             "min_pixels": self.field.thresholds.min_overlap_pixels,
-            "code": cache.source_digest(measure),
+            "code": cache.source_digest(measure, headers),
         }
         build = functools.partial(
             _build_overlaps, self.field, self.fault, aligned.aligned_flt_paths
