@@ -74,6 +74,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, forked where the platform can (no re-imports)."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
 @dataclasses.dataclass(frozen=True)
 class StageJob:
     """One stage to build: its cache key and a picklable ``build(workdir)``."""
@@ -208,12 +214,11 @@ class Pipeline:
         ]
         if self.workers < 2 or len(pending) < 2:
             return
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         workers = min(self.workers, len(pending))
         self.progress(
             f"{self.field.name}: building {len(pending)} independent stages, {workers} at a time"
         )
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        with worker_pool(workers) as pool:
             futures = {
                 pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
                 for job in pending

@@ -248,14 +248,12 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
     """`_draw` every task, in ``workers`` processes when there are several; in order."""
     if workers < 2 or len(tasks) < 2:
         return [_draw(task) for task in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    from skyqa.pipeline import worker_pool
+
     try:
-        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+        with worker_pool(min(workers, len(tasks))) as pool:
             return list(pool.map(_draw, tasks))
     except BrokenProcessPool:  # a worker died (memory?): draw them here instead
         return [_draw(task) for task in tasks]
@@ -298,7 +296,7 @@ def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
     if mosaics and "overlaps" in results:
         seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
         tasks.append(("seams", figure_seams, (seams, list(mosaics), figures_dir / "seams.png")))
-    drawn = _draw_all(tasks, getattr(pipeline, "workers", 1))
+    drawn = _draw_all(tasks, pipeline.workers)
     made = [path for path, _ in drawn if path is not None]
     problems = [problem for _, problem in drawn if problem is not None]
     return made, problems
