@@ -2,22 +2,26 @@
 
 The tutorial's recipe, on copies in one working directory:
 
-1. TweakReg on the visit DRZs with ``updatehdr=False``: writes the shift file and the
-   per-image match files, changes no header;
-2. TweakReg again with ``updatehdr=True``: writes the fitted WCS into the DRZs (the old
-   one is archived as an alternate WCS);
-3. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
-   WCS the DRZ's WCSNAME read *before* step 2. Passing the name read after the update is
+1. TweakReg on the visit DRZs with ``updatehdr=True``: writes the shift file and the
+   per-image match files, and the fitted WCS into the DRZs (the old one is archived as an
+   alternate WCS). The tutorial first runs the same fit with ``updatehdr=False`` to look
+   at it; skyqa's checks are that look, and that pass writes the very same shift and
+   match files (held to it by ``tests/integration/test_mini_pipeline.py`` on every
+   drizzlepac version the test environments run), so it is not repeated here;
+2. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
+   WCS the DRZ's WCSNAME read *before* step 1. Passing the name read after the update is
    a silent no-op (see the README), which is why the SCI header of every DRZ and FLT is
-   kept from before the update, for the checks to prove that each one really moved;
-4. TweakReg once more with ``updatehdr=False`` on the updated DRZs: its shift file holds
-   the residual shift, rotation and scale left after the update (ideally none).
+   kept from before the update, for the checks to prove that each one really moved.
+
+`verify_alignment` then runs TweakReg once more, ``updatehdr=False``, on copies of the
+updated DRZs: its shift file holds the residual shift, rotation and scale left after the
+update (ideally none). It is a stage of its own, built while the mosaics are drizzled.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +84,13 @@ def count_matches(match_file: Path) -> int:
     return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
-def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
-    """The primary WCS of each file's first SCI extension, one row per file."""
+def wcs_record(headers: Mapping[str, fits.Header], stage: str) -> pd.DataFrame:
+    """The primary WCS of SCI headers (file name -> header), one row per file."""
     rows = []
-    for path in paths:
-        header = fits.getheader(path, ("SCI", 1))
+    for name, header in headers.items():
         rows.append(
             {
-                "file": path.name,
+                "file": name,
                 "stage": stage,
                 "wcsname": str(header.get("WCSNAME", "")),
                 **{
@@ -99,16 +102,21 @@ def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=WCS_COLUMNS)
 
 
+def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
+    """`wcs_record` of each file's first SCI extension."""
+    return wcs_record({path.name: fits.getheader(path, ("SCI", 1)) for path in paths}, stage)
+
+
 def signed_rotation(rotation_deg: pd.Series) -> pd.Series:
     """Rotation modulo 360 (as TweakReg writes it) as a signed angle in (-180, 180]."""
     return -((180.0 - rotation_deg) % 360.0 - 180.0)
 
 
-def save_sci_headers(paths: Sequence[Path], directory: Path) -> None:
-    """Keep each file's first SCI header as ``<directory>/<file name>.hdr`` (FITS text)."""
+def save_sci_headers(headers: Mapping[str, fits.Header], directory: Path) -> None:
+    """Keep SCI headers (file name -> header) as ``<directory>/<file name>.hdr`` (FITS text)."""
     directory.mkdir(exist_ok=True)
-    for path in paths:
-        fits.getheader(path, ("SCI", 1)).totextfile(directory / f"{path.name}.hdr")
+    for name, header in headers.items():
+        header.totextfile(directory / f"{name}.hdr")
 
 
 def drz_members(drz_path: Path) -> list[str]:
@@ -137,7 +145,6 @@ class AlignmentResult:
     ``image``, ``n_matches`` and ``xrms_pix``/``yrms_pix`` of the fit. ``wcs_record``:
     the primary WCS of every DRZ and FLT ``before`` and ``after`` (`WCS_COLUMNS`).
     ``orig_wcs_names``: per DRZ, the WCSNAME passed to tweakback as the original WCS.
-    ``residual_table``: the verification pass's shift file (`parse_shift_file`).
     ``headers_before``: directory of every DRZ's and FLT's SCI header before the update
     (`headers_before_update`).
     """
@@ -151,7 +158,6 @@ class AlignmentResult:
     wcs_record: pd.DataFrame
     orig_wcs_names: dict[str, str]
     log_path: Path
-    residual_table: pd.DataFrame
     headers_before: Path
 
     def headers_before_update(self, name: str) -> fits.Header:
@@ -189,7 +195,6 @@ class AlignmentResult:
             wcs_record=pd.read_csv(directory / WCS_TABLE).fillna({"wcsname": ""}),
             orig_wcs_names=record["orig_wcs_names"],
             log_path=directory / record["log_path"],
-            residual_table=parse_shift_file(directory / RESIDUAL_SHIFT_FILE),
             headers_before=directory / record["headers_before"],
         )
 
@@ -248,31 +253,23 @@ def align_visits(
     drzs = copy_inputs(visit_drz_paths, workdir)
     write_tweakreg_catalog(catalog, workdir / CATALOG_FILE)
     log_path = workdir / LOG_FILE
-    wcs_before = read_wcs_record([*drzs, *flts], "before")
-    save_sci_headers([*drzs, *flts], workdir / HEADERS_BEFORE_DIR)
+    headers = {path.name: fits.getheader(path, ("SCI", 1)) for path in [*drzs, *flts]}
+    wcs_before = wcs_record(headers, "before")
+    save_sci_headers(headers, workdir / HEADERS_BEFORE_DIR)
     names = [path.name for path in drzs]
-    parameters = _tweakreg_parameters(params)
 
     with working_directory(workdir), console_to(log_path):
         try:
             from drizzlepac import tweakback, tweakreg
 
-            tweakreg.TweakReg(names, updatehdr=False, runfile=LOG_FILE, **parameters)
+            orig_wcs_names = {name: str(headers[name]["WCSNAME"]) for name in names}
+            tweakreg.TweakReg(
+                names, updatehdr=True, runfile=LOG_FILE, **_tweakreg_parameters(params)
+            )
             if not (workdir / SHIFT_FILE).is_file():
                 raise PipelineStepError(f"TweakReg wrote no shift file {SHIFT_FILE}")
-            n_matches = {
-                drz.name: count_matches(workdir / f"{drz.stem}_catalog_fit.match") for drz in drzs
-            }
-            orig_wcs_names = {name: fits.getval(name, "WCSNAME", ("SCI", 1)) for name in names}
-            tweakreg.TweakReg(names, updatehdr=True, runfile=LOG_FILE, **parameters)
             for name in names:
                 tweakback.apply_tweak(f"{name}[sci,1]", orig_wcs_name=orig_wcs_names[name])
-            verification = {
-                **parameters,
-                "outshifts": RESIDUAL_SHIFT_FILE,
-                "outwcs": "residual_shifts_wcs.fits",
-            }
-            tweakreg.TweakReg(names, updatehdr=False, runfile=LOG_FILE, **verification)
         except Exception as error:
             raise PipelineStepError(
                 f"Alignment failed in {workdir}: {error}. Read the log, {log_path}."
@@ -285,12 +282,13 @@ def align_visits(
         fit_rows.append(
             {
                 "image": drz.name,
-                "n_matches": n_matches[drz.name],
+                "n_matches": count_matches(workdir / f"{drz.stem}_catalog_fit.match"),
                 "xrms_pix": float(in_shift["xrms_pix"].iloc[0]) if len(in_shift) else np.nan,
                 "yrms_pix": float(in_shift["yrms_pix"].iloc[0]) if len(in_shift) else np.nan,
             }
         )
-    wcs_record = pd.concat([wcs_before, read_wcs_record([*drzs, *flts], "after")])
+    wcs_after = read_wcs_record([*drzs, *flts], "after")
+    wcs_table = pd.concat([wcs_before, wcs_after])
     return AlignmentResult(
         directory=workdir,
         aligned_flt_paths=tuple(flts),
@@ -298,9 +296,58 @@ def align_visits(
         shift_file=workdir / SHIFT_FILE,
         shift_table=shift_table,
         fit_table=pd.DataFrame(fit_rows, columns=["image", "n_matches", "xrms_pix", "yrms_pix"]),
-        wcs_record=wcs_record.reset_index(drop=True),
+        wcs_record=wcs_table.reset_index(drop=True),
         orig_wcs_names=orig_wcs_names,
         log_path=log_path,
-        residual_table=parse_shift_file(workdir / RESIDUAL_SHIFT_FILE),
         headers_before=workdir / HEADERS_BEFORE_DIR,
     )
+
+
+def verify_alignment(
+    aligned_drz_paths: Sequence[Path], catalog_path: Path, params: TweakRegSpec, workdir: Path
+) -> pd.DataFrame:
+    """TweakReg with ``updatehdr=False`` on copies of the updated DRZs: what is left to fit.
+
+    Parameters
+    ----------
+    aligned_drz_paths : sequence of Path
+        The DRZs `align_visits` updated; copied into ``workdir``, never modified.
+    catalog_path : Path
+        The reference catalog file `align_visits` wrote (`CATALOG_FILE`).
+    params : TweakRegSpec
+        The TweakReg parameters of the alignment.
+    workdir : Path
+        A new directory for this step; gets `RESIDUAL_SHIFT_FILE` and `LOG_FILE`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The residual shift file (`parse_shift_file`): ideally no shift, rotation or scale.
+
+    Raises
+    ------
+    PipelineStepError
+        If TweakReg raises or writes no shift file.
+    """
+    drzs = copy_inputs(aligned_drz_paths, workdir)
+    copy_inputs([catalog_path], workdir)
+    log_path = workdir / LOG_FILE
+    parameters = {
+        **_tweakreg_parameters(params),
+        "outshifts": RESIDUAL_SHIFT_FILE,
+        "outwcs": "residual_shifts_wcs.fits",
+    }
+    with working_directory(workdir), console_to(log_path):
+        try:
+            from drizzlepac import tweakreg
+
+            tweakreg.TweakReg(
+                [path.name for path in drzs], updatehdr=False, runfile=LOG_FILE, **parameters
+            )
+            if not (workdir / RESIDUAL_SHIFT_FILE).is_file():
+                raise PipelineStepError(f"TweakReg wrote no shift file {RESIDUAL_SHIFT_FILE}")
+        except Exception as error:
+            raise PipelineStepError(
+                f"The verification fit failed in {workdir}: {error}. Read the log, {log_path}."
+            ) from error
+    return parse_shift_file(workdir / RESIDUAL_SHIFT_FILE)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import multiprocessing
 import os
 import sys
@@ -108,6 +109,17 @@ def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> d
     return drizzle.drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
 
 
+def _build_residuals(field, drz_paths, catalog_path, workdir: Path) -> dict:
+    align.verify_alignment(drz_paths, catalog_path, field.tweakreg, workdir)
+    return {"shift_file": align.RESIDUAL_SHIFT_FILE}
+
+
+def _build_columns(field, flt_paths, workdir: Path) -> dict:
+    table = measure.column_outliers(flt_paths, field.astrodrizzle.final_bits)
+    table.to_csv(workdir / "columns.csv", index=False)
+    return {"table": "columns.csv"}
+
+
 def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
     pairs = measure.measure_overlaps(
         _fault_inputs(fault, field, "overlaps", flt_paths, workdir),
@@ -116,6 +128,15 @@ def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
     )
     pairs.to_csv(workdir / "pairs.csv", index=False)
     return {"pairs": "pairs.csv"}
+
+
+def default_cost(stage: str) -> float:
+    """Relative cost of a stage that this cache has never built (from horsehead-sim on
+    two cores: a sky-matching mosaic about 11 s, another mosaic 7 s, the overlap
+    measurement 4 s, the verification fit 1 s, the column statistics 0.4 s)."""
+    if stage.startswith("mosaic-"):
+        return 11.0 if "match" in stage else 7.0
+    return {"overlaps": 4.0, "residuals": 1.0, "columns": 0.4}.get(stage, 4.0)
 
 
 def _build_in_worker(root: Path, field: str, job: StageJob) -> tuple[bool, float]:
@@ -214,6 +235,7 @@ class Pipeline:
         ]
         if self.workers < 2 or len(pending) < 2:
             return
+        pending = self._longest_first(pending)
         workers = min(self.workers, len(pending))
         self.progress(
             f"{self.field.name}: building {len(pending)} independent stages, {workers} at a time"
@@ -238,10 +260,38 @@ class Pipeline:
                 how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
                 self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
 
+    def _longest_first(self, jobs: Sequence[StageJob]) -> list[StageJob]:
+        """``jobs`` by expected build time, longest first: a pool that takes them in this
+        order finishes soonest. Expected: each stage's last build in this field's cache
+        (any key), if every job has one; else `default_cost`."""
+        field_dir = self.cache.root / self.field.name
+        last = {}
+        for job in jobs:
+            try:
+                manifests = sorted(
+                    field_dir.glob(f"{job.stage}-*/{cache.MANIFEST}"),
+                    key=lambda path: path.stat().st_mtime,
+                )
+                last[job.stage] = float(json.loads(manifests[-1].read_text())["build_seconds"])
+            except (IndexError, KeyError, ValueError, OSError):
+                break
+        learned = len(last) == len(jobs)
+        return sorted(
+            jobs,
+            key=lambda job: last[job.stage] if learned else default_cost(job.stage),
+            reverse=True,
+        )
+
     def _downstream_jobs(self) -> list[StageJob]:
-        """The stages after the alignment, which do not depend on one another."""
+        """The stages after the alignment, which do not depend on one another, and the
+        column statistics (which need only the exposures)."""
         methods = self.field.astrodrizzle.skymethods
-        return [self._mosaic_job(method) for method in methods] + [self._overlaps_job()]
+        return [
+            *(self._mosaic_job(method) for method in methods),
+            self._overlaps_job(),
+            self._residuals_job(),
+            self._columns_job(),
+        ]
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
@@ -319,31 +369,28 @@ class Pipeline:
             )
         return self._results["catalog"]
 
+    def _columns_job(self) -> StageJob:
+        exposures = self.exposures()
+        key = {
+            "exposures": self._entries["exposures"].content_digest,
+            "final_bits": self.field.astrodrizzle.final_bits,
+            "code": cache.source_digest(measure, headers),
+        }
+        build = functools.partial(_build_columns, self.field, exposures.flt_paths)
+        return StageJob("columns", "measuring detector columns", key, build)
+
     def column_outliers(self) -> pd.DataFrame:
         """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
         if "columns" not in self._results:
-            exposures = self.exposures()
-            key = {
-                "exposures": self._entries["exposures"].content_digest,
-                "final_bits": self.field.astrodrizzle.final_bits,
-                "code": cache.source_digest(measure, headers),
-            }
-
-            def build(workdir: Path) -> dict:
-                table = measure.column_outliers(
-                    exposures.flt_paths, self.field.astrodrizzle.final_bits
-                )
-                table.to_csv(workdir / "columns.csv", index=False)
-                return {"table": "columns.csv"}
-
-            entry = self._stage("columns", "measuring detector columns", key, build)
+            job = self._columns_job()
+            entry = self._stage(job.stage, job.label, job.key, job.build)
             self._results["columns"] = pd.read_csv(
                 entry.directory / entry.record["table"], dtype={"rootname": str}
             )
         return self._results["columns"]
 
     def alignment(self) -> AlignmentResult:
-        """TweakReg (twice) on the visit DRZs and tweakback into their FLTs."""
+        """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`)."""
         if "alignment" not in self._results:
             exposures = self.exposures()
             reference = self.reference_catalog()
@@ -383,6 +430,21 @@ class Pipeline:
         )
         return StageJob(stage, f"drizzling the {skymethod} mosaic", key, build)
 
+    def _residuals_job(self) -> StageJob:
+        aligned = self.alignment()
+        key = {
+            "alignment": self._entries["alignment"].content_digest,
+            "tweakreg": dataclasses.asdict(self.field.tweakreg),
+            "code": cache.source_digest(align, drizzle),
+        }
+        build = functools.partial(
+            _build_residuals,
+            self.field,
+            aligned.visit_drz_paths,
+            aligned.directory / align.CATALOG_FILE,
+        )
+        return StageJob("residuals", "verifying the alignment (a new fit)", key, build)
+
     def _overlaps_job(self) -> StageJob:
         aligned = self.alignment()
         key = {
@@ -417,6 +479,18 @@ class Pipeline:
                 dtype={"exposure_a": str, "exposure_b": str},
             )
         return self._results["overlaps"]
+
+    def residuals(self) -> pd.DataFrame:
+        """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
+        the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
+        if "residuals" not in self._results:
+            self._build_concurrently(self._downstream_jobs())
+            job = self._residuals_job()
+            entry = self._stage(job.stage, job.label, job.key, job.build)
+            self._results["residuals"] = align.parse_shift_file(
+                entry.directory / entry.record["shift_file"]
+            )
+        return self._results["residuals"]
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""

@@ -304,6 +304,19 @@ def alignment(skyqa_pipeline, reference_catalog):
 
 
 @pytest.fixture(scope="session")
+def alignment_residuals(skyqa_pipeline, alignment):
+    """What a new TweakReg fit finds left on the updated visit DRZs: the verification
+    pass's shift file as a table (`skyqa.align.parse_shift_file`; ideally all zero).
+
+    Example::
+
+        def test_nothing_left(alignment_residuals):
+            assert (alignment_residuals["xsh_pix"].abs() < 0.1).all()
+    """
+    return _run_stage(skyqa_pipeline, "residuals")
+
+
+@pytest.fixture(scope="session")
 def aligned_flts(alignment):
     """Paths of the aligned FLTs (copies in the alignment's directory).
 

@@ -18,7 +18,8 @@ from skyqa.pipeline import Pipeline
 pipeline = Pipeline(resolve_field("mini-sim"), sys.argv[1], progress=lambda message: None)
 pipeline.mosaics()
 stages = ["exposures", "catalog", "alignment", "mosaic-localmin", "mosaic-match",
-          "mosaic-globalmin_match", "mosaic-globalmin", "overlaps"]  # overlaps: with the mosaics
+          "mosaic-globalmin_match", "mosaic-globalmin",
+          "overlaps", "residuals", "columns"]  # built with the mosaics
 print(json.dumps({stage: pipeline.stage_entry(stage).reused for stage in stages}))
 """
 

@@ -27,11 +27,11 @@ def test_alignment_fit(alignment, visit, skyqa_field):
     require(about(verdicts, visit))
 
 
-def test_alignment_residuals(alignment, visit, skyqa_field):
+def test_alignment_residuals(alignment_residuals, visit, skyqa_field):
     """After the header update, a new fit finds no shift, rotation or scale left."""
     limits = skyqa_field.thresholds
     verdicts = check_residuals(
-        alignment.residual_table,
+        alignment_residuals,
         limits.residual_shift_max_pix,
         limits.residual_rotation_max_deg,
         limits.residual_scale_max,
