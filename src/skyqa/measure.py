@@ -124,8 +124,10 @@ def grid_samples(exposure: ExposurePixels, step: int = 2) -> GridSamples:
     grid_y, grid_x = np.mgrid[0:ny:step, 0:nx:step]
     keep = exposure.usable[grid_y, grid_x]
     x, y = grid_x[keep].astype(float), grid_y[keep].astype(float)
-    ra, dec = exposure.wcs.all_pix2world(x, y, 0)
-    u, v = exposure.wcs.wcs_world2pix(ra, dec, 0)
+    # The linear frame is the focal plane (all distortions applied), and the sky is its
+    # linear projection: the same numbers as all_pix2world, without a second mapping.
+    u, v = exposure.wcs.pix2foc(x, y, 0)
+    ra, dec = exposure.wcs.wcs_pix2world(u, v, 0)
     return GridSamples(x, y, ra, dec, u, v)
 
 

@@ -42,6 +42,18 @@ def _display_factor(shape: tuple[int, ...], limit: int) -> int:
     return max(1, int(np.ceil(max(shape) / limit)))
 
 
+def _block_sums(image: np.ndarray, factor: int, dtype) -> np.ndarray:
+    """Sums over ``factor`` x ``factor`` blocks, as ``factor`` strided additions per axis
+    (several times faster than summing a reshaped array over its short axes)."""
+    columns = image[:, 0::factor].astype(dtype)
+    for offset in range(1, factor):
+        columns += image[:, offset::factor]
+    sums = columns[0::factor].copy()
+    for offset in range(1, factor):
+        sums += columns[offset::factor]
+    return sums
+
+
 def _block_average(image: np.ndarray, limit: int = MAX_DISPLAY_PIXELS) -> np.ndarray:
     """Mean of the finite pixels in blocks, to at most ``limit`` pixels a side.
 
@@ -53,9 +65,8 @@ def _block_average(image: np.ndarray, limit: int = MAX_DISPLAY_PIXELS) -> np.nda
     ny, nx = (size // factor * factor for size in image.shape)
     trimmed = image[:ny, :nx]
     finite = np.isfinite(trimmed)
-    shape = (ny // factor, factor, nx // factor, factor)
-    sums = np.where(finite, trimmed, 0).reshape(shape).sum(axis=(1, 3), dtype=float)
-    counts = finite.reshape(shape).sum(axis=(1, 3))
+    sums = _block_sums(np.where(finite, trimmed, 0), factor, np.float64)
+    counts = _block_sums(finite.view(np.uint8), factor, np.int32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.where(counts > 0, sums / counts, np.nan)
