@@ -99,8 +99,10 @@ class CheckLedger:
                     record["message"] = report.longreprtext[-4000:]
 
     def register_pipeline(self, field: str, pipeline: object) -> None:
-        """Remember a field's pipeline, for the timings and metrics of its summary."""
+        """Remember a field's pipeline, for the timings and metrics of its summary; its
+        report figures are drawn with its stages (`Pipeline.draw_figures`)."""
         self.pipelines[field] = pipeline
+        pipeline.draw_figures = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from skyqa.summary import build_summary, environment_info, pipeline_metrics, write_summary

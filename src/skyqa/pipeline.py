@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import pandas as pd
@@ -83,12 +83,46 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 
 @dataclasses.dataclass(frozen=True)
 class StageJob:
-    """One stage to build: its cache key and a picklable ``build(workdir)``."""
+    """One stage to build: its cache key, a picklable ``build(workdir)``, and ``load``,
+    which turns the stage's cache entry into its result."""
 
     stage: str
     label: str
     key: dict
     build: Callable[[Path], dict]
+    load: Callable[[CacheEntry], object] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LaterJob:
+    """A stage of a batch that can start only when the stages in ``needs`` are built:
+    ``make()`` returns its `StageJob` then (its key names their content)."""
+
+    stage: str
+    needs: tuple[str, ...]
+    make: Callable[[], StageJob]
+
+
+def _load_mosaic(entry: CacheEntry) -> Mosaic:
+    return Mosaic.from_record(entry.directory, entry.record)
+
+
+def _load_overlaps(entry: CacheEntry) -> pd.DataFrame:
+    return pd.read_csv(
+        entry.directory / entry.record["pairs"], dtype={"exposure_a": str, "exposure_b": str}
+    )
+
+
+def _load_columns(entry: CacheEntry) -> pd.DataFrame:
+    return pd.read_csv(entry.directory / entry.record["table"], dtype={"rootname": str})
+
+
+def _load_residuals(entry: CacheEntry) -> pd.DataFrame:
+    return align.parse_shift_file(entry.directory / entry.record["shift_file"])
+
+
+def _load_figures(entry: CacheEntry) -> list[Path]:
+    return [entry.directory / name for name in entry.record["figures"]]
 
 
 def _fault_inputs(fault, field, stage, paths, workdir) -> list[Path]:
@@ -130,13 +164,29 @@ def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
     return {"pairs": "pairs.csv"}
 
 
+def _build_figures(group: str, results: dict, workers: int, workdir: Path) -> dict:
+    from skyqa import report
+
+    drawn = report.draw_group(group, results, workdir, workers)
+    return {"figures": [path.name for path in drawn]}
+
+
 def default_cost(stage: str) -> float:
     """Relative cost of a stage that this cache has never built (from horsehead-sim on
     two cores: a sky-matching mosaic about 11 s, another mosaic 7 s, the overlap
-    measurement 4 s, the verification fit 1 s, the column statistics 0.4 s)."""
+    measurement 4 s, the verification fit 1 s, the column statistics 0.4 s, the report's
+    figures 0.7 to 1.5 s a group)."""
     if stage.startswith("mosaic-"):
         return 11.0 if "match" in stage else 7.0
-    return {"overlaps": 4.0, "residuals": 1.0, "columns": 0.4}.get(stage, 4.0)
+    known = {
+        "overlaps": 4.0,
+        "residuals": 1.0,
+        "columns": 0.4,
+        "figures-mosaics": 1.5,
+        "figures-alignment": 1.2,
+        "figures-seams": 0.7,
+    }
+    return known.get(stage, 4.0)
 
 
 def _build_in_worker(root: Path, field: str, job: StageJob) -> tuple[bool, float]:
@@ -163,8 +213,16 @@ class Pipeline:
         Harness self-test only: inject this `skyqa.faults.Fault` into its stage (in that
         stage's own cache entries; nothing else changes).
     workers : int, optional
-        Processes that build independent stages at once (the four mosaics and the overlap
-        measurement); default: the CPUs available. 1 builds everything in this process.
+        Processes that build independent stages at once (the four mosaics, the overlap
+        measurement, the verification fit, the column statistics and, if
+        ``draw_figures``, the report's figures); default: the CPUs available. 1 builds
+        everything in this process.
+
+    Attributes
+    ----------
+    draw_figures : bool
+        Build the report's figure groups (`figures`) in the same batch as the mosaics, each
+        as soon as what it shows is built (set by skyqa's report writer). Default False.
     """
 
     def __init__(
@@ -185,6 +243,7 @@ class Pipeline:
         self.timings: dict[str, float] = {}
         self._entries: dict[str, CacheEntry] = {}
         self._results: dict[str, object] = {}
+        self.draw_figures = False
         offline_environment(allow_astrometry_db)
         if fault is not None:
             self.progress(
@@ -221,44 +280,85 @@ class Pipeline:
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         return dataclasses.replace(job, key=key, build=build)
 
-    def _build_concurrently(self, jobs: Sequence[StageJob]) -> None:
-        """Build independent stages in worker processes, ``self.workers`` at a time.
+    def _result(self, job: StageJob) -> object:
+        """The result of ``job``'s stage: loaded already, else from its cache entry (built
+        here if the cache does not have it)."""
+        if job.stage not in self._results:
+            entry = self._stage(job.stage, job.label, job.key, job.build)
+            self._results[job.stage] = job.load(entry)
+        return self._results[job.stage]
+
+    def _keep(self, job: StageJob, entry: CacheEntry, elapsed: float, how: str) -> None:
+        self._entries[job.stage] = entry
+        self._results[job.stage] = job.load(entry)
+        self.timings[job.stage] = elapsed
+        self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
+
+    def _build_concurrently(self, jobs: Sequence[StageJob], later: Sequence[LaterJob] = ()) -> None:
+        """Build independent stages in worker processes, ``self.workers`` at a time,
+        longest first; and each of ``later`` as soon as the stages it needs are built.
 
         Each worker builds its own cache entry (its own directory, under the entry's lock);
-        this process then finds the entries complete. A stage whose worker failed is left
-        for its own method to rebuild here, so that its error is reported where it would
-        be without workers.
+        this process then loads the results. A stage whose worker failed is left for its
+        own method to rebuild here, so that its error is reported where it would be
+        without workers (and a later job that needs it is left to its method too).
         """
-        prepared = [self._prepare(job) for job in jobs if job.stage not in self._entries]
-        pending = [
-            job for job in prepared if self.cache.find(self.field.name, job.stage, job.key) is None
-        ]
+        prepared = [self._prepare(job) for job in jobs if job.stage not in self._results]
+        pending = []
+        for job in prepared:
+            entry = self.cache.find(self.field.name, job.stage, job.key)
+            if entry is None:
+                pending.append(job)
+            else:
+                self._keep(job, entry, 0.0, "reused from cache")
         if self.workers < 2 or len(pending) < 2:
             return
-        pending = self._longest_first(pending)
+        waiting = [job for job in later if job.stage not in self._results]
+
+        def ready() -> list[StageJob]:
+            """The later jobs whose stages are built now and are not cached."""
+            jobs = []
+            for later_job in [job for job in waiting if set(job.needs) <= set(self._results)]:
+                waiting.remove(later_job)
+                job = self._prepare(later_job.make())
+                entry = self.cache.find(self.field.name, job.stage, job.key)
+                if entry is None:
+                    jobs.append(job)
+                else:
+                    self._keep(job, entry, 0.0, "reused from cache")
+            return jobs
+
+        pending = self._longest_first(pending + ready())
         workers = min(self.workers, len(pending))
         self.progress(
             f"{self.field.name}: building {len(pending)} independent stages, {workers} at a time"
         )
         with worker_pool(workers) as pool:
-            futures = {
-                pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
-                for job in pending
-            }
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    reused, elapsed = future.result()
-                except Exception as error:  # reported again by the stage's own call
-                    self.progress(f"{self.field.name}: {job.label}: failed in a worker: {error}")
-                    continue
-                entry = self.cache.find(self.field.name, job.stage, job.key)
-                if entry is None:  # changed since the worker wrote it: rebuilt by its call
-                    continue
-                self._entries[job.stage] = dataclasses.replace(entry, reused=reused)
-                self.timings[job.stage] = elapsed
-                how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
-                self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
+
+            def submit(jobs: Sequence[StageJob]) -> dict[Future, StageJob]:
+                return {
+                    pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
+                    for job in jobs
+                }
+
+            running = submit(pending)
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        reused, elapsed = future.result()
+                    except Exception as error:  # reported again by the stage's own call
+                        self.progress(
+                            f"{self.field.name}: {job.label}: failed in a worker: {error}"
+                        )
+                        continue
+                    entry = self.cache.find(self.field.name, job.stage, job.key)
+                    if entry is None:  # changed since the worker wrote it: rebuilt by its call
+                        continue
+                    how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
+                    self._keep(job, dataclasses.replace(entry, reused=reused), elapsed, how)
+                running.update(submit(self._longest_first(ready())))
 
     def _longest_first(self, jobs: Sequence[StageJob]) -> list[StageJob]:
         """``jobs`` by expected build time, longest first: a pool that takes them in this
@@ -293,11 +393,32 @@ class Pipeline:
             self._columns_job(),
         ]
 
+    def _later_jobs(self) -> list[LaterJob]:
+        """The report's figure groups, if ``draw_figures``: each when its inputs are built."""
+        if not self.draw_figures:
+            return []
+        from skyqa.report import FIGURE_GROUPS
+
+        return [
+            LaterJob(
+                f"figures-{group}",
+                self._figure_stages(group),
+                functools.partial(self._figures_job, group),
+            )
+            for group in FIGURE_GROUPS
+        ]
+
+    def _batch(self) -> None:
+        """Build everything after the alignment at once (`_build_concurrently`)."""
+        self._build_concurrently(self._downstream_jobs(), self._later_jobs())
+
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
-        overlaps, and ``mosaics`` (sky method -> Mosaic)."""
+        overlaps, residuals, columns, and ``mosaics`` (sky method -> Mosaic)."""
         results = {
-            key: value for key, value in self._results.items() if not key.startswith("mosaic-")
+            key: value
+            for key, value in self._results.items()
+            if not key.startswith(("mosaic-", "figures-"))
         }
         results["mosaics"] = {
             value.skymethod: value
@@ -377,17 +498,11 @@ class Pipeline:
             "code": cache.source_digest(measure, headers),
         }
         build = functools.partial(_build_columns, self.field, exposures.flt_paths)
-        return StageJob("columns", "measuring detector columns", key, build)
+        return StageJob("columns", "measuring detector columns", key, build, _load_columns)
 
     def column_outliers(self) -> pd.DataFrame:
         """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
-        if "columns" not in self._results:
-            job = self._columns_job()
-            entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results["columns"] = pd.read_csv(
-                entry.directory / entry.record["table"], dtype={"rootname": str}
-            )
-        return self._results["columns"]
+        return self._result(self._columns_job())
 
     def alignment(self) -> AlignmentResult:
         """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`)."""
@@ -428,7 +543,7 @@ class Pipeline:
         build = functools.partial(
             _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
         )
-        return StageJob(stage, f"drizzling the {skymethod} mosaic", key, build)
+        return StageJob(stage, f"drizzling the {skymethod} mosaic", key, build, _load_mosaic)
 
     def _residuals_job(self) -> StageJob:
         aligned = self.alignment()
@@ -443,7 +558,9 @@ class Pipeline:
             aligned.visit_drz_paths,
             aligned.directory / align.CATALOG_FILE,
         )
-        return StageJob("residuals", "verifying the alignment (a new fit)", key, build)
+        return StageJob(
+            "residuals", "verifying the alignment (a new fit)", key, build, _load_residuals
+        )
 
     def _overlaps_job(self) -> StageJob:
         aligned = self.alignment()
@@ -456,41 +573,81 @@ class Pipeline:
         build = functools.partial(
             _build_overlaps, self.field, self.fault, aligned.aligned_flt_paths
         )
-        return StageJob("overlaps", "measuring overlaps between exposures", key, build)
+        return StageJob(
+            "overlaps", "measuring overlaps between exposures", key, build, _load_overlaps
+        )
+
+    def _figure_stages(self, group: str) -> tuple[str, ...]:
+        """The stages whose results a figure group shows."""
+        from skyqa.report import FIGURE_GROUPS
+
+        stages = []
+        for name in FIGURE_GROUPS[group]:
+            if name == "mosaics":
+                stages += [
+                    f"mosaic-{drizzle.method_directory_name(method)}"
+                    for method in self.field.astrodrizzle.skymethods
+                ]
+            else:
+                stages.append(name)
+        return tuple(stages)
+
+    def _figures_job(self, group: str, workers: int = 1) -> StageJob:
+        from importlib.metadata import version
+
+        from skyqa import report
+
+        stages = self._figure_stages(group)
+        missing = [stage for stage in stages if stage not in self._results]
+        if missing:
+            raise ValueError(
+                f"The {group} figures of {self.field.name} show {', '.join(missing)}, "
+                "which this pipeline has not built yet."
+            )
+        results = self.computed()
+        key = {
+            "inputs": {stage: self._entries[stage].content_digest for stage in stages},
+            "code": cache.source_digest(report, drizzle, measure),
+            "matplotlib": version("matplotlib"),
+        }
+        shown = {name: results[name] for name in report.FIGURE_GROUPS[group]}
+        build = functools.partial(_build_figures, group, shown, workers)
+        return StageJob(
+            f"figures-{group}", f"drawing the {group} figures", key, build, _load_figures
+        )
+
+    def figures(self, group: str) -> list[Path]:
+        """The report's figures of one group (`skyqa.report.FIGURE_GROUPS`), from the
+        cache, else drawn now (in ``workers`` processes).
+
+        Raises
+        ------
+        ValueError
+            If the results the group shows have not been built by this pipeline.
+        skyqa.report.FigureError
+            If a figure could not be drawn (nothing of the group is cached).
+        """
+        return self._result(self._figures_job(group, self.workers))
 
     def mosaic(self, skymethod: str) -> Mosaic:
         """The final mosaic of all aligned FLTs with one sky method."""
         stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
         if stage not in self._results:
-            self._build_concurrently(self._downstream_jobs())
-            job = self._mosaic_job(skymethod)
-            entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results[stage] = Mosaic.from_record(entry.directory, entry.record)
-        return self._results[stage]
+            self._batch()
+        return self._result(self._mosaic_job(skymethod))
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
         if "overlaps" not in self._results:
-            self._build_concurrently(self._downstream_jobs())
-            job = self._overlaps_job()
-            entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results["overlaps"] = pd.read_csv(
-                entry.directory / entry.record["pairs"],
-                dtype={"exposure_a": str, "exposure_b": str},
-            )
-        return self._results["overlaps"]
+            self._batch()
+        return self._result(self._overlaps_job())
 
     def residuals(self) -> pd.DataFrame:
         """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
         the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
         if "residuals" not in self._results:
-            self._build_concurrently(self._downstream_jobs())
-            job = self._residuals_job()
-            entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results["residuals"] = align.parse_shift_file(
-                entry.directory / entry.record["shift_file"]
-            )
-        return self._results["residuals"]
+            self._batch()
+        return self._result(self._residuals_job())
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""

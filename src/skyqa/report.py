@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import sys
 import warnings
 from pathlib import Path
 
@@ -270,30 +269,46 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
         return [_draw(task) for task in tasks]
 
 
-def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
-    """Every figure the pipeline's results allow; problems are returned, not raised.
+FIGURE_GROUPS = {
+    "mosaics": ("mosaics",),
+    "alignment": ("alignment",),
+    "seams": ("mosaics", "overlaps"),
+}
+"""The figures are drawn and cached in groups, each from the results it names (keys of
+`skyqa.pipeline.Pipeline.computed`), in this order on the report page. A group whose
+results a session did not compute is left out."""
 
-    The figures are independent: they are drawn in the pipeline's worker processes.
+
+class FigureError(Exception):
+    """Some figures of a group could not be drawn (``problems``: one sentence each)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
+    """The figures of ``group`` as ``(name, function, arguments)``, drawn into ``directory``.
+
+    ``results`` holds what `FIGURE_GROUPS` names for the group (as `Pipeline.computed`).
     """
     from skyqa.drizzle import mdrizsky_by_method
     from skyqa.measure import seam_table
 
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    results = pipeline.computed()
     mosaics = results.get("mosaics", {})
-    tasks = []
-    if mosaics:
-        tasks += [
+    if group == "mosaics":
+        return [
             (
                 "mdrizsky",
                 figure_mdrizsky,
-                (mdrizsky_by_method(mosaics), figures_dir / "mdrizsky.png"),
+                (mdrizsky_by_method(mosaics), directory / "mdrizsky.png"),
             ),
-            ("mosaics", figure_mosaics, (mosaics, figures_dir / "mosaics.png")),
-            ("difference", figure_difference, (mosaics, figures_dir / "difference.png")),
+            ("mosaics", figure_mosaics, (mosaics, directory / "mosaics.png")),
+            ("difference", figure_difference, (mosaics, directory / "difference.png")),
         ]
-    alignment = results.get("alignment")
-    if alignment is not None:
+    if group == "alignment":
+        alignment = results["alignment"]
+        tasks = []
         for drz in alignment.visit_drz_paths:
             visit = drz.name.split("_")[0]
             match_file = alignment.directory / f"{drz.stem}_catalog_fit.match"
@@ -301,54 +316,84 @@ def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
                 (
                     f"alignment {visit}",
                     figure_alignment,
-                    (drz, match_file, figures_dir / f"alignment_{visit}.png"),
+                    (drz, match_file, directory / f"alignment_{visit}.png"),
                 )
             )
-    if mosaics and "overlaps" in results:
+        return tasks
+    if group == "seams":
         seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
-        tasks.append(("seams", figure_seams, (seams, list(mosaics), figures_dir / "seams.png")))
-    drawn = _draw_all(tasks, pipeline.workers)
-    made = [path for path, _ in drawn if path is not None]
-    problems = [problem for _, problem in drawn if problem is not None]
+        return [("seams", figure_seams, (seams, list(mosaics), directory / "seams.png"))]
+    raise ValueError(f"unknown figure group {group!r}; known: {', '.join(FIGURE_GROUPS)}")
+
+
+def available_groups(results: dict) -> list[str]:
+    """The figure groups whose results are all in ``results``, in page order."""
+    def present(name: str) -> bool:
+        value = results.get(name)
+        return bool(value) if isinstance(value, dict) else value is not None
+
+    return [group for group, needs in FIGURE_GROUPS.items() if all(map(present, needs))]
+
+
+def _draw_group(
+    group: str, results: dict, directory: Path, workers: int
+) -> tuple[list[Path], list[str]]:
+    directory.mkdir(parents=True, exist_ok=True)
+    drawn = _draw_all(figure_tasks(group, results, directory), workers)
+    return (
+        [path for path, _ in drawn if path is not None],
+        [problem for _, problem in drawn if problem is not None],
+    )
+
+
+def draw_group(group: str, results: dict, directory: Path, workers: int = 1) -> list[Path]:
+    """Draw one group's figures into ``directory``; the paths of those drawn.
+
+    Raises
+    ------
+    FigureError
+        If any figure could not be drawn (the others are drawn all the same).
+    """
+    made, problems = _draw_group(group, results, directory, workers)
+    if problems:
+        raise FigureError(problems)
+    return made
+
+
+def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
+    """Every figure the pipeline's results allow, drawn now (in the pipeline's worker
+    processes); problems are returned, not raised."""
+    results = pipeline.computed()
+    made, problems = [], []
+    for group in available_groups(results):
+        group_made, group_problems = _draw_group(group, results, figures_dir, pipeline.workers)
+        made += group_made
+        problems += group_problems
     return made, problems
 
 
 def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
-    """`make_figures`, kept in the pipeline's cache: a run whose results did not change
-    copies the figures it made last time instead of drawing them again.
+    """Every figure the pipeline's results allow, copied from the pipeline's cache where
+    it has them (`Pipeline.figures`), drawn now where it has not; problems are returned.
 
-    The key is the content of every stage the pipeline ran, this module's source and the
-    matplotlib version. Figures with a problem are not kept (the next run tries again).
+    A group with a problem is not cached (the next run tries again): it is drawn here,
+    and what could be drawn of it is shown.
     """
     import shutil
-    from importlib.metadata import version
 
-    from skyqa import cache as skyqa_cache
-
-    key = {
-        "entries": pipeline.entry_digests(),
-        "code": skyqa_cache.source_digest(sys.modules[__name__]),
-        "matplotlib": version("matplotlib"),
-    }
-    field = pipeline.field.name
-    entry = pipeline.cache.find(field, "figures", key)
-    if entry is None:
-        made, problems = make_figures(pipeline, figures_dir)
-        if problems:
-            return made, problems
-
-        def keep(workdir: Path) -> dict:
-            for path in made:
-                shutil.copy2(path, workdir / path.name)
-            return {"figures": [path.name for path in made]}
-
-        pipeline.cache.get_or_build(field, "figures", key, keep)
-        return made, problems
     figures_dir.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for name in entry.record["figures"]:
-        copies.append(Path(shutil.copy2(entry.directory / name, figures_dir / name)))
-    return copies, []
+    results = pipeline.computed()
+    made, problems = [], []
+    for group in available_groups(results):
+        try:
+            cached = pipeline.figures(group)
+        except FigureError:
+            group_made, group_problems = _draw_group(group, results, figures_dir, pipeline.workers)
+            made += group_made
+            problems += group_problems
+            continue
+        made += [Path(shutil.copy2(path, figures_dir / path.name)) for path in cached]
+    return made, problems
 
 
 def _embed(path: Path) -> str:
