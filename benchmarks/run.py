@@ -1,7 +1,7 @@
 """Benchmark: the bare pipeline against skyqa's cold and warm runs, at several field sizes.
 
     python benchmarks/run.py                       # 4, 18 and 72 exposures
-    python benchmarks/run.py --sizes 4 18 --out benchmarks/results.md
+    python benchmarks/run.py --sizes 4 18 --repeat 3 --out benchmarks/results.md
 
 For each size, the field's files are generated once (by skyqa's simulator, not timed);
 then, each starting from those same files:
@@ -14,6 +14,10 @@ then, each starting from those same files:
 
 Wall time and peak memory (resident set of the whole process tree, sampled every
 100 ms) are measured from outside; the table goes to ``--out`` with the machine described.
+Every timed run starts after ``os.sync()``, so that none pays for writing out the files
+of the one before. ``--repeat N`` runs the three N times in turn (bare, cold, warm, bare,
+...), each from fresh copies; the table gives each one's median, its range, and the
+largest peak memory.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -71,6 +76,7 @@ def _tree_rss_bytes(pid: int) -> int:
 
 def measure(command: list[str], cwd: Path, log: Path) -> tuple[float, float, int]:
     """Run a command; return (wall seconds, peak tree memory in MB, exit code)."""
+    os.sync()  # the files written before are on disk: their write-back is not timed
     started = time.perf_counter()
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
@@ -149,24 +155,14 @@ def prepare(spec: Path, work: Path, workers: int) -> tuple[Path, Path]:
     return files, seed_cache
 
 
-def run_size(size: int, work: Path, workers: int) -> dict:
+def run_size(size: int, work: Path, workers: int, repeat: int = 1) -> dict:
+    """Time bare, cold and warm ``repeat`` times in turn; each a list of measurements."""
     work.mkdir(parents=True, exist_ok=True)
     spec = field_spec(size, work)
     print(f"bench-{size}: generating the field ({spec.name}) ...", flush=True)
     files, seed_cache = prepare(spec, work, workers)
     bare_dir = work / "bare"
-    shutil.copytree(files, bare_dir)
-    print(f"bench-{size}: bare pipeline ...", flush=True)
-    bare = measure(
-        [sys.executable, str(HERE / "bare_pipeline.py"), str(bare_dir), str(spec)],
-        work,
-        work / "bare.log",
-    )
     harness_cache = work / "harness-cache"
-    shutil.copytree(seed_cache, harness_cache)
-    for entry in (harness_cache).glob("*/*"):
-        if entry.is_dir() and not entry.name.startswith(("exposures-", "catalog-")):
-            shutil.rmtree(entry)
     command = [
         sys.executable, "-m", "pytest", "--field", str(spec),
         "--skyqa-cache-dir", str(harness_cache), "--skyqa-workers", str(workers),
@@ -175,12 +171,44 @@ def run_size(size: int, work: Path, workers: int) -> dict:
     ]  # fmt: skip
     if size != 18:  # a generated field has no stored baseline
         command += ["-k", "not test_matches_baseline"]
-    print(f"bench-{size}: harness, cold ...", flush=True)
-    cold = measure(command, work, work / "cold.log")
-    print(f"bench-{size}: harness, warm ...", flush=True)
-    warm = measure(command, work, work / "warm.log")
+    runs: dict[str, list] = {"bare": [], "cold": [], "warm": []}
+    for round_number in range(1, repeat + 1):
+        of = f" ({round_number}/{repeat})" if repeat > 1 else ""
+        for folder in (bare_dir, harness_cache):
+            if folder.exists():
+                shutil.rmtree(folder)
+        shutil.copytree(files, bare_dir)
+        print(f"bench-{size}: bare pipeline{of} ...", flush=True)
+        runs["bare"].append(
+            measure(
+                [sys.executable, str(HERE / "bare_pipeline.py"), str(bare_dir), str(spec)],
+                work,
+                work / "bare.log",
+            )
+        )
+        shutil.copytree(seed_cache, harness_cache)
+        for entry in harness_cache.glob("*/*"):
+            if entry.is_dir() and not entry.name.startswith(("exposures-", "catalog-")):
+                shutil.rmtree(entry)
+        print(f"bench-{size}: harness, cold{of} ...", flush=True)
+        runs["cold"].append(measure(command, work, work / "cold.log"))
+        print(f"bench-{size}: harness, warm{of} ...", flush=True)
+        runs["warm"].append(measure(command, work, work / "warm.log"))
     n_flt = len(list(files.glob("*_flt.fits")))
-    return {"size": n_flt, "bare": bare, "cold": cold, "warm": warm}
+    return {"size": n_flt, **runs}
+
+
+def summarise(runs: list[tuple[float, float, int]]) -> tuple[float, float, float, float, int]:
+    """(median, fastest, slowest seconds, largest peak MB, first nonzero exit code)."""
+    seconds = [run[0] for run in runs]
+    codes = [run[2] for run in runs if run[2]]
+    return (
+        statistics.median(seconds),
+        min(seconds),
+        max(seconds),
+        max(run[1] for run in runs),
+        codes[0] if codes else 0,
+    )
 
 
 def machine() -> str:
@@ -206,26 +234,36 @@ def machine() -> str:
     )
 
 
-def table(results: list[dict], workers: int) -> str:
+def table(results: list[dict], workers: int, repeat: int) -> str:
+    how = "one run each"
+    if repeat > 1:
+        how = f"median of {repeat} runs each (fastest-slowest in brackets)"
     lines = [
-        f"Machine: {machine()}. Harness workers: {workers}.",
+        f"Machine: {machine()}. Harness workers: {workers}. Times: {how}.",
         "",
         "| exposures | bare pipeline | harness cold | cold / bare | harness warm | warm / bare "
         "| peak memory bare / cold / warm |",
         "|---|---|---|---|---|---|---|",
     ]
+
+    def seconds(summary: tuple) -> str:
+        spread = f" [{summary[1]:.1f}-{summary[2]:.1f}]" if repeat > 1 else ""
+        return f"{summary[0]:.1f} s{spread}"
+
     for result in results:
-        bare, cold, warm = result["bare"], result["cold"], result["warm"]
-        codes = {name: result[name][2] for name in ("bare", "cold", "warm")}
+        summaries = {name: summarise(result[name]) for name in ("bare", "cold", "warm")}
+        bare, cold, warm = summaries.values()
+        codes = {name: summary[4] for name, summary in summaries.items()}
         flag = "" if not any(codes.values()) else f" (exit codes {codes})"
         lines.append(
-            f"| {result['size']} | {bare[0]:.1f} s | {cold[0]:.1f} s | {cold[0] / bare[0]:.2f} "
-            f"| {warm[0]:.1f} s | {warm[0] / bare[0]:.3f} | {bare[1]:.0f} / {cold[1]:.0f} / "
-            f"{warm[1]:.0f} MB{flag} |"
+            f"| {result['size']} | {seconds(bare)} | {seconds(cold)} | {cold[0] / bare[0]:.2f} "
+            f"| {seconds(warm)} | {warm[0] / bare[0]:.3f} | {bare[3]:.0f} / {cold[3]:.0f} / "
+            f"{warm[3]:.0f} MB{flag} |"
         )
     if len(results) > 1:
         first, last = results[0], results[-1]
-        growth = (last["cold"][0] / first["cold"][0]) / (last["size"] / first["size"])
+        first_cold, last_cold = summarise(first["cold"])[0], summarise(last["cold"])[0]
+        growth = (last_cold / first_cold) / (last["size"] / first["size"])
         lines += [
             "",
             f"Cold cost per exposure, {last['size']} against {first['size']} exposures: "
@@ -240,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="default: the CPUs")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="time each run this many times (median shown)"
+    )
     arguments = parser.parse_args(argv)
     from skyqa.pipeline import available_cpus
 
@@ -247,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     work = arguments.work or Path(os.environ.get("TMPDIR", "/tmp")) / "skyqa-benchmark"
     if work.exists():
         shutil.rmtree(work)
-    results = [run_size(size, work / f"bench-{size}", workers) for size in arguments.sizes]
-    text = table(results, workers)
+    repeat = max(1, arguments.repeat)
+    results = [run_size(size, work / f"bench-{size}", workers, repeat) for size in arguments.sizes]
+    text = table(results, workers, repeat)
     arguments.out.write_text("# skyqa benchmark\n\nMade by `python benchmarks/run.py`.\n\n" + text)
     print(text)
     return 0

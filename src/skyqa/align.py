@@ -317,7 +317,8 @@ def verify_alignment(
     params : TweakRegSpec
         The TweakReg parameters of the alignment.
     workdir : Path
-        A new directory for this step; gets `RESIDUAL_SHIFT_FILE` and `LOG_FILE`.
+        A new directory for this step; keeps `RESIDUAL_SHIFT_FILE`, `LOG_FILE` and
+        TweakReg's catalogs and match files (the DRZ copies are deleted at the end).
 
     Returns
     -------
@@ -350,4 +351,6 @@ def verify_alignment(
             raise PipelineStepError(
                 f"The verification fit failed in {workdir}: {error}. Read the log, {log_path}."
             ) from error
+    for copy in drzs:  # copies of the alignment's DRZs: not kept twice
+        copy.unlink()
     return parse_shift_file(workdir / RESIDUAL_SHIFT_FILE)

@@ -27,7 +27,6 @@ import pandas as pd
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from astropy.wcs import WCS, FITSFixedWarning
-from scipy import ndimage
 
 from skyqa.headers import rootname_of
 
@@ -80,6 +79,8 @@ def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
         rootname = rootname_of(hdul[0].header, path)
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
     filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
+    from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
+
     local_mean = ndimage.uniform_filter(filled, size=9)
     on_source = ndimage.binary_dilation(
         (filled - local_mean) > SOURCE_SIGMA * np.where(good, err, np.inf), iterations=2
@@ -263,6 +264,8 @@ def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # wholly flagged columns: NaN
         filled = np.nan_to_num(columns, nan=np.nanmedian(columns))
+        from scipy import ndimage
+
         neighbours = ndimage.median_filter(filled, 11)
         deviation = columns - neighbours
         spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))

@@ -328,6 +328,7 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
 
 def available_groups(results: dict) -> list[str]:
     """The figure groups whose results are all in ``results``, in page order."""
+
     def present(name: str) -> bool:
         value = results.get(name)
         return bool(value) if isinstance(value, dict) else value is not None

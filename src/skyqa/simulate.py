@@ -33,7 +33,6 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
-from scipy import ndimage
 
 from skyqa import wfc3ir
 from skyqa.errors import AcquisitionError, FieldSpecError
@@ -423,6 +422,8 @@ def _nebula_image(geometry: ExposureGeometry, scene: Scene) -> np.ndarray:
     east, north = tangent_offsets(ra, dec, scene.ra_targ, scene.dec_targ)
     values = scene.nebula_e_s(east, north).reshape(gx.shape)
     yy, xx = np.mgrid[0:size, 0:size] / step
+    from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
+
     return ndimage.map_coordinates(values, [yy, xx], order=3, mode="nearest")
 
 
