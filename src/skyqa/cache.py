@@ -139,7 +139,7 @@ class Cache:
     Parameters
     ----------
     root : Path
-        Created if missing.
+        Created if missing; a relative path is taken from the current directory.
 
     Raises
     ------
@@ -148,7 +148,9 @@ class Cache:
     """
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root).expanduser()
+        # Absolute: the pipeline's steps run inside their entries' folders (drizzlepac
+        # reads and writes relative to the working directory).
+        self.root = Path(root).expanduser().absolute()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:

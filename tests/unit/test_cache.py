@@ -91,3 +91,23 @@ def test_versions_name_every_key_package():
         "drizzlepac", "stwcs", "stsci.skypac", "spherical_geometry", "astropy", "numpy"
     }  # fmt: skip
     assert "not installed" not in versions.values()
+
+
+def test_a_relative_root_works_for_a_step_that_changes_directory(tmp_path, monkeypatch):
+    """``--skyqa-cache-dir cache`` (relative): the pipeline's steps chdir into their
+    entry's folder, so every path they are given must still be valid there."""
+    from pathlib import Path
+
+    from skyqa.drizzle import working_directory
+
+    monkeypatch.chdir(tmp_path)
+    cache = Cache(Path("relative-cache"))
+
+    def build(workdir):
+        with working_directory(workdir):
+            (workdir / "written-from-inside.txt").write_text("x")
+        return {}
+
+    entry = cache.get_or_build("field", "stage", {"k": 1}, build)
+    assert cache.root == tmp_path / "relative-cache"
+    assert (entry.directory / "written-from-inside.txt").read_text() == "x"
