@@ -6,8 +6,8 @@ The tutorial's recipe, on copies in one working directory:
    per-image match files, and the fitted WCS into the DRZs (the old one is archived as an
    alternate WCS). The tutorial first runs the same fit with ``updatehdr=False`` to look
    at it; skyqa's checks are that look, and that pass writes the very same shift and
-   match files (held to it by ``tests/integration/test_mini_pipeline.py`` on every
-   drizzlepac version the test environments run), so it is not repeated here;
+   match files (held to it by ``tests/integration/test_tweakreg_passes.py``, which the
+   tox matrix runs in every drizzlepac environment), so it is not repeated here;
 2. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
    WCS the DRZ's WCSNAME read *before* step 1. Passing the name read after the update is
    a silent no-op (see the README), which is why the SCI header of every DRZ and FLT is
