@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
@@ -320,7 +321,11 @@ class Pipeline:
             jobs = []
             for later_job in [job for job in waiting if set(job.needs) <= set(self._results)]:
                 waiting.remove(later_job)
-                job = self._prepare(later_job.make())
+                try:
+                    job = self._prepare(later_job.make())
+                except Exception as error:  # left to its own method, which reports it
+                    self.progress(f"{self.field.name}: {later_job.stage}: not started: {error}")
+                    continue
                 entry = self.cache.find(self.field.name, job.stage, job.key)
                 if entry is None:
                     jobs.append(job)
@@ -358,7 +363,11 @@ class Pipeline:
                         continue
                     how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
                     self._keep(job, dataclasses.replace(entry, reused=reused), elapsed, how)
-                running.update(submit(self._longest_first(ready())))
+                try:
+                    running.update(submit(self._longest_first(ready())))
+                except BrokenProcessPool:  # a worker died: what is left, each method builds
+                    self.progress(f"{self.field.name}: the worker pool broke; going on here")
+                    break
 
     def _longest_first(self, jobs: Sequence[StageJob]) -> list[StageJob]:
         """``jobs`` by expected build time, longest first: a pool that takes them in this

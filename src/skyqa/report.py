@@ -361,18 +361,6 @@ def draw_group(group: str, results: dict, directory: Path, workers: int = 1) -> 
     return made
 
 
-def make_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
-    """Every figure the pipeline's results allow, drawn now (in the pipeline's worker
-    processes); problems are returned, not raised."""
-    results = pipeline.computed()
-    made, problems = [], []
-    for group in available_groups(results):
-        group_made, group_problems = _draw_group(group, results, figures_dir, pipeline.workers)
-        made += group_made
-        problems += group_problems
-    return made, problems
-
-
 def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
     """Every figure the pipeline's results allow, copied from the pipeline's cache where
     it has them (`Pipeline.figures`), drawn now where it has not; problems are returned.

@@ -1,0 +1,61 @@
+"""The pipeline's batch of independent stages, with stand-in stages (no drizzlepac)."""
+
+import os
+from pathlib import Path
+
+from skyqa.field import resolve_field
+from skyqa.pipeline import LaterJob, Pipeline, StageJob
+
+
+def _write(name: str, workdir: Path) -> dict:
+    (workdir / name).write_text(name)
+    return {"file": name}
+
+
+def _die(workdir: Path) -> dict:
+    os._exit(1)  # a worker killed mid-build (out of memory, say)
+
+
+def _load(entry):
+    return (entry.directory / entry.record["file"]).read_text()
+
+
+def _job(stage: str, build) -> StageJob:
+    return StageJob(stage, f"building {stage}", {"stage": stage}, build, _load)
+
+
+def _pipeline(tmp_path, messages) -> Pipeline:
+    return Pipeline(resolve_field("mini-sim"), tmp_path, progress=messages.append, workers=2)
+
+
+def test_later_jobs_start_when_what_they_need_is_built(tmp_path):
+    from functools import partial
+
+    messages = []
+    pipeline = _pipeline(tmp_path, messages)
+    jobs = [_job(name, partial(_write, name)) for name in ("a", "b", "c")]
+    later = LaterJob("d", ("a", "b"), lambda: _job("d", partial(_write, "d")))
+    pipeline._build_concurrently(jobs, [later])
+    assert [pipeline._results[stage] for stage in "abcd"] == ["a", "b", "c", "d"]
+    assert all(not pipeline.stage_entry(stage).reused for stage in "abcd")
+
+    again = _pipeline(tmp_path, [])
+    again._build_concurrently(jobs, [later])  # all cached: nothing is built, d never made
+    assert all(again.stage_entry(stage).reused for stage in "abc")
+
+
+def test_a_worker_that_dies_does_not_sink_the_batch(tmp_path):
+    """A dead worker breaks the pool; the batch must stop submitting and leave what is
+    left to each stage's own method (which runs and reports it in this process). When the
+    pool breaks is a race, so the scenario runs a few times."""
+    from functools import partial
+
+    for attempt in range(5):
+        messages = []
+        pipeline = _pipeline(tmp_path / str(attempt), messages)
+        jobs = [_job("dies", _die), *(_job(name, partial(_write, name)) for name in "ab")]
+        later = LaterJob("c", ("a",), lambda: _job("c", partial(_write, "c")))
+        pipeline._build_concurrently(jobs, [later])  # must not raise
+        assert "dies" not in pipeline._results  # left for its own method to build and report
+        said = " ".join(messages)
+        assert "failed in a worker" in said or "pool broke" in said, messages
