@@ -104,6 +104,11 @@ class LaterJob:
     make: Callable[[], StageJob]
 
 
+def _mosaic_stage(skymethod: str) -> str:
+    """The stage (and cache folder) name of the mosaic of one sky method."""
+    return f"mosaic-{drizzle.method_directory_name(skymethod)}"
+
+
 def _load_mosaic(entry: CacheEntry) -> Mosaic:
     return Mosaic.from_record(entry.directory, entry.record)
 
@@ -252,24 +257,19 @@ class Pipeline:
                 "run tests the harness, its results are not QA of the field"
             )
 
-    def _stage(
-        self,
-        stage: str,
-        label: str,
-        key: dict,
-        build: Callable[[Path], dict],
-    ) -> CacheEntry:
-        if stage in self._entries:
-            return self._entries[stage]
-        job = self._prepare(StageJob(stage, label, key, build))
+    def _stage(self, job: StageJob) -> CacheEntry:
+        """``job``'s cache entry, built here if the cache does not have it."""
+        if job.stage in self._entries:
+            return self._entries[job.stage]
+        job = self._prepare(job)
         started = time.perf_counter()
-        self.progress(f"{self.field.name}: {label} ...")
-        entry = self.cache.get_or_build(self.field.name, stage, job.key, job.build)
+        self.progress(f"{self.field.name}: {job.label} ...")
+        entry = self.cache.get_or_build(self.field.name, job.stage, job.key, job.build)
         elapsed = time.perf_counter() - started
-        self.timings[stage] = elapsed
+        self.timings[job.stage] = elapsed
         how = "reused from cache" if entry.reused else f"done in {elapsed:.1f} s"
-        self.progress(f"{self.field.name}: {label}: {how} ({entry.directory})")
-        self._entries[stage] = entry
+        self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
+        self._entries[job.stage] = entry
         return entry
 
     def _prepare(self, job: StageJob) -> StageJob:
@@ -281,13 +281,13 @@ class Pipeline:
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         return dataclasses.replace(job, key=key, build=build)
 
-    def _result(self, job: StageJob) -> object:
-        """The result of ``job``'s stage: loaded already, else from its cache entry (built
-        here if the cache does not have it)."""
-        if job.stage not in self._results:
-            entry = self._stage(job.stage, job.label, job.key, job.build)
-            self._results[job.stage] = job.load(entry)
-        return self._results[job.stage]
+    def _result(self, stage: str, make: Callable[[], StageJob]) -> object:
+        """The result of ``stage``: loaded already, else from the cache entry of the job
+        ``make()`` returns (built here if the cache does not have it)."""
+        if stage not in self._results:
+            job = make()
+            self._results[stage] = job.load(self._stage(job))
+        return self._results[stage]
 
     def _keep(self, job: StageJob, entry: CacheEntry, elapsed: float, how: str) -> None:
         self._entries[job.stage] = entry
@@ -472,7 +472,7 @@ class Pipeline:
                     self.field, workdir, self.progress, self.download_dir, self.workers
                 ).to_record()
 
-            entry = self._stage("exposures", "acquiring exposures", key, build)
+            entry = self._stage(StageJob("exposures", "acquiring exposures", key, build))
             self._results["exposures"] = ExposureSet.from_record(entry.directory, entry.record)
         return self._results["exposures"]
 
@@ -492,7 +492,7 @@ class Pipeline:
                 )
                 return {"source": built.source, "path": built.path.name}
 
-            entry = self._stage("catalog", "reference catalog", key, build)
+            entry = self._stage(StageJob("catalog", "reference catalog", key, build))
             path = entry.directory / entry.record["path"]
             self._results["catalog"] = ReferenceCatalog(
                 entry.record["source"], path, Table.read(path, format="ascii.ecsv")
@@ -511,7 +511,7 @@ class Pipeline:
 
     def column_outliers(self) -> pd.DataFrame:
         """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
-        return self._result(self._columns_job())
+        return self._result("columns", self._columns_job)
 
     def alignment(self) -> AlignmentResult:
         """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`)."""
@@ -534,13 +534,14 @@ class Pipeline:
                     workdir,
                 ).to_record()
 
-            entry = self._stage("alignment", "aligning visits to the reference catalog", key, build)
+            label = "aligning visits to the reference catalog"
+            entry = self._stage(StageJob("alignment", label, key, build))
             self._results["alignment"] = AlignmentResult.from_record(entry.directory, entry.record)
         return self._results["alignment"]
 
     def _mosaic_job(self, skymethod: str) -> StageJob:
         aligned = self.alignment()
-        stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
+        stage = _mosaic_stage(skymethod)
         parameters = dataclasses.asdict(self.field.astrodrizzle)
         parameters.pop("skymethods")
         key = {
@@ -593,10 +594,7 @@ class Pipeline:
         stages = []
         for name in FIGURE_GROUPS[group]:
             if name == "mosaics":
-                stages += [
-                    f"mosaic-{drizzle.method_directory_name(method)}"
-                    for method in self.field.astrodrizzle.skymethods
-                ]
+                stages += [_mosaic_stage(method) for method in self.field.astrodrizzle.skymethods]
             else:
                 stages.append(name)
         return tuple(stages)
@@ -636,27 +634,29 @@ class Pipeline:
         skyqa.report.FigureError
             If a figure could not be drawn (nothing of the group is cached).
         """
-        return self._result(self._figures_job(group, self.workers))
+        return self._result(
+            f"figures-{group}", functools.partial(self._figures_job, group, self.workers)
+        )
 
     def mosaic(self, skymethod: str) -> Mosaic:
         """The final mosaic of all aligned FLTs with one sky method."""
-        stage = f"mosaic-{drizzle.method_directory_name(skymethod)}"
+        stage = _mosaic_stage(skymethod)
         if stage not in self._results:
             self._batch()
-        return self._result(self._mosaic_job(skymethod))
+        return self._result(stage, functools.partial(self._mosaic_job, skymethod))
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
         if "overlaps" not in self._results:
             self._batch()
-        return self._result(self._overlaps_job())
+        return self._result("overlaps", self._overlaps_job)
 
     def residuals(self) -> pd.DataFrame:
         """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
         the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
         if "residuals" not in self._results:
             self._batch()
-        return self._result(self._residuals_job())
+        return self._result("residuals", self._residuals_job)
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""
