@@ -107,6 +107,11 @@ def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
     return wcs_record({path.name: fits.getheader(path, ("SCI", 1)) for path in paths}, stage)
 
 
+def visit_of(image: str) -> str:
+    """Visit id of a visit DRZ file name: 'ibxl50030_drz.fits' -> 'ibxl50030'."""
+    return Path(image).name.split("_")[0].lower()
+
+
 def signed_rotation(rotation_deg: pd.Series) -> pd.Series:
     """Rotation modulo 360 (as TweakReg writes it) as a signed angle in (-180, 180]."""
     return -((180.0 - rotation_deg) % 360.0 - 180.0)

@@ -35,6 +35,7 @@ from astropy.table import Table
 from skyqa import (
     acquire,
     align,
+    astrometry,
     cache,
     catalog,
     drizzle,
@@ -47,6 +48,7 @@ from skyqa import (
 )
 from skyqa.acquire import ExposureSet
 from skyqa.align import AlignmentResult
+from skyqa.astrometry import AlignmentPlacement
 from skyqa.cache import Cache, CacheEntry
 from skyqa.catalog import ReferenceCatalog
 from skyqa.drizzle import Mosaic
@@ -127,6 +129,10 @@ def _load_residuals(entry: CacheEntry) -> pd.DataFrame:
     return align.parse_shift_file(entry.directory / entry.record["shift_file"])
 
 
+def _load_placement(entry: CacheEntry) -> AlignmentPlacement:
+    return AlignmentPlacement.from_record(entry.directory, entry.record)
+
+
 def _load_figures(entry: CacheEntry) -> list[Path]:
     return [entry.directory / name for name in entry.record["figures"]]
 
@@ -160,6 +166,11 @@ def _build_columns(field, flt_paths, workdir: Path) -> dict:
     return {"table": "columns.csv"}
 
 
+def _build_placement(alignment: AlignmentResult, truth_path, workdir: Path) -> dict:
+    truth = None if truth_path is None else simulate.load_truth(truth_path)
+    return astrometry.measure_alignment(alignment, truth).to_record(workdir)
+
+
 def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
     pairs = measure.measure_overlaps(
         _fault_inputs(fault, field, "overlaps", flt_paths, workdir),
@@ -177,16 +188,21 @@ def _build_figures(group: str, results: dict, workers: int, workdir: Path) -> di
     return {"figures": [path.name for path in drawn]}
 
 
+BATCH_RESULTS = frozenset({"mosaics", "overlaps", "residuals", "placement", "columns"})
+"""The results one batch builds together (`Pipeline.wanted`)."""
+
+
 def default_cost(stage: str) -> float:
     """Relative cost of a stage that this cache has never built (from horsehead-sim on
     two cores: a sky-matching mosaic about 11 s, another mosaic 7 s, the overlap
-    measurement 4 s, the verification fit 1 s, the column statistics 0.4 s, the report's
-    figures 0.7 to 1.5 s a group)."""
+    measurement 4 s, the verification fit 1 s, the WCS measurements 0.5 s, the column
+    statistics 0.4 s, the report's figures 0.7 to 1.5 s a group)."""
     if stage.startswith("mosaic-"):
         return 11.0 if "match" in stage else 7.0
     known = {
         "overlaps": 4.0,
         "residuals": 1.0,
+        "placement": 0.5,
         "columns": 0.4,
         "figures-mosaics": 1.5,
         "figures-alignment": 1.2,
@@ -220,7 +236,7 @@ class Pipeline:
         stage's own cache entries; nothing else changes).
     workers : int, optional
         Processes that build independent stages at once (the four mosaics, the overlap
-        measurement, the verification fit, the column statistics and, if
+        measurement, the verification fit, the WCS measurements, the column statistics and, if
         ``draw_figures``, the report's figures); default: the CPUs available. 1 builds
         everything in this process.
 
@@ -229,6 +245,10 @@ class Pipeline:
     draw_figures : bool
         Build the report's figure groups (`figures`) in the same batch as the mosaics, each
         as soon as what it shows is built (set by skyqa's report writer). Default False.
+    wanted : set of str or None
+        The results after the alignment that the caller will ask for (names of
+        `BATCH_RESULTS`): the batch builds only these, and the one asked for. None (the
+        default): all of them (set by skyqa's plugin from the checks it collected).
     """
 
     def __init__(
@@ -250,6 +270,7 @@ class Pipeline:
         self._entries: dict[str, CacheEntry] = {}
         self._results: dict[str, object] = {}
         self.draw_figures = False
+        self.wanted: set[str] | None = None
         offline_environment(allow_astrometry_db)
         if fault is not None:
             self.progress(
@@ -391,16 +412,21 @@ class Pipeline:
             reverse=True,
         )
 
-    def _downstream_jobs(self) -> list[StageJob]:
+    def _downstream_jobs(self, asked: str) -> list[StageJob]:
         """The stages after the alignment, which do not depend on one another, and the
-        column statistics (which need only the exposures)."""
-        methods = self.field.astrodrizzle.skymethods
-        return [
-            *(self._mosaic_job(method) for method in methods),
-            self._overlaps_job(),
-            self._residuals_job(),
-            self._columns_job(),
-        ]
+        column statistics (which need only the exposures): those of ``wanted``, and
+        ``asked`` (a name of `BATCH_RESULTS`)."""
+        chosen = BATCH_RESULTS if self.wanted is None else {*self.wanted, asked}
+        jobs = []
+        if "mosaics" in chosen:
+            jobs += [self._mosaic_job(method) for method in self.field.astrodrizzle.skymethods]
+        makers = {
+            "overlaps": self._overlaps_job,
+            "residuals": self._residuals_job,
+            "placement": self._placement_job,
+            "columns": self._columns_job,
+        }
+        return jobs + [make() for name, make in makers.items() if name in chosen]
 
     def _later_jobs(self) -> list[LaterJob]:
         """The report's figure groups, if ``draw_figures``: each when its inputs are built."""
@@ -417,13 +443,14 @@ class Pipeline:
             for group in FIGURE_GROUPS
         ]
 
-    def _batch(self) -> None:
-        """Build everything after the alignment at once (`_build_concurrently`)."""
-        self._build_concurrently(self._downstream_jobs(), self._later_jobs())
+    def _batch(self, asked: str) -> None:
+        """Build the results after the alignment at once (`_build_concurrently`): the
+        ``wanted`` ones, and ``asked``."""
+        self._build_concurrently(self._downstream_jobs(asked), self._later_jobs())
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
-        overlaps, residuals, columns, and ``mosaics`` (sky method -> Mosaic)."""
+        overlaps, residuals, placement, columns, and ``mosaics`` (sky method -> Mosaic)."""
         results = {
             key: value
             for key, value in self._results.items()
@@ -572,6 +599,19 @@ class Pipeline:
             "residuals", "verifying the alignment (a new fit)", key, build, _load_residuals
         )
 
+    def _placement_job(self) -> StageJob:
+        aligned = self.alignment()
+        truth_path = self.exposures().truth_path
+        key = {
+            "alignment": self._entries["alignment"].content_digest,
+            "exposures": self._entries["exposures"].content_digest,
+            "code": cache.source_digest(astrometry, align, simulate),
+        }
+        build = functools.partial(_build_placement, aligned, truth_path)
+        return StageJob(
+            "placement", "measuring the aligned WCSs on the sky", key, build, _load_placement
+        )
+
     def _overlaps_job(self) -> StageJob:
         aligned = self.alignment()
         key = {
@@ -642,21 +682,29 @@ class Pipeline:
         """The final mosaic of all aligned FLTs with one sky method."""
         stage = _mosaic_stage(skymethod)
         if stage not in self._results:
-            self._batch()
+            self._batch("mosaics")
         return self._result(stage, functools.partial(self._mosaic_job, skymethod))
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
         if "overlaps" not in self._results:
-            self._batch()
+            self._batch("overlaps")
         return self._result("overlaps", self._overlaps_job)
 
     def residuals(self) -> pd.DataFrame:
         """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
         the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
         if "residuals" not in self._results:
-            self._batch()
+            self._batch("residuals")
         return self._result("residuals", self._residuals_job)
+
+    def placement(self) -> AlignmentPlacement:
+        """The aligned WCSs measured on the sky (`skyqa.astrometry.measure_alignment`):
+        tweakback's transfer into every FLT and, on synthetic fields, each FLT's offset
+        from its true WCS."""
+        if "placement" not in self._results:
+            self._batch("placement")
+        return self._result("placement", self._placement_job)
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""

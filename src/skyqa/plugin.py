@@ -13,6 +13,15 @@ import pytest
 
 SETTINGS_KEY = pytest.StashKey["object"]()
 FIELDS_KEY = pytest.StashKey[dict]()
+WANTED_KEY = pytest.StashKey[set]()
+FIXTURE_RESULTS = {
+    "mosaics": "mosaics",
+    "overlap_pairs": "overlaps",
+    "alignment_residuals": "residuals",
+    "alignment_placement": "placement",
+    "column_outliers": "columns",
+}
+"""Fixtures that return a result of the pipeline's batch (`Pipeline.wanted`)."""
 CHECKS_DIR = Path(__file__).parent / "checks"
 LEDGER_NAME = "skyqa-ledger"
 
@@ -149,6 +158,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ledger, LEDGER_NAME)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Tell the pipelines which batch results the selected tests need: with ``-k`` or a
+    test id, only those are built (four mosaics are not drizzled for a tweakback check)."""
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    session.config.stash[WANTED_KEY] = {
+        result for fixture, result in FIXTURE_RESULTS.items() if fixture in needed
+    }
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     fields = metafunc.config.stash.get(FIELDS_KEY, {})
     if "visit" in metafunc.fixturenames and fields:
@@ -226,6 +244,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
         fault=get_fault(settings.fault) if settings.fault else None,
         workers=settings.workers,
     )
+    pipeline.wanted = request.config.stash.get(WANTED_KEY, None)
     ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
     if ledger is not None:
         ledger.register_pipeline(skyqa_field.name, pipeline)
@@ -314,6 +333,20 @@ def alignment_residuals(skyqa_pipeline, alignment):
             assert (alignment_residuals["xsh_pix"].abs() < 0.1).all()
     """
     return _run_stage(skyqa_pipeline, "residuals")
+
+
+@pytest.fixture(scope="session")
+def alignment_placement(skyqa_pipeline, alignment):
+    """The aligned WCSs measured on the sky (`skyqa.astrometry.AlignmentPlacement`):
+    how far tweakback moved each FLT against its visit DRZ's correction, and on synthetic
+    fields each FLT's offset from its true WCS (mas).
+
+    Example::
+
+        def test_moved(alignment_placement):
+            assert (alignment_placement.tweakback["moved_mas"] > 0).all()
+    """
+    return _run_stage(skyqa_pipeline, "placement")
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,27 @@ def test_packaged_checks_run_on_mini_sim(pytester, mini_pipeline, shared_cache_d
     result.stdout.fnmatch_lines(["skyqa report: *skyqa-report/mini-sim/summary.json"])
 
 
+def test_a_selection_builds_only_the_results_its_checks_need(
+    pytester, mini_pipeline, shared_cache_dir, tmp_path
+):
+    """`-k tweakback` after the alignment: the WCS measurement is built, no mosaic."""
+    import shutil
+
+    cache = tmp_path / "cache"
+    for entry in (shared_cache_dir / "mini-sim").glob("*"):
+        if entry.name.startswith(("exposures-", "catalog-", "alignment-")):
+            shutil.copytree(entry, cache / "mini-sim" / entry.name)
+    result = pytester.runpytest(
+        "--field", "mini-sim", "--skyqa-cache-dir", str(cache), "-k", "tweakback or truth"
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] == 2 * len(mini_pipeline.field.visit_ids())
+    assert outcomes.get("failed", 0) == 0
+    result.stdout.fnmatch_lines(["*mini-sim: measuring the aligned WCSs on the sky: done in*"])
+    assert "drizzling" not in result.stdout.str()
+    assert not list((cache / "mini-sim").glob("mosaic-*"))
+
+
 def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
     result = pytester.runpytest("--field", "horsehead", "--skyqa-cache-dir", str(tmp_path))
     assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from skyqa import wfc3ir
+from skyqa.astrometry import truth_offset_mas, tweakback_moves
 from skyqa.checks.alignment import (
     check_fit_quality,
     check_residuals,
@@ -107,21 +108,34 @@ def _flt_header(crval):
 def test_tweakback_that_moved_the_flt_passes_and_a_skipped_one_fails():
     shift = 0.5 / 3600  # the DRZ's correction: 0.5 arcsec in declination
     drz_before, drz_after = _drz_header((85.25, -2.45)), _drz_header((85.25, -2.45 + shift))
+    drz_after["WCSNAMEA"] = "IDC_w3m18525i"
     flt_before = {"isqa01a1q_flt.fits": _flt_header((85.2501, -2.4502))}
     moved = {"isqa01a1q_flt.fits": _flt_header((85.2501, -2.4502 + shift))}
-    ok = check_tweakback("isqa01030", drz_before, drz_after, flt_before, moved, 5.0)
-    assert failures(ok) == []
-    (skipped,) = check_tweakback("isqa01030", drz_before, drz_after, flt_before, flt_before, 5.0)
+    (row,) = tweakback_moves("isqa01030", drz_before, drz_after, flt_before, moved)
+    assert row["moved_mas"] == pytest.approx(500.0, rel=1e-3)
+    assert row["disagreement_mas"] < 1.0
+    assert failures(check_tweakback(pd.DataFrame([row]), 5.0)) == []
+    skipped_rows = tweakback_moves("isqa01030", drz_before, drz_after, flt_before, flt_before)
+    (skipped,) = check_tweakback(pd.DataFrame(skipped_rows), 5.0)
     assert not skipped.passed
+    assert skipped.subject == "isqa01a1q_flt.fits (visit isqa01030)"
     assert "the FLT did not move at all: tweakback was a silent no-op" in skipped.message()
     assert "the DRZ's correction (500.0 mas)" in skipped.message()
     assert "orig_wcs_name" in skipped.message()
+    assert "'IDC_w3m18525i'" in skipped.message()
 
 
 def test_wcs_against_truth_fails_when_off_by_30_mas():
     true = _flt_header((85.25, -2.45))
     off = _flt_header((85.25, -2.45 + 0.03 / 3600))
-    assert failures(check_wcs_against_truth("v", "isqa01a1q", true, true, 10.0)) == []
-    (failed,) = check_wcs_against_truth("v", "isqa01a1q", off, true, 10.0)
-    assert not failed.passed
+    assert truth_offset_mas(true, true) == pytest.approx(0.0, abs=1e-6)
+    offsets = pd.DataFrame(
+        {
+            "visit": ["v", "v"],
+            "rootname": ["isqa01a1q", "isqa01a2q"],
+            "rms_mas": [truth_offset_mas(true, true), truth_offset_mas(off, true)],
+        }
+    )
+    (failed,) = failures(check_wcs_against_truth(offsets, 10.0))
+    assert failed.subject == "exposure isqa01a2q (visit v)"
     assert failed.value == pytest.approx(30.0, rel=1e-3)

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
-from skyqa.align import parse_shift_file, signed_rotation
+from skyqa.align import parse_shift_file, signed_rotation, visit_of
 from skyqa.errors import PipelineStepError
 from skyqa.verdict import Verdict
-
-MAS_PER_DEG = 3.6e6
-
-
-def visit_of(image: str) -> str:
-    """Visit id of a visit DRZ file name: 'ibxl50030_drz.fits' -> 'ibxl50030'."""
-    return Path(image).name.split("_")[0].lower()
-
-
-def wcs_from_header(header: fits.Header) -> WCS:
-    """The primary WCS of a header (with SIP), without astropy's 'fixed' chatter."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        return WCS(header)
 
 
 def check_shift_file(path: Path, visit_images: Sequence[str]) -> list[Verdict]:
@@ -181,104 +164,60 @@ def check_residuals(
     return verdicts
 
 
-def _grid(header: fits.Header, step_fraction: float = 0.125) -> tuple[np.ndarray, np.ndarray]:
-    size_x = header.get("NAXIS1") or 2 * header["CRPIX1"]
-    size_y = header.get("NAXIS2") or 2 * header["CRPIX2"]
-    xs = np.linspace(0, size_x - 1, int(1 / step_fraction) + 1)
-    ys = np.linspace(0, size_y - 1, int(1 / step_fraction) + 1)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    return grid_x.ravel(), grid_y.ravel()
-
-
-def _sky_offsets_mas(ra1, dec1, ra2, dec2) -> np.ndarray:
-    return np.hypot((ra1 - ra2) * np.cos(np.deg2rad(dec2)), dec1 - dec2) * MAS_PER_DEG
-
-
-def check_tweakback(
-    visit: str,
-    drz_before: fits.Header,
-    drz_after: fits.Header,
-    flt_before: Mapping[str, fits.Header],
-    flt_after: Mapping[str, fits.Header],
-    agreement_max_mas: float,
-) -> list[Verdict]:
+def check_tweakback(moves: pd.DataFrame, agreement_max_mas: float) -> list[Verdict]:
     """Each FLT's WCS moved on the sky as its visit DRZ's WCS did.
-
-    On a grid over each FLT, the position given by the FLT's WCS after tweakback is
-    compared with where the DRZ's correction sends the position given by the FLT's WCS
-    before: ``WCS_drz_after(WCS_drz_before^-1(WCS_flt_before(pixel)))``. A tweakback that
-    did nothing leaves the FLT where it was, off by the whole DRZ correction.
 
     Parameters
     ----------
-    visit : str
-        The visit id, for messages.
-    drz_before, drz_after : Header
-        The visit DRZ's SCI header before and after TweakReg updated it.
-    flt_before, flt_after : mapping
-        FLT file name -> SCI header before and after tweakback.
+    moves : pandas.DataFrame
+        `skyqa.astrometry.tweakback_moves` rows (one per FLT).
     agreement_max_mas : float
-        Largest allowed RMS (mas) between the FLT's and the DRZ's correction.
+        Largest allowed RMS (mas) between the FLT's move and the DRZ's correction.
     """
-    drz_old, drz_new = wcs_from_header(drz_before), wcs_from_header(drz_after)
     verdicts = []
-    for name, before in flt_before.items():
-        old, new = wcs_from_header(before), wcs_from_header(flt_after[name])
-        x, y = _grid(before)
-        ra_old, dec_old = old.all_pix2world(x, y, 0)
-        ra_new, dec_new = new.all_pix2world(x, y, 0)
-        drz_x, drz_y = drz_old.all_world2pix(ra_old, dec_old, 0)
-        ra_expected, dec_expected = drz_new.all_pix2world(drz_x, drz_y, 0)
-        correction = float(
-            np.sqrt(np.mean(_sky_offsets_mas(ra_expected, dec_expected, ra_old, dec_old) ** 2))
-        )
-        moved = float(np.sqrt(np.mean(_sky_offsets_mas(ra_new, dec_new, ra_old, dec_old) ** 2)))
-        disagreement = float(
-            np.sqrt(np.mean(_sky_offsets_mas(ra_new, dec_new, ra_expected, dec_expected) ** 2))
-        )
-        no_op = moved < 0.01 * correction
+    for row in moves.itertuples(index=False):
+        no_op = row.moved_mas < 0.01 * row.correction_mas
         verdicts.append(
             Verdict(
                 "tweakback moved the FLT WCS with its visit DRZ",
-                f"{name} (visit {visit})",
-                bool(disagreement <= agreement_max_mas),
-                f"RMS {disagreement:.2f} mas between the FLT's move ({moved:.1f} mas) and the "
-                f"DRZ's correction ({correction:.1f} mas)"
+                f"{row.flt} (visit {row.visit})",
+                bool(row.disagreement_mas <= agreement_max_mas),
+                f"RMS {row.disagreement_mas:.2f} mas between the FLT's move "
+                f"({row.moved_mas:.1f} mas) and the DRZ's correction ({row.correction_mas:.1f} mas)"
                 + ("; the FLT did not move at all: tweakback was a silent no-op" if no_op else ""),
                 f"<= {agreement_max_mas} mas",
                 "check the orig_wcs_name passed to tweakback: it must be the DRZ's WCSNAME "
                 f"from before TweakReg's update (archived as WCSNAMEA), "
-                f"here {drz_after.get('WCSNAMEA', '?')!r}; and that the FLT's WCSNAME changed.",
-                item=visit,
-                value=disagreement,
+                f"here {row.drz_wcsnamea!r}; and that the FLT's WCSNAME changed.",
+                item=row.visit,
+                value=float(row.disagreement_mas),
             )
         )
     return verdicts
 
 
-def check_wcs_against_truth(
-    visit: str,
-    rootname: str,
-    aligned_header: fits.Header,
-    true_header: fits.Header,
-    max_rms_mas: float,
-) -> list[Verdict]:
-    """Synthetic fields: the aligned FLT WCS maps the detector as the true WCS does."""
-    aligned, true = wcs_from_header(aligned_header), wcs_from_header(true_header)
-    x, y = _grid(true_header, step_fraction=1 / 32)
-    ra, dec = aligned.all_pix2world(x, y, 0)
-    true_ra, true_dec = true.all_pix2world(x, y, 0)
-    rms = float(np.sqrt(np.mean(_sky_offsets_mas(ra, dec, true_ra, true_dec) ** 2)))
+def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[Verdict]:
+    """Synthetic fields: each aligned FLT WCS maps the detector as the true WCS does.
+
+    Parameters
+    ----------
+    offsets : pandas.DataFrame
+        `skyqa.astrometry.truth_offset_mas` per FLT (columns ``visit``, ``rootname``,
+        ``rms_mas``).
+    max_rms_mas : float
+        Largest allowed RMS (mas) over the detector.
+    """
     return [
         Verdict(
             "Aligned WCS agrees with the injected truth",
-            f"exposure {rootname} (visit {visit})",
-            bool(rms <= max_rms_mas),
-            f"RMS {rms:.2f} mas over the detector",
+            f"exposure {row.rootname} (visit {row.visit})",
+            bool(row.rms_mas <= max_rms_mas),
+            f"RMS {row.rms_mas:.2f} mas over the detector",
             f"<= {max_rms_mas} mas",
             "the alignment converged to a wrong solution: compare the visit's shift with "
             "the injected pointing error in truth.json and look at its matches.",
-            item=visit,
-            value=rms,
+            item=row.visit,
+            value=float(row.rms_mas),
         )
+        for row in offsets.itertuples(index=False)
     ]

@@ -2,14 +2,12 @@
 
 import pytest
 
-from skyqa.align import drz_members
 from skyqa.checks.alignment import (
     check_fit_quality,
     check_residuals,
     check_shift_file,
     check_tweakback,
     check_wcs_against_truth,
-    visit_of,
 )
 from skyqa.verdict import about, require
 
@@ -39,41 +37,15 @@ def test_alignment_residuals(alignment_residuals, visit, skyqa_field):
     require(about(verdicts, visit))
 
 
-def test_tweakback_moved_flts(alignment, visit, skyqa_field):
+def test_tweakback_moved_flts(alignment_placement, visit, skyqa_field):
     """Every FLT of the visit moved on the sky with its DRZ (no silent no-op)."""
-    from astropy.io import fits
-
-    verdicts = []
-    for drz in alignment.visit_drz_paths:
-        if visit not in ("all", visit_of(drz.name)):
-            continue
-        members = drz_members(drz)
-        verdicts += check_tweakback(
-            visit_of(drz.name),
-            alignment.headers_before_update(drz.name),
-            fits.getheader(drz, ("SCI", 1)),
-            {name: alignment.headers_before_update(name) for name in members},
-            {name: fits.getheader(drz.parent / name, ("SCI", 1)) for name in members},
-            skyqa_field.thresholds.tweakback_agreement_max_mas,
-        )
-    require(verdicts)
+    limit = skyqa_field.thresholds.tweakback_agreement_max_mas
+    require(about(check_tweakback(alignment_placement.tweakback, limit), visit))
 
 
-def test_wcs_matches_truth(alignment, visit, truth, skyqa_field):
+def test_wcs_matches_truth(alignment_placement, visit, skyqa_field):
     """Synthetic fields: each aligned FLT WCS is within the limit of the true WCS."""
-    from astropy.io import fits
-
-    if truth is None:
+    if alignment_placement.truth is None:
         pytest.skip(f"field {skyqa_field.name} is real data: no true WCS to compare with")
-    aligned = {path.name[:9]: path for path in alignment.aligned_flt_paths}
-    verdicts = []
-    for geometry in truth.exposures:
-        if visit in ("all", geometry.asn_id.lower()):
-            verdicts += check_wcs_against_truth(
-                geometry.asn_id.lower(),
-                geometry.rootname,
-                fits.getheader(aligned[geometry.rootname], ("SCI", 1)),
-                geometry.wcs_header("true"),
-                skyqa_field.thresholds.wcs_truth_max_rms_mas,
-            )
-    require(verdicts)
+    limit = skyqa_field.thresholds.wcs_truth_max_rms_mas
+    require(about(check_wcs_against_truth(alignment_placement.truth, limit), visit))

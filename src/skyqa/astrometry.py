@@ -1,0 +1,184 @@
+"""Where the aligned WCSs put the sky, measured on pixel grids.
+
+Two measurements of the alignment's products, made once per alignment (a cached stage,
+built beside the mosaics) and judged by the checks:
+
+- tweakback's transfer: each FLT must move on the sky as its visit DRZ moved
+  (`tweakback_moves`; a tweakback that did nothing leaves the FLT where it was);
+- on synthetic fields, the aligned FLT WCS against the injected true WCS
+  (`truth_offset_mas`).
+
+Offsets are RMS over a grid of detector pixels, through the full WCS (with SIP), in
+milliarcseconds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from skyqa.align import AlignmentResult, drz_members, visit_of
+
+MAS_PER_DEG = 3.6e6
+TWEAKBACK_COLUMNS = [
+    "visit",
+    "flt",
+    "moved_mas",
+    "correction_mas",
+    "disagreement_mas",
+    "drz_wcsnamea",
+]
+TRUTH_COLUMNS = ["visit", "rootname", "rms_mas"]
+TWEAKBACK_TABLE = "tweakback_moves.csv"
+TRUTH_TABLE = "truth_offsets.csv"
+
+
+def wcs_from_header(header: fits.Header) -> WCS:
+    """The primary WCS of a header (with SIP), without astropy's 'fixed' chatter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return WCS(header)
+
+
+def _grid(header: fits.Header, step_fraction: float = 0.125) -> tuple[np.ndarray, np.ndarray]:
+    size_x = header.get("NAXIS1") or 2 * header["CRPIX1"]
+    size_y = header.get("NAXIS2") or 2 * header["CRPIX2"]
+    xs = np.linspace(0, size_x - 1, int(1 / step_fraction) + 1)
+    ys = np.linspace(0, size_y - 1, int(1 / step_fraction) + 1)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    return grid_x.ravel(), grid_y.ravel()
+
+
+def _rms_offset_mas(ra1, dec1, ra2, dec2) -> float:
+    offsets = np.hypot((ra1 - ra2) * np.cos(np.deg2rad(dec2)), dec1 - dec2) * MAS_PER_DEG
+    return float(np.sqrt(np.mean(offsets**2)))
+
+
+def tweakback_moves(
+    visit: str,
+    drz_before: fits.Header,
+    drz_after: fits.Header,
+    flt_before: Mapping[str, fits.Header],
+    flt_after: Mapping[str, fits.Header],
+) -> list[dict]:
+    """How each FLT's WCS moved on the sky, against how its visit DRZ's WCS moved.
+
+    On a grid over each FLT, the position given by the FLT's WCS after tweakback is
+    compared with where the DRZ's correction sends the position given by the FLT's WCS
+    before: ``WCS_drz_after(WCS_drz_before^-1(WCS_flt_before(pixel)))``.
+
+    Parameters
+    ----------
+    visit : str
+        The visit id.
+    drz_before, drz_after : Header
+        The visit DRZ's SCI header before and after TweakReg updated it.
+    flt_before, flt_after : mapping
+        FLT file name -> SCI header before and after tweakback.
+
+    Returns
+    -------
+    list of dict
+        One row per FLT (`TWEAKBACK_COLUMNS`): RMS over the FLT of its own move
+        (``moved_mas``), of the DRZ's correction (``correction_mas``) and of the
+        difference between the two (``disagreement_mas``); and the DRZ's WCSNAMEA (the
+        WCSNAME tweakback must be told was the original).
+    """
+    drz_old, drz_new = wcs_from_header(drz_before), wcs_from_header(drz_after)
+    rows = []
+    for name, before in flt_before.items():
+        old, new = wcs_from_header(before), wcs_from_header(flt_after[name])
+        x, y = _grid(before)
+        ra_old, dec_old = old.all_pix2world(x, y, 0)
+        ra_new, dec_new = new.all_pix2world(x, y, 0)
+        drz_x, drz_y = drz_old.all_world2pix(ra_old, dec_old, 0)
+        ra_expected, dec_expected = drz_new.all_pix2world(drz_x, drz_y, 0)
+        rows.append(
+            {
+                "visit": visit,
+                "flt": name,
+                "moved_mas": _rms_offset_mas(ra_new, dec_new, ra_old, dec_old),
+                "correction_mas": _rms_offset_mas(ra_expected, dec_expected, ra_old, dec_old),
+                "disagreement_mas": _rms_offset_mas(ra_new, dec_new, ra_expected, dec_expected),
+                "drz_wcsnamea": str(drz_after.get("WCSNAMEA", "?")),
+            }
+        )
+    return rows
+
+
+def truth_offset_mas(aligned_header: fits.Header, true_header: fits.Header) -> float:
+    """RMS (mas) over the detector between an aligned WCS and the true one."""
+    aligned, true = wcs_from_header(aligned_header), wcs_from_header(true_header)
+    x, y = _grid(true_header, step_fraction=1 / 32)
+    ra, dec = aligned.all_pix2world(x, y, 0)
+    true_ra, true_dec = true.all_pix2world(x, y, 0)
+    return _rms_offset_mas(ra, dec, true_ra, true_dec)
+
+
+@dataclass(frozen=True)
+class AlignmentPlacement:
+    """The alignment's WCSs measured on the sky (`measure_alignment`).
+
+    ``tweakback``: one row per FLT (`TWEAKBACK_COLUMNS`). ``truth``: synthetic fields,
+    one row per FLT (`TRUTH_COLUMNS`); None for real data.
+    """
+
+    tweakback: pd.DataFrame
+    truth: pd.DataFrame | None
+
+    def to_record(self, directory: Path) -> dict:
+        """Write the tables into ``directory``; their file names (JSON-able)."""
+        self.tweakback.to_csv(directory / TWEAKBACK_TABLE, index=False)
+        record = {"tweakback": TWEAKBACK_TABLE, "truth": None}
+        if self.truth is not None:
+            self.truth.to_csv(directory / TRUTH_TABLE, index=False)
+            record["truth"] = TRUTH_TABLE
+        return record
+
+    @classmethod
+    def from_record(cls, directory: Path, record: dict) -> AlignmentPlacement:
+        """Read what `to_record` wrote."""
+        text = {"visit": str, "flt": str, "rootname": str, "drz_wcsnamea": str}
+        truth = record["truth"]
+        return cls(
+            pd.read_csv(directory / record["tweakback"], dtype=text),
+            None if truth is None else pd.read_csv(directory / truth, dtype=text),
+        )
+
+
+def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacement:
+    """`tweakback_moves` of every FLT of every visit DRZ, and, given the injected truth
+    (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT."""
+    rows = []
+    for drz in alignment.visit_drz_paths:
+        members = drz_members(drz)
+        rows += tweakback_moves(
+            visit_of(drz.name),
+            alignment.headers_before_update(drz.name),
+            fits.getheader(drz, ("SCI", 1)),
+            {name: alignment.headers_before_update(name) for name in members},
+            {name: fits.getheader(drz.parent / name, ("SCI", 1)) for name in members},
+        )
+    tweakback = pd.DataFrame(rows, columns=TWEAKBACK_COLUMNS)
+    if truth is None:
+        return AlignmentPlacement(tweakback, None)
+    aligned = {path.name[:9]: path for path in alignment.aligned_flt_paths}
+    truth_rows = [
+        {
+            "visit": geometry.asn_id.lower(),
+            "rootname": geometry.rootname,
+            "rms_mas": truth_offset_mas(
+                fits.getheader(aligned[geometry.rootname], ("SCI", 1)),
+                geometry.wcs_header("true"),
+            ),
+        }
+        for geometry in truth.exposures
+    ]
+    return AlignmentPlacement(tweakback, pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS))
