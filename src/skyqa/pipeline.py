@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -78,10 +79,36 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes, forked where the platform can (no re-imports)."""
+def worker_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, forked where the platform can (no re-imports);
+    each runs ``initializer`` first, if given."""
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(method), initializer=initializer
+    )
+
+
+DRIZZLEPAC_STAGES = ("alignment", "residuals", "mosaic-")
+"""Stages (names or prefixes) that run drizzlepac."""
+
+
+def _import_drizzlepac() -> None:
+    """Worker start: import drizzlepac (about 1.6 s), on every worker at once.
+
+    Never raises: an initializer that fails breaks the whole pool. A real import error
+    is raised again by the stage that imports drizzlepac, inside its log capture
+    (`skyqa.drizzle.console_to`). The deprecation warnings of drizzlepac's dependencies
+    at import are the pipeline's, not the harness's: ignored here, where no log records
+    them (a strict warnings filter, such as skyqa's own tests use, would make them errors).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import drizzlepac.astrodrizzle
+            import drizzlepac.tweakback
+            import drizzlepac.tweakreg  # noqa: F401
+    except Exception:
+        pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +156,10 @@ def _load_residuals(entry: CacheEntry) -> pd.DataFrame:
     return align.parse_shift_file(entry.directory / entry.record["shift_file"])
 
 
+def _load_alignment(entry: CacheEntry) -> AlignmentResult:
+    return AlignmentResult.from_record(entry.directory, entry.record)
+
+
 def _load_placement(entry: CacheEntry) -> AlignmentPlacement:
     return AlignmentPlacement.from_record(entry.directory, entry.record)
 
@@ -153,6 +184,12 @@ def _faulted_build(fault, field, build, workdir: Path) -> dict:
 def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> dict:
     paths = _fault_inputs(fault, field, stage, flt_paths, workdir)
     return drizzle.drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
+
+
+def _build_alignment(exposures: ExposureSet, reference_table, params, workdir: Path) -> dict:
+    return align.align_visits(
+        exposures.flt_paths, exposures.visit_drz_paths, reference_table, params, workdir
+    ).to_record()
 
 
 def _build_residuals(field, drz_paths, catalog_path, workdir: Path) -> dict:
@@ -271,6 +308,7 @@ class Pipeline:
         self._results: dict[str, object] = {}
         self.draw_figures = False
         self.wanted: set[str] | None = None
+        self._pool: ProcessPoolExecutor | None = None
         offline_environment(allow_astrometry_db)
         if fault is not None:
             self.progress(
@@ -316,14 +354,17 @@ class Pipeline:
         self.timings[job.stage] = elapsed
         self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
 
-    def _build_concurrently(self, jobs: Sequence[StageJob], later: Sequence[LaterJob] = ()) -> None:
+    def _build_concurrently(
+        self, jobs: Sequence[StageJob], later: Sequence[LaterJob] = (), keep_pool: bool = False
+    ) -> None:
         """Build independent stages in worker processes, ``self.workers`` at a time,
         longest first; and each of ``later`` as soon as the stages it needs are built.
 
         Each worker builds its own cache entry (its own directory, under the entry's lock);
         this process then loads the results. A stage whose worker failed is left for its
         own method to rebuild here, so that its error is reported where it would be
-        without workers (and a later job that needs it is left to its method too).
+        without workers (and a later job that needs it is left to its method too). The
+        pool is shut down at the end unless ``keep_pool`` (more stages follow).
         """
         prepared = [self._prepare(job) for job in jobs if job.stage not in self._results]
         pending = []
@@ -333,7 +374,9 @@ class Pipeline:
                 pending.append(job)
             else:
                 self._keep(job, entry, 0.0, "reused from cache")
-        if self.workers < 2 or len(pending) < 2:
+        if self.workers < 2 or not pending:
+            if not keep_pool:
+                self.close()
             return
         waiting = [job for job in later if job.stage not in self._results]
 
@@ -355,18 +398,22 @@ class Pipeline:
             return jobs
 
         pending = self._longest_first(pending + ready())
-        workers = min(self.workers, len(pending))
-        self.progress(
-            f"{self.field.name}: building {len(pending)} independent stages, {workers} at a time"
-        )
-        with worker_pool(workers) as pool:
+        if len(pending) > 1:
+            self.progress(
+                f"{self.field.name}: building {len(pending)} independent stages, "
+                f"{min(self.workers, len(pending))} at a time"
+            )
+        else:
+            self.progress(f"{self.field.name}: {pending[0].label} ...")
+        pool = self._worker_pool(pending, warm=keep_pool)
 
-            def submit(jobs: Sequence[StageJob]) -> dict[Future, StageJob]:
-                return {
-                    pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
-                    for job in jobs
-                }
+        def submit(jobs: Sequence[StageJob]) -> dict[Future, StageJob]:
+            return {
+                pool.submit(_build_in_worker, self.cache.root, self.field.name, job): job
+                for job in jobs
+            }
 
+        try:
             running = submit(pending)
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -384,11 +431,34 @@ class Pipeline:
                         continue
                     how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
                     self._keep(job, dataclasses.replace(entry, reused=reused), elapsed, how)
-                try:
-                    running.update(submit(self._longest_first(ready())))
-                except BrokenProcessPool:  # a worker died: what is left, each method builds
-                    self.progress(f"{self.field.name}: the worker pool broke; going on here")
-                    break
+                running.update(submit(self._longest_first(ready())))
+        except BrokenProcessPool:  # a worker died: what is left, each method builds
+            self.progress(f"{self.field.name}: the worker pool broke; going on here")
+            keep_pool = False
+        if not keep_pool:
+            self.close()
+
+    def _worker_pool(self, jobs: Sequence[StageJob], warm: bool = False) -> ProcessPoolExecutor:
+        """The pipeline's pool of ``workers`` processes, started now if it is not running;
+        every worker imports drizzlepac at its start if one of ``jobs`` runs it, or if
+        ``warm`` (the pool is kept for stages that will)."""
+        if self._pool is None:
+            drizzlepac = warm or any(job.stage.startswith(DRIZZLEPAC_STAGES) for job in jobs)
+            self._pool = worker_pool(self.workers, _import_drizzlepac if drizzlepac else None)
+        return self._pool
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker pool, if one is running (its workers wait for work otherwise).
+        The pipeline stays usable: a later batch starts a new pool."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _longest_first(self, jobs: Sequence[StageJob]) -> list[StageJob]:
         """``jobs`` by expected build time, longest first: a pool that takes them in this
@@ -540,31 +610,31 @@ class Pipeline:
         """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
         return self._result("columns", self._columns_job)
 
+    def _alignment_job(self) -> StageJob:
+        exposures = self.exposures()
+        reference = self.reference_catalog()
+        key = {
+            "exposures": self._entries["exposures"].content_digest,
+            "catalog": self._entries["catalog"].content_digest,
+            "tweakreg": dataclasses.asdict(self.field.tweakreg),
+            "code": cache.source_digest(align, drizzle, headers),
+        }
+        build = functools.partial(_build_alignment, exposures, reference.table, self.field.tweakreg)
+        label = "aligning visits to the reference catalog"
+        return StageJob("alignment", label, key, build, _load_alignment)
+
     def alignment(self) -> AlignmentResult:
-        """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`)."""
+        """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`).
+
+        With workers, it is built in the worker pool (which then stays open for the
+        batch after it, drizzlepac imported in every worker), beside the column
+        statistics if they are wanted (they need only the exposures)."""
         if "alignment" not in self._results:
-            exposures = self.exposures()
-            reference = self.reference_catalog()
-            key = {
-                "exposures": self._entries["exposures"].content_digest,
-                "catalog": self._entries["catalog"].content_digest,
-                "tweakreg": dataclasses.asdict(self.field.tweakreg),
-                "code": cache.source_digest(align, drizzle, headers),
-            }
-
-            def build(workdir: Path) -> dict:
-                return align.align_visits(
-                    exposures.flt_paths,
-                    exposures.visit_drz_paths,
-                    reference.table,
-                    self.field.tweakreg,
-                    workdir,
-                ).to_record()
-
-            label = "aligning visits to the reference catalog"
-            entry = self._stage(StageJob("alignment", label, key, build))
-            self._results["alignment"] = AlignmentResult.from_record(entry.directory, entry.record)
-        return self._results["alignment"]
+            jobs = [self._alignment_job()]
+            if self.wanted is None or "columns" in self.wanted:
+                jobs.append(self._columns_job())
+            self._build_concurrently(jobs, keep_pool=True)
+        return self._result("alignment", self._alignment_job)
 
     def _mosaic_job(self, skymethod: str) -> StageJob:
         aligned = self.alignment()

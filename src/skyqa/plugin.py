@@ -248,7 +248,8 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
     if ledger is not None:
         ledger.register_pipeline(skyqa_field.name, pipeline)
-    return pipeline
+    yield pipeline
+    pipeline.close()
 
 
 def _run_stage(pipeline, stage: str, *args):

@@ -59,3 +59,37 @@ def test_a_worker_that_dies_does_not_sink_the_batch(tmp_path):
         assert "dies" not in pipeline._results  # left for its own method to build and report
         said = " ".join(messages)
         assert "failed in a worker" in said or "pool broke" in said, messages
+
+
+def test_a_kept_pool_serves_the_next_batch_and_close_stops_it(tmp_path):
+    """The alignment's pool stays open for the batch after it (its workers have imported
+    drizzlepac); the batch shuts it down, and a later batch starts a new one."""
+    from functools import partial
+
+    pipeline = _pipeline(tmp_path, [])
+    pipeline._build_concurrently([_job("a", partial(_write, "a"))], keep_pool=True)
+    kept = pipeline._pool
+    assert kept is not None
+    pipeline._build_concurrently([_job(name, partial(_write, name)) for name in "bc"])
+    assert pipeline._pool is None  # shut down at the end of the batch ...
+    assert [pipeline._results[stage] for stage in "abc"] == ["a", "b", "c"]
+    with _pipeline(tmp_path / "again", []) as again:  # ... and by close()
+        again._build_concurrently([_job("d", partial(_write, "d"))], keep_pool=True)
+        assert again._pool is not None
+    assert again._pool is None
+
+
+def test_the_worker_start_survives_a_strict_warnings_filter():
+    """drizzlepac's dependencies warn when imported; under ``-W error`` (skyqa's own test
+    settings) a failing pool initializer would break the whole pool."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from skyqa.pipeline import _import_drizzlepac; _import_drizzlepac(); "
+        "print('drizzlepac.tweakreg' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "True"
