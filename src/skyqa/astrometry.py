@@ -156,6 +156,9 @@ class AlignmentPlacement:
 def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacement:
     """`tweakback_moves` of every FLT of every visit DRZ, and, given the injected truth
     (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT."""
+    aligned = {
+        path.name: fits.getheader(path, ("SCI", 1)) for path in alignment.aligned_flt_paths
+    }  # each FLT's header after tweakback, read once for both measurements
     rows = []
     for drz in alignment.visit_drz_paths:
         members = drz_members(drz)
@@ -164,19 +167,18 @@ def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacem
             alignment.headers_before_update(drz.name),
             fits.getheader(drz, ("SCI", 1)),
             {name: alignment.headers_before_update(name) for name in members},
-            {name: fits.getheader(drz.parent / name, ("SCI", 1)) for name in members},
+            {name: aligned[name] for name in members},
         )
     tweakback = pd.DataFrame(rows, columns=TWEAKBACK_COLUMNS)
     if truth is None:
         return AlignmentPlacement(tweakback, None)
-    aligned = {path.name[:9]: path for path in alignment.aligned_flt_paths}
+    by_rootname = {name[:9]: header for name, header in aligned.items()}
     truth_rows = [
         {
             "visit": geometry.asn_id.lower(),
             "rootname": geometry.rootname,
             "rms_mas": truth_offset_mas(
-                fits.getheader(aligned[geometry.rootname], ("SCI", 1)),
-                geometry.wcs_header("true"),
+                by_rootname[geometry.rootname], geometry.wcs_header("true")
             ),
         }
         for geometry in truth.exposures

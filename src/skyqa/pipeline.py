@@ -354,6 +354,13 @@ class Pipeline:
         self.timings[job.stage] = elapsed
         self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
 
+    def _keep_if_cached(self, job: StageJob) -> bool:
+        """Load ``job``'s result if the cache holds it (``job`` prepared); whether it did."""
+        entry = self.cache.find(self.field.name, job.stage, job.key)
+        if entry is not None:
+            self._keep(job, entry, 0.0, "reused from cache")
+        return entry is not None
+
     def _build_concurrently(
         self, jobs: Sequence[StageJob], later: Sequence[LaterJob] = (), keep_pool: bool = False
     ) -> None:
@@ -367,13 +374,7 @@ class Pipeline:
         pool is shut down at the end unless ``keep_pool`` (more stages follow).
         """
         prepared = [self._prepare(job) for job in jobs if job.stage not in self._results]
-        pending = []
-        for job in prepared:
-            entry = self.cache.find(self.field.name, job.stage, job.key)
-            if entry is None:
-                pending.append(job)
-            else:
-                self._keep(job, entry, 0.0, "reused from cache")
+        pending = [job for job in prepared if not self._keep_if_cached(job)]
         if self.workers < 2 or not pending:
             if not keep_pool:
                 self.close()
@@ -390,11 +391,8 @@ class Pipeline:
                 except Exception as error:  # left to its own method, which reports it
                     self.progress(f"{self.field.name}: {later_job.stage}: not started: {error}")
                     continue
-                entry = self.cache.find(self.field.name, job.stage, job.key)
-                if entry is None:
+                if not self._keep_if_cached(job):
                     jobs.append(job)
-                else:
-                    self._keep(job, entry, 0.0, "reused from cache")
             return jobs
 
         pending = self._longest_first(pending + ready())
@@ -486,9 +484,8 @@ class Pipeline:
         """The stages after the alignment, which do not depend on one another, and the
         column statistics (which need only the exposures): those of ``wanted``, and
         ``asked`` (a name of `BATCH_RESULTS`)."""
-        chosen = BATCH_RESULTS if self.wanted is None else {*self.wanted, asked}
         jobs = []
-        if "mosaics" in chosen:
+        if self._wants("mosaics", asked):
             jobs += [self._mosaic_job(method) for method in self.field.astrodrizzle.skymethods]
         makers = {
             "overlaps": self._overlaps_job,
@@ -496,7 +493,12 @@ class Pipeline:
             "placement": self._placement_job,
             "columns": self._columns_job,
         }
-        return jobs + [make() for name, make in makers.items() if name in chosen]
+        return jobs + [make() for name, make in makers.items() if self._wants(name, asked)]
+
+    def _wants(self, result: str, asked: str = "") -> bool:
+        """Whether a batch builds ``result``: it is ``wanted`` (all are, without a
+        ``wanted``), or it is the one ``asked`` for."""
+        return self.wanted is None or result in self.wanted or result == asked
 
     def _later_jobs(self) -> list[LaterJob]:
         """The report's figure groups, if ``draw_figures``: each when its inputs are built."""
@@ -517,6 +519,14 @@ class Pipeline:
         """Build the results after the alignment at once (`_build_concurrently`): the
         ``wanted`` ones, and ``asked``."""
         self._build_concurrently(self._downstream_jobs(asked), self._later_jobs())
+
+    def _from_batch(self, asked: str, stage: str, make: Callable[[], StageJob]) -> object:
+        """The result of ``stage``, part of the batch result ``asked`` (a name of
+        `BATCH_RESULTS`): the first time, the batch is built (`_batch`) and the stage is
+        built here only if its worker failed."""
+        if stage not in self._results:
+            self._batch(asked)
+        return self._result(stage, make)
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far: exposures, catalog, alignment,
@@ -631,7 +641,7 @@ class Pipeline:
         statistics if they are wanted (they need only the exposures)."""
         if "alignment" not in self._results:
             jobs = [self._alignment_job()]
-            if self.wanted is None or "columns" in self.wanted:
+            if self._wants("columns"):
                 jobs.append(self._columns_job())
             self._build_concurrently(jobs, keep_pool=True)
         return self._result("alignment", self._alignment_job)
@@ -750,31 +760,24 @@ class Pipeline:
 
     def mosaic(self, skymethod: str) -> Mosaic:
         """The final mosaic of all aligned FLTs with one sky method."""
-        stage = _mosaic_stage(skymethod)
-        if stage not in self._results:
-            self._batch("mosaics")
-        return self._result(stage, functools.partial(self._mosaic_job, skymethod))
+        return self._from_batch(
+            "mosaics", _mosaic_stage(skymethod), functools.partial(self._mosaic_job, skymethod)
+        )
 
     def overlaps(self) -> pd.DataFrame:
         """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
-        if "overlaps" not in self._results:
-            self._batch("overlaps")
-        return self._result("overlaps", self._overlaps_job)
+        return self._from_batch("overlaps", "overlaps", self._overlaps_job)
 
     def residuals(self) -> pd.DataFrame:
         """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
         the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
-        if "residuals" not in self._results:
-            self._batch("residuals")
-        return self._result("residuals", self._residuals_job)
+        return self._from_batch("residuals", "residuals", self._residuals_job)
 
     def placement(self) -> AlignmentPlacement:
         """The aligned WCSs measured on the sky (`skyqa.astrometry.measure_alignment`):
         tweakback's transfer into every FLT and, on synthetic fields, each FLT's offset
         from its true WCS."""
-        if "placement" not in self._results:
-            self._batch("placement")
-        return self._result("placement", self._placement_job)
+        return self._from_batch("placement", "placement", self._placement_job)
 
     def mosaics(self) -> dict[str, Mosaic]:
         """One mosaic per sky method of the field, in the spec's order."""
