@@ -24,15 +24,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from astropy.io import fits
-from astropy.table import Table
 
 from skyqa.drizzle import console_to, copy_inputs, working_directory
 from skyqa.errors import PipelineStepError
 from skyqa.field import TweakRegSpec
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 ALIGNED_WCSNAME = "SKYQA_GAIA"
 SHIFT_FILE = "shift_drz.txt"

@@ -18,13 +18,16 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from skyqa.align import AlignmentResult, drz_members, visit_of
+
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
 
 MAS_PER_DEG = 3.6e6
 TWEAKBACK_COLUMNS = [
@@ -42,6 +45,8 @@ TRUTH_TABLE = "truth_offsets.csv"
 
 def wcs_from_header(header: fits.Header) -> WCS:
     """The primary WCS of a header (with SIP), without astropy's 'fixed' chatter."""
+    from astropy.wcs import WCS, FITSFixedWarning  # here: a warm QA run builds no WCS
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         return WCS(header)

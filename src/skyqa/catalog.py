@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy.table import Table
 
 from skyqa.acquire import ExposureSet
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import FieldSpec
 from skyqa.offline import is_network_error
 
+if TYPE_CHECKING:
+    # astropy.table is imported where a table is made or read: a run that finds the
+    # alignment in its cache never needs the catalog's rows (the import takes 0.15 s).
+    from astropy.table import Table
+
 CATALOG_FILENAME = "reference_catalog.ecsv"
 
 
 @dataclass(frozen=True)
 class ReferenceCatalog:
-    """A reference catalog: columns ra, dec (deg, ICRS) and mag; where it came from."""
+    """A reference catalog (ECSV at ``path``): columns ra, dec (deg, ICRS) and mag;
+    where it came from."""
 
     source: str
     path: Path
-    table: Table
+
+    @cached_property
+    def table(self) -> Table:
+        """The catalog's rows, read when first asked for."""
+        from astropy.table import Table
+
+        return Table.read(self.path, format="ascii.ecsv")
 
 
 GAIA_TABLE = "gaiadr3.gaia_source"
@@ -30,6 +43,8 @@ GAIA_TABLE = "gaiadr3.gaia_source"
 
 def _standard_columns(table: Table, ra: str, dec: str, mag: str) -> Table:
     """ra, dec (deg) and mag, whatever the source called them."""
+    from astropy.table import Table
+
     standard = Table(
         {
             "ra": np.asarray(table[ra], dtype=float),
@@ -107,6 +122,8 @@ def read_catalog_file(path: Path) -> Table:
     AcquisitionError
         If the file cannot be read or lacks ra and dec columns.
     """
+    from astropy.table import Table
+
     try:
         table = Table.read(path, format="ascii")
     except Exception as error:
@@ -173,6 +190,8 @@ def build_reference_catalog(
     NetworkUnavailableError
         If a real catalog is not kept yet and its service cannot be reached.
     """
+    from astropy.table import Table
+
     source = field.catalog.source
     if source == "synthetic":
         if exposures.catalog_path is None or not exposures.catalog_path.is_file():
@@ -211,4 +230,4 @@ def build_reference_catalog(
         )
     path = workdir / CATALOG_FILENAME
     table.write(path, format="ascii.ecsv", overwrite=True)
-    return ReferenceCatalog(source=source, path=path, table=table)
+    return ReferenceCatalog(source=source, path=path)

@@ -20,15 +20,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from astropy.io import fits
-from astropy.table import Table
 
 from skyqa.cache import file_digest
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import MastSpec
 from skyqa.offline import is_network_error
+
+if TYPE_CHECKING:
+    from astropy.table import Table
 
 MANIFEST = "manifest.json"
 TOKEN_ENV = "MAST_API_TOKEN"

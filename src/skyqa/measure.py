@@ -21,14 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from astropy.io import fits
-from astropy.stats import sigma_clipped_stats
-from astropy.wcs import WCS, FITSFixedWarning
 
 from skyqa.headers import rootname_of
+
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
 
 PAIR_COLUMNS = [
     "exposure_a",
@@ -69,6 +71,10 @@ def parse_bits(final_bits: str | int) -> int:
 
 def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
     """Read an FLT's SCI, ERR and DQ; mark usable pixels (good DQ, finite, off sources)."""
+    # astropy.wcs and scipy here, not at the top: a warm QA run never needs them.
+    from astropy.wcs import WCS, FITSFixedWarning
+    from scipy import ndimage
+
     with fits.open(path) as hdul:
         sci = hdul["SCI", 1].data.astype(float)
         err = hdul["ERR", 1].data.astype(float)
@@ -79,8 +85,6 @@ def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
         rootname = rootname_of(hdul[0].header, path)
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
     filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
-    from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
-
     local_mean = ndimage.uniform_filter(filled, size=9)
     on_source = ndimage.binary_dilation(
         (filled - local_mean) > SOURCE_SIGMA * np.where(good, err, np.inf), iterations=2
@@ -201,6 +205,8 @@ def pair_statistics(
     differences = (a_value - b_value)[b_ok]
     if differences.size < min_pixels:
         return None
+    from astropy.stats import sigma_clipped_stats
+
     _, median, std = sigma_clipped_stats(differences, sigma=CLIP_SIGMA, maxiters=10)
     kept = np.abs(differences - median) <= CLIP_SIGMA * std
     noise = float(np.sqrt((np.median(a.err[a_rows, a_cols]) ** 2 + b.usable_noise**2) / 2.0))

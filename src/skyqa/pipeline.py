@@ -31,7 +31,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
-from astropy.table import Table
 
 from skyqa import (
     acquire,
@@ -186,9 +185,11 @@ def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> d
     return drizzle.drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
 
 
-def _build_alignment(exposures: ExposureSet, reference_table, params, workdir: Path) -> dict:
+def _build_alignment(
+    exposures: ExposureSet, reference: ReferenceCatalog, params, workdir: Path
+) -> dict:
     return align.align_visits(
-        exposures.flt_paths, exposures.visit_drz_paths, reference_table, params, workdir
+        exposures.flt_paths, exposures.visit_drz_paths, reference.table, params, workdir
     ).to_record()
 
 
@@ -601,9 +602,7 @@ class Pipeline:
 
             entry = self._stage(StageJob("catalog", "reference catalog", key, build))
             path = entry.directory / entry.record["path"]
-            self._results["catalog"] = ReferenceCatalog(
-                entry.record["source"], path, Table.read(path, format="ascii.ecsv")
-            )
+            self._results["catalog"] = ReferenceCatalog(entry.record["source"], path)
         return self._results["catalog"]
 
     def _columns_job(self) -> StageJob:
@@ -629,7 +628,7 @@ class Pipeline:
             "tweakreg": dataclasses.asdict(self.field.tweakreg),
             "code": cache.source_digest(align, drizzle, headers),
         }
-        build = functools.partial(_build_alignment, exposures, reference.table, self.field.tweakreg)
+        build = functools.partial(_build_alignment, exposures, reference, self.field.tweakreg)
         label = "aligning visits to the reference catalog"
         return StageJob("alignment", label, key, build, _load_alignment)
 

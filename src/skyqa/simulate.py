@@ -28,15 +28,19 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
-from astropy.wcs import WCS
 
 from skyqa import wfc3ir
 from skyqa.errors import AcquisitionError, FieldSpecError
 from skyqa.field import FieldSpec, PlannedExposure, SyntheticSpec
+
+if TYPE_CHECKING:
+    # Imported where the field is generated: a QA run reads only the truth (JSON).
+    from astropy.table import Table
+    from astropy.wcs import WCS
 
 ARCSEC_PER_RAD = 206264.80624709636
 TRUTH_FILENAME = "truth.json"
@@ -128,6 +132,8 @@ class ExposureGeometry:
 
     def wcs(self, which: str = "true") -> WCS:
         """An astropy WCS (with SIP) of the true or the header WCS."""
+        from astropy.wcs import WCS
+
         return WCS(self.wcs_header(which))
 
 
@@ -307,6 +313,8 @@ def make_scene(
     rng: np.random.Generator,
 ) -> Scene:
     """Draw the stars, the nebula and the sky pedestals of a synthetic field."""
+    from astropy.table import Table
+
     footprint = _footprint_radius_arcsec(geometries, ra_targ, dec_targ)
     star_radius = max(spec.catalog_radius_arcmin * 60.0, footprint + 10.0)
     radius = star_radius * np.sqrt(rng.uniform(size=spec.n_stars))
@@ -705,6 +713,8 @@ class SyntheticField:
 
 def reference_catalog(scene: Scene, spec: SyntheticSpec) -> Table:
     """The Gaia-like catalog: true positions of stars brighter than the G limit in the cone."""
+    from astropy.table import Table
+
     east, north = tangent_offsets(
         scene.stars["ra"], scene.stars["dec"], scene.ra_targ, scene.dec_targ
     )
