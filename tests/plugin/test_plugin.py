@@ -325,3 +325,32 @@ def test_metrics_are_junit_properties(pytester, mini_pipeline, shared_cache_dir)
     assert 0 < properties["skyqa TweakReg fit xrms | visit isqa01030"] < 0.2
     seams = [name for name in properties if name.startswith("skyqa Overlap is seam-free | pair")]
     assert len(seams) >= 2 * 19  # every overlapping pair, for match and globalmin+match
+
+
+HEAVY_MODULES = ("drizzlepac", "astropy.wcs", "astropy.table", "scipy", "matplotlib")
+"""What a run that finds everything in its cache has no use for (drizzlepac alone adds
+about 0.45 s to the interpreter's exit; astropy.table and astropy.wcs 0.3 s of imports)."""
+
+
+@pytest.mark.integration
+def test_a_run_that_finds_everything_cached_imports_no_pipeline_library(
+    pytester, mini_pipeline, shared_cache_dir
+):
+    """The second run of the checks, all results cached (figures too), in a fresh
+    interpreter: it loads results and judges them, it imports none of HEAVY_MODULES."""
+    pytester.makeconftest(
+        f"""
+        import sys
+
+        def pytest_unconfigure(config):
+            heavy = [name for name in {HEAVY_MODULES!r} if name in sys.modules]
+            open("imported.txt", "w").write(" ".join(heavy))
+        """
+    )
+    arguments = ["--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir)]
+    pytester.runpytest_subprocess(*arguments)  # draws the report's figures if not yet
+    warm = pytester.runpytest_subprocess(*arguments)
+    assert warm.parseoutcomes().get("failed", 0) == 0
+    assert "done in" not in warm.stderr.str()  # nothing built
+    imported = (pytester.path / "imported.txt").read_text()
+    assert imported == "", f"a fully cached run imported {imported}: import them where used"
