@@ -140,6 +140,23 @@ def drizzle_visit(flt_paths: Sequence[Path], output: str, workdir: Path) -> Path
 MDRIZSKY_TABLE = "mdrizsky.csv"
 
 
+def image_coverage(sci_path: Path, wht_path: Path) -> dict[str, dict]:
+    """How much of a mosaic holds data: for each of its images that exists ("science",
+    "weight"), its number of pixels and the fraction of them that are finite (science)
+    or finite and positive (weight)."""
+    coverage = {}
+    for kind, path in (("science", sci_path), ("weight", wht_path)):
+        if not path.is_file():
+            continue
+        data = fits.getdata(path)
+        useful = np.isfinite(data) & (data > 0) if kind == "weight" else np.isfinite(data)
+        coverage[kind] = {
+            "pixels": int(data.size),
+            "fraction": float(useful.mean()) if data.size else 0.0,
+        }
+    return coverage
+
+
 @dataclass(frozen=True)
 class Mosaic:
     """One final mosaic and what skyqa reads from it.
@@ -148,6 +165,8 @@ class Mosaic:
     MDRIZSKY header value AstroDrizzle left in that exposure's SCI header (NaN if absent).
     The FLT copies the mosaic was made from are deleted once that table is read: their
     pixels are the aligned FLTs', and their headers differ only by MDRIZSKY.
+    ``recorded_coverage`` is `image_coverage` as measured when the mosaic's cache entry
+    was made (None: measured from the images when asked for).
     """
 
     skymethod: str
@@ -156,6 +175,15 @@ class Mosaic:
     wht_path: Path
     log_path: Path
     mdrizsky: pd.DataFrame
+    recorded_coverage: dict[str, dict] | None = None
+
+    @property
+    def coverage(self) -> dict[str, dict]:
+        """`image_coverage` of the mosaic: as recorded with its cache entry (whose files
+        the cache found unchanged), else read from its images now."""
+        if self.recorded_coverage is not None:
+            return self.recorded_coverage
+        return image_coverage(self.sci_path, self.wht_path)
 
     @property
     def log_text(self) -> str:
@@ -182,6 +210,7 @@ class Mosaic:
             wht_path=directory / record["wht_path"],
             log_path=directory / record["log_path"],
             mdrizsky=pd.read_csv(directory / MDRIZSKY_TABLE, dtype={"rootname": str}),
+            recorded_coverage=record.get("coverage"),
         )
 
 

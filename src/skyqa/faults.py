@@ -195,6 +195,20 @@ class WrongSkyMethod(_SkymatchFault):
         return original(*args, skymethod="localmin", **kwargs)
 
 
+class EmptyMosaic(Fault):
+    name = "empty-mosaic"
+    stage = "mosaic-globalmin"
+    description = (
+        "the globalmin mosaic's weight image is all zero, as when AstroDrizzle drizzles "
+        "no input pixel (every one flagged in DQ beyond final_bits)"
+    )
+    caught_by = ("test_mosaic_exists[globalmin]",)
+
+    def outputs(self, field, workdir, record):
+        with fits.open(workdir / record["wht_path"], mode="update") as hdul:
+            hdul[0].data[...] = 0
+
+
 class PedestalAfterMatch(Fault):
     name = "pedestal-after-match"
     stage = "overlaps"
@@ -277,6 +291,7 @@ FAULTS: dict[str, Fault] = {
         MisalignedExposure(),
         UnflaggedHotColumn(),
         WrongSkyMethod(),
+        EmptyMosaic(),
         PointingBeyondSearchrad(),
         MixedFilter(),
         IsolatedExposure(),

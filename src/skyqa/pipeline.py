@@ -113,13 +113,20 @@ def _import_drizzlepac() -> None:
 @dataclasses.dataclass(frozen=True)
 class StageJob:
     """One stage to build: its cache key, a picklable ``build(workdir)``, and ``load``,
-    which turns the stage's cache entry into its result."""
+    which turns the stage's cache entry into its result.
+
+    ``describe(workdir, record)``, if given, measures what the checks read of the built
+    outputs and returns it to add to the record: it runs after the build *and* after an
+    injected fault has damaged the outputs, so a later run reads the record instead of
+    the files and still sees the damage.
+    """
 
     stage: str
     label: str
     key: dict
     build: Callable[[Path], dict]
     load: Callable[[CacheEntry], object] | None = None
+    describe: Callable[[Path, dict], dict] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +185,16 @@ def _faulted_build(fault, field, build, workdir: Path) -> dict:
         record = build(workdir)
     fault.outputs(field, workdir, record)
     return record
+
+
+def _described_build(build, describe, workdir: Path) -> dict:
+    record = build(workdir)
+    return {**record, **describe(workdir, record)}
+
+
+def _describe_mosaic(workdir: Path, record: dict) -> dict:
+    coverage = drizzle.image_coverage(workdir / record["sci_path"], workdir / record["wht_path"])
+    return {"coverage": coverage}
 
 
 def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> dict:
@@ -333,12 +350,15 @@ class Pipeline:
         return entry
 
     def _prepare(self, job: StageJob) -> StageJob:
-        """The job with its full cache key (versions, any fault) and faulted build."""
+        """The job with its full cache key (versions, any fault) and its build: faulted,
+        then described."""
         key = {**job.key, "versions": self.versions}
         build = job.build
         if self.fault is not None and self.fault.stage == job.stage:
             key["fault"] = {"name": self.fault.name, "code": cache.source_digest(faults)}
             build = functools.partial(_faulted_build, self.fault, self.field, build)
+        if job.describe is not None:
+            build = functools.partial(_described_build, build, job.describe)
         return dataclasses.replace(job, key=key, build=build)
 
     def _result(self, stage: str, make: Callable[[], StageJob]) -> object:
@@ -659,7 +679,8 @@ class Pipeline:
         build = functools.partial(
             _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
         )
-        return StageJob(stage, f"drizzling the {skymethod} mosaic", key, build, _load_mosaic)
+        label = f"drizzling the {skymethod} mosaic"
+        return StageJob(stage, label, key, build, _load_mosaic, _describe_mosaic)
 
     def _residuals_job(self) -> StageJob:
         aligned = self.alignment()

@@ -35,8 +35,9 @@ CHECK_NAMES = {
     "test_alignment_fit",
     "test_uniform_setup",
     "test_overlaps_connected",
+    "test_mosaic_exists",
 }
-STAGES = {"exposures", "alignment", "overlaps", "mosaic-match"}
+STAGES = {"exposures", "alignment", "overlaps", "mosaic-match", "mosaic-globalmin"}
 
 
 def test_catalog_covers_the_required_faults_with_real_checks():

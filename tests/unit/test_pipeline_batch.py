@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+from skyqa.faults import Fault
 from skyqa.field import resolve_field
 from skyqa.pipeline import LaterJob, Pipeline, StageJob
 
@@ -93,3 +94,32 @@ def test_the_worker_start_survives_a_strict_warnings_filter():
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "True"
+
+
+class _Overwrite(Fault):
+    """A stand-in fault that damages stage ``a``'s output after its build."""
+
+    name = "overwrite"
+    stage = "a"
+    description = "stage a's file overwritten"
+
+    def outputs(self, field, workdir, record):
+        (workdir / record["file"]).write_text("damaged")
+
+
+def _describe(workdir: Path, record: dict) -> dict:
+    return {"content": (workdir / record["file"]).read_text()}
+
+
+def test_a_stage_is_described_after_an_injected_fault_damaged_it(tmp_path):
+    """What a stage records of its outputs for later runs (the mosaics' coverage) is
+    measured after the fault's damage, else a later run would judge undamaged numbers."""
+    from functools import partial
+
+    job = StageJob("a", "building a", {"stage": "a"}, partial(_write, "a"), _load, _describe)
+    clean = _pipeline(tmp_path / "clean", [])
+    assert clean._stage(job).record["content"] == "a"
+    faulted = Pipeline(
+        resolve_field("mini-sim"), tmp_path / "faulted", fault=_Overwrite(), progress=print
+    )
+    assert faulted._stage(job).record["content"] == "damaged"

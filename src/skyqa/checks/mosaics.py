@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-from astropy.io import fits
-
 from skyqa.drizzle import Mosaic
 from skyqa.verdict import Verdict
 
@@ -12,12 +9,14 @@ from skyqa.verdict import Verdict
 def check_mosaic_exists(mosaic: Mosaic) -> list[Verdict]:
     """The mosaic's science and weight images exist and have positive weight somewhere.
 
-    Returns one verdict per image (science, weight).
+    Returns one verdict per image (science, weight). What the images hold is the
+    mosaic's `Mosaic.coverage` (measured once, when its cache entry was made).
     """
     verdicts = []
+    coverage = mosaic.coverage
     for kind, path in (("science", mosaic.sci_path), ("weight", mosaic.wht_path)):
         subject = f"the {mosaic.skymethod} mosaic's {kind} image {path.name}"
-        if not path.is_file():
+        if not path.is_file() or kind not in coverage:
             verdicts.append(
                 Verdict(
                     "Mosaic image exists",
@@ -29,15 +28,13 @@ def check_mosaic_exists(mosaic: Mosaic) -> list[Verdict]:
                 )
             )
             continue
-        data = fits.getdata(path)
-        useful = np.isfinite(data) & (data > 0) if kind == "weight" else np.isfinite(data)
-        fraction = float(useful.mean()) if data.size else 0.0
+        pixels, fraction = coverage[kind]["pixels"], coverage[kind]["fraction"]
         verdicts.append(
             Verdict(
                 "Mosaic image holds data",
                 subject,
                 fraction > 0,
-                f"{fraction:.1%} of {data.size} pixels "
+                f"{fraction:.1%} of {pixels} pixels "
                 + ("with positive weight" if kind == "weight" else "finite"),
                 "> 0%",
                 f"an empty mosaic means no input pixel was drizzled: read {mosaic.log_path} "
