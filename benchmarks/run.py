@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=1, help="time each run this many times (median shown)"
     )
     arguments = parser.parse_args(argv)
-    from skyqa.pipeline import available_cpus
+    from skyqa.workers import available_cpus
 
     workers = arguments.workers or available_cpus()
     work = arguments.work or Path(os.environ.get("TMPDIR", "/tmp")) / "skyqa-benchmark"

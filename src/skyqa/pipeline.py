@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -54,6 +53,7 @@ from skyqa.catalog import ReferenceCatalog
 from skyqa.drizzle import Mosaic
 from skyqa.faults import Fault
 from skyqa.field import FieldSpec
+from skyqa.workers import available_cpus, worker_pool
 
 
 def _print_progress(message: str) -> None:
@@ -68,23 +68,6 @@ def offline_environment(allow_astrometry_db: bool = False) -> None:
     """
     if not allow_astrometry_db:
         os.environ["ASTROMETRY_STEP_CONTROL"] = "OFF"
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def worker_pool(workers: int, initializer: Callable[[], None] | None = None) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes, forked where the platform can (no re-imports);
-    each runs ``initializer`` first, if given."""
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method), initializer=initializer
-    )
 
 
 DRIZZLEPAC_STAGES = ("alignment", "residuals", "mosaic-")

@@ -260,7 +260,7 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
         return [_draw(task) for task in tasks]
     from concurrent.futures.process import BrokenProcessPool
 
-    from skyqa.pipeline import worker_pool
+    from skyqa.workers import worker_pool
 
     try:
         with worker_pool(min(workers, len(tasks))) as pool:

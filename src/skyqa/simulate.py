@@ -856,12 +856,9 @@ def _drizzle_visits(
             paths.append(drizzle_visit(members, output, out_dir))
             progress(f"drizzled visit {output} ({index}/{len(visits)})")
         return paths
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from skyqa.workers import worker_pool
 
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(min(workers, len(visits)), mp_context=context) as pool:
+    with worker_pool(min(workers, len(visits))) as pool:
         futures = {
             output: pool.submit(_drizzle_visit_apart, drizzle_visit, members, output, out_dir)
             for output, members in visits.items()

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from tests.processes import PROC, children, still_running_after
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +40,14 @@ def test_a_run_killed_mid_drizzle_leaves_nothing_a_later_run_trusts(tmp_path):
         assert process.poll() is None, "the run ended before its first mosaic"
         assert time.monotonic() < deadline, "no mosaic started within 5 minutes"
         time.sleep(0.02)
+    workers = children(process.pid)
+    assert workers or not PROC.is_dir(), "no worker process found building the mosaics"
     process.send_signal(signal.SIGKILL)
     process.wait()
     process.stdout.close()
+    # Its workers end with it (mid-drizzle, within a few seconds): none builds on after
+    # it, nor waits forever for its next task.
+    assert still_running_after(workers, 60) == [], "the killed run's workers live on"
     killed = {path.name for path in field_dir.iterdir()}
     half_built = [name for name in killed if name.startswith(".building-mosaic-")]
     assert half_built, "the kill did not land during a drizzle"
