@@ -157,6 +157,14 @@ def image_coverage(sci_path: Path, wht_path: Path) -> dict[str, dict]:
     return coverage
 
 
+def describe_mosaic(workdir: Path, record: dict) -> dict:
+    """What a mosaic's cache record adds once it is built (and any injected fault has
+    damaged it): the `image_coverage` of its images, in ``coverage``. Here, beside the
+    measurement, so that the mosaic's cache key (this module's source) covers both."""
+    sci_path, wht_path = workdir / record["sci_path"], workdir / record["wht_path"]
+    return {"coverage": image_coverage(sci_path, wht_path)}
+
+
 @dataclass(frozen=True)
 class Mosaic:
     """One final mosaic and what skyqa reads from it.

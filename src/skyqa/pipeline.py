@@ -175,11 +175,6 @@ def _described_build(build, describe, workdir: Path) -> dict:
     return {**record, **describe(workdir, record)}
 
 
-def _describe_mosaic(workdir: Path, record: dict) -> dict:
-    coverage = drizzle.image_coverage(workdir / record["sci_path"], workdir / record["wht_path"])
-    return {"coverage": coverage}
-
-
 def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> dict:
     paths = _fault_inputs(fault, field, stage, flt_paths, workdir)
     return drizzle.drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
@@ -663,7 +658,7 @@ class Pipeline:
             _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
         )
         label = f"drizzling the {skymethod} mosaic"
-        return StageJob(stage, label, key, build, _load_mosaic, _describe_mosaic)
+        return StageJob(stage, label, key, build, _load_mosaic, drizzle.describe_mosaic)
 
     def _residuals_job(self) -> StageJob:
         aligned = self.alignment()
