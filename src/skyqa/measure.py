@@ -265,13 +265,13 @@ def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int
     the median of the 11 columns around it; the score is the difference in robust standard
     deviations (1.4826 MAD) of all such differences.
     """
+    from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
+
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci)
     columns = column_medians(sci, good)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # wholly flagged columns: NaN
         filled = np.nan_to_num(columns, nan=np.nanmedian(columns))
-        from scipy import ndimage
-
         neighbours = ndimage.median_filter(filled, 11)
         deviation = columns - neighbours
         spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))
