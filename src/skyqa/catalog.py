@@ -92,11 +92,11 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
     NetworkUnavailableError
         If the catalog service cannot be reached.
     """
-    from drizzlepac.haputils.astrometric_utils import create_astrometric_catalog
-
     from skyqa.drizzle import console_to
 
-    with console_to(workdir / "astrometric_catalog.log"):
+    with console_to(workdir / "astrometric_catalog.log"):  # drizzlepac's import warnings too
+        from drizzlepac.haputils.astrometric_utils import create_astrometric_catalog
+
         try:
             table = create_astrometric_catalog(
                 [str(path) for path in flt_paths],
