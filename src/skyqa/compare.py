@@ -2,6 +2,7 @@
 
 Reads the ``summary.json`` of each run and writes one table, as Markdown and HTML:
 
+- each run's verdict (only ``pass`` means every check ran and none failed) and headline;
 - the versions of the key packages, one column per environment;
 - per check, its status in each environment (``—`` where a run has no such check; a run
   that wrote no summary shows as crashed);
@@ -62,7 +63,29 @@ def _status_cell(check: dict) -> str:
             return "FAIL (match fell back)"
         failed = [v["check"] for v in check.get("verdicts", []) if not v["passed"]]
         return f"FAIL ({failed[0]})" if failed else "FAIL"
-    return {"passed": "pass", "skipped": "skip", "warned": "pass (warning)"}.get(status, status)
+    return {
+        "passed": "pass",
+        "skipped": "skip",
+        "warned": "pass (warning)",
+        "not run": "NOT RUN",
+        "deselected": "deselected",
+    }.get(status, status)
+
+
+def verdicts_table(runs: list[Run]) -> pd.DataFrame:
+    """Each run's verdict and headline (`skyqa.summary.run_verdict`), one column a run:
+    a run that did not check everything never reads as a pass here either."""
+    columns = {}
+    for run in runs:
+        if run.summary is None:
+            columns[run.label] = ["crashed" if "crashed" in run.problem else "unreadable", ""]
+        else:
+            verdict = run.summary["verdict"]
+            columns[run.label] = [
+                "pass" if verdict == "passed" else verdict.upper(),
+                run.summary["headline"],
+            ]
+    return pd.DataFrame(columns, index=["verdict", "headline"])
 
 
 def versions_table(runs: list[Run]) -> pd.DataFrame:
@@ -185,7 +208,9 @@ def to_html(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[st
 
     def cell(value) -> str:
         text = html.escape(_format(value))
-        css = ' class="fail"' if text.startswith(("FAIL", "crashed", "unreadable")) else ""
+        failing = ("FAIL", "crashed", "unreadable", "ERROR", "INCOMPLETE", "INTERRUPTED", "NOT RUN")
+        css = ' class="fail"' if text.startswith(failing) else ""
+        css = ' class="partial"' if text.startswith("PARTIAL") else css
         return f"<td{css}>{text}</td>"
 
     parts = [
@@ -193,6 +218,7 @@ def to_html(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[st
         f"<title>{html.escape(title)}</title><style>",
         "body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;margin-bottom:2em}",
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%} .fail{background:#f4c7c3}",
+        ".partial{background:#eee}",
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         *[f"<p>{html.escape(note)}</p>" for note in notes],
@@ -223,6 +249,7 @@ def compare(
     field = fields[0] if len(fields) == 1 else ", ".join(fields)
     notes = [f"{run.label}: {run.problem} ({run.path})" for run in runs if run.problem]
     sections = [
+        ("Verdicts", verdicts_table(runs)),
         ("Versions", versions_table(runs)),
         ("Checks", checks_table(runs)),
         ("Metrics", metrics_table(runs, reference, stored_baseline(baseline_dir, field))),

@@ -170,7 +170,10 @@ class Thresholds:
     min_overlap_pixels: int = 500
     unflagged_column_max_sigma: float = 10.0
     delivered_wcs_rms_max_pix: float = 0.5
-    delivered_wcs_policy: Literal["warn", "fail"] = "warn"
+    delivered_wcs_policy: Literal["warn", "fail", "unaligned"] = "warn"
+    """``warn``: the archive's own alignment is reported as a warning; ``fail``: as a
+    failure; ``unaligned``: the spec declares its visit products deliberately unaligned
+    (the synthetic fields), so the check does not apply and says so."""
 
 
 @dataclass(frozen=True)

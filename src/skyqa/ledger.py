@@ -1,12 +1,22 @@
-"""What a pytest session's skyqa checks found: listed at the end, and written as a summary."""
+"""What a pytest session's skyqa checks found: listed at the end, and written as a summary.
+
+The ledger knows every check collected for a field, including those a ``-k``/``-m``
+selection left out, so a field's verdict (`skyqa.summary.run_verdict`) can say whether
+everything was checked: a run that checked nothing, stopped early or was interrupted
+never reads as passed.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from skyqa import verdict
+from skyqa.verdict import Verdict, set_recorder
+
+PREVIOUS_COMPLETE = "last-complete"
+"""Where a field's last complete report is kept when a run that is not complete replaces it."""
 
 
 class CheckLedger:
@@ -41,11 +51,19 @@ class CheckLedger:
         self.environment_label = environment_label
         self.injected_fault = injected_fault
         self.checks: dict[str, dict] = {}
+        self.verdicts: dict[str, list[Verdict]] = {}
         self.field_of: dict[str, str] = {}
         self.pipelines: dict[str, object] = {}
+        self.errors: dict[str, str] = {}
+        self.interrupted = ""
+        self.running = ""
+        self.summaries: dict[str, dict] = {}
         self.written: list[Path] = []
+        self.kept: list[str] = []
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # tryfirst: before -k/-m deselect, so that the ledger knows every check there is.
         for item in items:
             if item.path.resolve().parent != self.checks_dir:
                 continue
@@ -58,7 +76,19 @@ class CheckLedger:
                 "status": "not run",
                 "message": "",
                 "verdicts": [],
+                "worst": None,
+                "within": 0,
             }
+            self.verdicts[item.nodeid] = []
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            record = self.checks.get(item.nodeid)
+            if record is not None:
+                record["status"] = "deselected"
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running = nodeid
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
@@ -66,20 +96,24 @@ class CheckLedger:
         if record is None:
             return (yield)
 
-        def keep(verdicts: list[verdict.Verdict]) -> None:
-            from skyqa.summary import verdict_record
+        def keep(verdicts: list[Verdict]) -> None:
+            from skyqa.summary import rank_check, verdict_record
 
             record["verdicts"].extend(verdict_record(v) for v in verdicts)
+            self.verdicts[item.nodeid].extend(verdicts)
+            rank_check(record, self.verdicts[item.nodeid])
             # The numbers also go to pytest's JUnit XML (--junitxml), for CI dashboards.
             for v in verdicts:
                 if v.value is not None:
                     item.user_properties.append((f"skyqa {v.check} | {v.subject}", v.value))
 
-        verdict.set_recorder(keep)
+        # Imported by name from the module, not as the package's attribute: after
+        # pytester's in-process runs restore sys.modules, the attribute can be a stale copy.
+        set_recorder(keep)
         try:
             return (yield)
         finally:
-            verdict.set_recorder(None)
+            set_recorder(None)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.checks.get(report.nodeid)
@@ -91,6 +125,9 @@ class CheckLedger:
                 status = "error"
             if status == "passed" and any(not v["passed"] for v in record["verdicts"]):
                 status = "warned"  # findings reported under a "warn" policy
+            if status == "passed" and not record["verdicts"]:
+                status = "error"  # a check that judged nothing has not checked
+                record["message"] = "skyqa bug: the check ended without a verdict."
             if record["status"] in ("not run", "passed"):
                 record["status"] = status
                 if report.outcome == "skipped" and isinstance(report.longrepr, tuple):
@@ -98,14 +135,25 @@ class CheckLedger:
                 elif report.outcome == "failed":
                     record["message"] = report.longreprtext[-4000:]
 
+    def stage_error(self, field: str, sentence: str) -> None:
+        """Record that a field's pipeline could not make what its checks need."""
+        self.errors.setdefault(field, sentence)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
+        if isinstance(excinfo.value, KeyboardInterrupt):
+            test = self.running.split("::")[-1]
+            self.interrupted = "Ctrl-C" + (f" during {test}" if test else "")
+
     def register_pipeline(self, field: str, pipeline: object) -> None:
         """Remember a field's pipeline, for the timings and metrics of its summary; its
         report figures are drawn with its stages (`Pipeline.draw_figures`)."""
         self.pipelines[field] = pipeline
         pipeline.draw_figures = True
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from skyqa.summary import build_summary, environment_info, pipeline_metrics, write_summary
+        # tryfirst: the verdicts must be known before the JUnit XML is written.
+        from skyqa.summary import build_summary, environment_info, pipeline_metrics
 
         if not self.checks:
             return
@@ -118,16 +166,50 @@ class CheckLedger:
                 if self.field_of.get(nodeid) == field
             ]
             pipeline = self.pipelines.get(field)
+            metrics = {}
+            if pipeline is not None and not self.interrupted:
+                metrics = pipeline_metrics(pipeline)
             summary = build_summary(
                 field,
                 checks,
                 environment,
                 getattr(pipeline, "timings", {}),
-                pipeline_metrics(pipeline) if pipeline is not None else {},
+                metrics,
+                interrupted=self.interrupted,
+                error=self.errors.get(field, ""),
             )
-            folder = self.report_dir / field
-            self.written.append(write_summary(folder / "summary.json", summary))
-            self.written.append(self._write_report(folder, summary, pipeline))
+            self.summaries[field] = summary
+            self._write(self.report_dir / field, summary, pipeline)
+        self._junit_properties(session.config)
+        if session.exitstatus == pytest.ExitCode.OK and any(
+            summary["verdict"] in ("failed", "error", "incomplete")
+            for summary in self.summaries.values()
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self, folder: Path, summary: dict, pipeline) -> None:
+        """Write the field's report; a run that is not complete keeps the last complete
+        report beside its own (`PREVIOUS_COMPLETE`), saying so, instead of replacing it."""
+        from skyqa.summary import COMPLETE_VERDICTS, read_summary, write_summary
+
+        previous = folder / "summary.json"
+        if summary["verdict"] not in COMPLETE_VERDICTS and previous.is_file():
+            try:
+                complete = read_summary(previous)["verdict"] in COMPLETE_VERDICTS
+            except (ValueError, OSError):
+                complete = False
+            if complete:
+                kept = folder / PREVIOUS_COMPLETE
+                shutil.rmtree(kept, ignore_errors=True)
+                kept.mkdir(parents=True)
+                for name in ("summary.json", "index.html", "figures"):
+                    if (folder / name).exists():
+                        shutil.move(folder / name, kept / name)
+                self.kept.append(
+                    f"the last complete report of {summary['field']} was moved to {kept}"
+                )
+        self.written.append(write_summary(previous, summary))
+        self.written.append(self._write_report(folder, summary, pipeline))
 
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
         from skyqa.report import cached_figures, write_index
@@ -135,29 +217,51 @@ class CheckLedger:
         figures, problems = [], []
         spec_text = ""
         if pipeline is not None:
-            figures, problems = cached_figures(pipeline, folder / "figures")
             source = getattr(pipeline.field, "source_path", None)
             spec_text = source.read_text() if source is not None else ""
+            if self.interrupted:
+                problems.append("No figures: the run was interrupted.")
+            else:
+                try:
+                    figures, problems = cached_figures(pipeline, folder / "figures")
+                except Exception as error:  # a figure must never sink the report
+                    problems.append(f"figures could not be made: {type(error).__name__}: {error}")
         return write_index(folder / "index.html", summary, spec_text, figures, problems)
+
+    def _junit_properties(self, config: pytest.Config) -> None:
+        """Each field's verdict as a property of the JUnit XML test suite (--junitxml)."""
+        from _pytest.junitxml import xml_key
+
+        xml = config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        for field, summary in self.summaries.items():
+            xml.add_global_property(f"skyqa verdict | {field}", summary["verdict"])
+            xml.add_global_property(f"skyqa headline | {field}", summary["headline"])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.checks:
             return
+        from skyqa.report import check_line
+
         terminalreporter.section("skyqa checks")
+        hidden = ("deselected", "not run") if self.interrupted else ("deselected",)
         for record in self.checks.values():
-            terminalreporter.write_line(f"{record['status'].upper():8} {record['id']}")
-        statuses = [record["status"] for record in self.checks.values()]
-        terminalreporter.write_line(
-            f"{len(statuses)} checks on {', '.join(self.fields)}: "
-            f"{statuses.count('passed') + statuses.count('warned')} passed "
-            f"({statuses.count('warned')} with warnings), "
-            f"{statuses.count('failed') + statuses.count('error')} failed, "
-            f"{statuses.count('skipped')} skipped."
-        )
+            if record["status"] not in hidden:
+                terminalreporter.write_line(check_line(record))
+        for field, summary in self.summaries.items():
+            terminalreporter.write_line(
+                f"skyqa verdict for {field}: {summary['verdict'].upper()}. {summary['headline']}",
+                bold=True,
+                green=summary["verdict"] == "passed",
+                red=summary["verdict"] != "passed",
+            )
         if self.injected_fault:
             terminalreporter.write_line(
                 f"INJECTED FAULT {self.injected_fault!r}: a self-test of the harness; "
                 "these results are not QA of the field."
             )
+        for line in self.kept:
+            terminalreporter.write_line(f"skyqa: {line}")
         for path in self.written:
             terminalreporter.write_line(f"skyqa report: {path}")

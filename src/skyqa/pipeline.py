@@ -53,7 +53,7 @@ from skyqa.catalog import ReferenceCatalog
 from skyqa.drizzle import Mosaic
 from skyqa.faults import Fault
 from skyqa.field import FieldSpec
-from skyqa.workers import available_cpus, worker_pool
+from skyqa.workers import available_cpus, stop_now, worker_pool
 
 
 def _print_progress(message: str) -> None:
@@ -432,6 +432,11 @@ class Pipeline:
         except BrokenProcessPool:  # a worker died: what is left, each method builds
             self.progress(f"{self.field.name}: the worker pool broke; going on here")
             keep_pool = False
+        except BaseException:  # Ctrl-C (or a bug): no worker goes on building unasked
+            if self._pool is not None:
+                stop_now(self._pool)
+                self._pool = None
+            raise
         if not keep_pool:
             self.close()
 

@@ -252,7 +252,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     pipeline.close()
 
 
-def _run_stage(pipeline, stage: str, *args):
+def _run_stage(config: pytest.Config, pipeline, stage: str, *args):
     """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback.
 
     Without exposures no check can run: a failure to acquire or make them ends the
@@ -268,6 +268,9 @@ def _run_stage(pipeline, stage: str, *args):
         return getattr(pipeline, stage)(*args)
     except SkyQAError as error:
         if isinstance(error, AcquisitionError) or stage == "exposures":
+            ledger = config.pluginmanager.get_plugin(LEDGER_NAME)
+            if ledger is not None:
+                ledger.stage_error(pipeline.field.name, str(error))
             pytest.exit(
                 f"skyqa cannot check field {pipeline.field.name}: {error}",
                 returncode=pytest.ExitCode.TESTS_FAILED,
@@ -276,7 +279,7 @@ def _run_stage(pipeline, stage: str, *args):
 
 
 @pytest.fixture(scope="session")
-def raw_exposures(skyqa_pipeline):
+def raw_exposures(skyqa_pipeline, request: pytest.FixtureRequest):
     """The field's exposures (`skyqa.acquire.ExposureSet`): never modified.
 
     Example::
@@ -284,11 +287,11 @@ def raw_exposures(skyqa_pipeline):
         def test_count(raw_exposures):
             assert len(raw_exposures.flt_paths) == 18
     """
-    return _run_stage(skyqa_pipeline, "exposures")
+    return _run_stage(request.config, skyqa_pipeline, "exposures")
 
 
 @pytest.fixture(scope="session")
-def column_outliers(skyqa_pipeline, raw_exposures):
+def column_outliers(skyqa_pipeline, raw_exposures, request: pytest.FixtureRequest):
     """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`).
 
     Example::
@@ -296,11 +299,11 @@ def column_outliers(skyqa_pipeline, raw_exposures):
         def test_columns(column_outliers):
             assert (column_outliers["score"] < 10).all()
     """
-    return _run_stage(skyqa_pipeline, "column_outliers")
+    return _run_stage(request.config, skyqa_pipeline, "column_outliers")
 
 
 @pytest.fixture(scope="session")
-def reference_catalog(skyqa_pipeline, raw_exposures):
+def reference_catalog(skyqa_pipeline, raw_exposures, request: pytest.FixtureRequest):
     """The reference catalog TweakReg aligns to (`skyqa.catalog.ReferenceCatalog`).
 
     Example::
@@ -308,11 +311,11 @@ def reference_catalog(skyqa_pipeline, raw_exposures):
         def test_catalog(reference_catalog):
             assert len(reference_catalog.table) > 3
     """
-    return _run_stage(skyqa_pipeline, "reference_catalog")
+    return _run_stage(request.config, skyqa_pipeline, "reference_catalog")
 
 
 @pytest.fixture(scope="session")
-def alignment(skyqa_pipeline, reference_catalog):
+def alignment(skyqa_pipeline, reference_catalog, request: pytest.FixtureRequest):
     """TweakReg + tweakback results (`skyqa.align.AlignmentResult`).
 
     Example::
@@ -320,11 +323,11 @@ def alignment(skyqa_pipeline, reference_catalog):
         def test_shifts(alignment):
             assert not alignment.shift_table.empty
     """
-    return _run_stage(skyqa_pipeline, "alignment")
+    return _run_stage(request.config, skyqa_pipeline, "alignment")
 
 
 @pytest.fixture(scope="session")
-def alignment_residuals(skyqa_pipeline, alignment):
+def alignment_residuals(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
     """What a new TweakReg fit finds left on the updated visit DRZs: the verification
     pass's shift file as a table (`skyqa.align.parse_shift_file`; ideally all zero).
 
@@ -333,11 +336,11 @@ def alignment_residuals(skyqa_pipeline, alignment):
         def test_nothing_left(alignment_residuals):
             assert (alignment_residuals["xsh_pix"].abs() < 0.1).all()
     """
-    return _run_stage(skyqa_pipeline, "residuals")
+    return _run_stage(request.config, skyqa_pipeline, "residuals")
 
 
 @pytest.fixture(scope="session")
-def alignment_placement(skyqa_pipeline, alignment):
+def alignment_placement(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
     """The aligned WCSs measured on the sky (`skyqa.astrometry.AlignmentPlacement`):
     how far tweakback moved each FLT against its visit DRZ's correction, and on synthetic
     fields each FLT's offset from its true WCS (mas).
@@ -347,7 +350,7 @@ def alignment_placement(skyqa_pipeline, alignment):
         def test_moved(alignment_placement):
             assert (alignment_placement.tweakback["moved_mas"] > 0).all()
     """
-    return _run_stage(skyqa_pipeline, "placement")
+    return _run_stage(request.config, skyqa_pipeline, "placement")
 
 
 @pytest.fixture(scope="session")
@@ -363,7 +366,7 @@ def aligned_flts(alignment):
 
 
 @pytest.fixture(scope="session")
-def mosaics(skyqa_pipeline, alignment):
+def mosaics(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
     """Sky method -> `skyqa.drizzle.Mosaic`, for every sky method of the field.
 
     Example::
@@ -371,7 +374,7 @@ def mosaics(skyqa_pipeline, alignment):
         def test_methods(mosaics):
             assert set(mosaics) == {"localmin", "match", "globalmin+match", "globalmin"}
     """
-    return _run_stage(skyqa_pipeline, "mosaics")
+    return _run_stage(request.config, skyqa_pipeline, "mosaics")
 
 
 @pytest.fixture(scope="session")
@@ -414,7 +417,7 @@ def mosaic(skymethod, mosaics, skyqa_field):
 
 
 @pytest.fixture(scope="session")
-def overlap_pairs(skyqa_pipeline, alignment):
+def overlap_pairs(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
     """Sky difference of every overlapping pair of aligned FLTs, measured by skyqa.
 
     Example::
@@ -422,7 +425,7 @@ def overlap_pairs(skyqa_pipeline, alignment):
         def test_pairs(overlap_pairs):
             assert (overlap_pairs["n_pixels"] > 0).all()
     """
-    return _run_stage(skyqa_pipeline, "overlaps")
+    return _run_stage(request.config, skyqa_pipeline, "overlaps")
 
 
 @pytest.fixture(scope="session")

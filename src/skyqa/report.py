@@ -390,45 +390,136 @@ def _embed(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">'
 
 
-def _verdict_rows(check: dict) -> list[tuple[str, str, str]]:
+def shown_verdict(check: dict) -> dict | None:
+    """The verdict a check's row shows: its worst (`skyqa.verdict.worst`), if any."""
+    verdicts = check.get("verdicts", [])
+    index = check.get("worst")
+    if index is None or not 0 <= index < len(verdicts):
+        return None
+    return verdicts[index]
+
+
+def _nearness(verdict: dict) -> str:
+    ratio = verdict.get("ratio")
+    if ratio is None:
+        return ""
+    if ratio > 1:
+        return f"{ratio:.2f} x the threshold: past it"
+    return f"{ratio:.2f} of the way to the threshold"
+
+
+def _within(check: dict) -> str:
+    count = len(check.get("verdicts", []))
+    return f"{check.get('within', 0)} of {count} within threshold" if count else ""
+
+
+def check_line(check: dict) -> str:
+    """One line of the console list: status, id, the worst verdict, n of m within."""
+    head = f"{check['status'].upper():10} {check['id']}"
+    shown = shown_verdict(check)
+    if shown is None:
+        message = check.get("message", "").strip().splitlines()
+        return f"{head}: {message[-1][:200]}" if message else head
+    nearness = _nearness(shown)
+    return (
+        f"{head}: worst {shown['subject']}: {shown['measured']} (required "
+        f"{shown['threshold']}{'; ' + nearness if nearness else ''}); {_within(check)}"
+    )
+
+
+STATUS_ORDER = {
+    "failed": 0, "error": 0, "not run": 1, "warned": 2, "skipped": 3, "passed": 4,
+    "deselected": 5,
+}  # fmt: skip
+"""Order of the checks on the page: what needs a look first."""
+
+
+def _verdicts_table(check: dict) -> str:
+    """Every verdict of a check, worst first, folded away (a <details> element)."""
+    escape = html.escape
+    verdicts = check.get("verdicts", [])
+    if len(verdicts) < 2:
+        return ""
+
+    def rank(verdict: dict) -> tuple[bool, float]:
+        ratio = verdict.get("ratio")
+        return (verdict["passed"], -(ratio if ratio is not None else float("inf")))
+
     rows = [
-        (v["subject"], v["measured"], v["threshold"])
-        for v in check.get("verdicts", [])
-        if not v["passed"]
+        f"<tr class='{'passed' if v['passed'] else 'failed'}'><td>{escape(v['subject'])}</td>"
+        f"<td>{escape(v['measured'])}</td><td>{escape(v['threshold'])}</td>"
+        f"<td>{escape(_nearness(v))}</td></tr>"
+        for v in sorted(verdicts, key=rank)
     ]
-    if not rows and check.get("verdicts"):
-        first = check["verdicts"][0]
-        rows = [(first["subject"], first["measured"], first["threshold"])]
-    return rows
+    return (
+        f"<details><summary>all {len(verdicts)} verdicts, worst first</summary><table>"
+        "<tr><th>subject</th><th>measured</th><th>threshold</th><th>nearness</th></tr>"
+        + "".join(rows)
+        + "</table></details>"
+    )
+
+
+def _check_row(check: dict) -> str:
+    escape = html.escape
+    shown = shown_verdict(check)
+    if shown is None:
+        message = check.get("message", "").strip().splitlines()
+        subject, measured, threshold = "", (message[-1][:300] if message else ""), ""
+        nearness = ""
+    else:
+        subject, measured, threshold = shown["subject"], shown["measured"], shown["threshold"]
+        nearness = _nearness(shown)
+    return (
+        f"<tr class='{escape(check['status'])}'><td>{escape(check['id'])}</td>"
+        f"<td>{escape(check['status'])}</td><td>{escape(subject)}</td>"
+        f"<td>{escape(measured)}</td><td>{escape(threshold)}</td>"
+        f"<td>{escape(nearness)}</td><td>{escape(_within(check))}"
+        f"{_verdicts_table(check)}</td></tr>"
+    )
 
 
 def write_index(
     path: Path, summary: dict, spec_text: str, figures: list[Path], problems: list[str]
 ) -> Path:
-    """The report page: verdict, failures first, every check, versions, spec, figures."""
+    """The report page: verdict, failures first, every check (its worst verdict first),
+    versions, figures and the field spec."""
     escape = html.escape
     checks = summary["checks"]
-    order = {"failed": 0, "error": 0, "not run": 1, "warned": 2, "skipped": 3, "passed": 4}
-    ranked = sorted(checks, key=lambda check: order.get(check["status"], 1))
+    ranked = sorted(checks, key=lambda check: STATUS_ORDER.get(check["status"], 1))
     failed = [check for check in checks if check["status"] in ("failed", "error")]
-    verdict = summary["verdict"].upper()
+    verdict = summary["verdict"]
+    counts = summary["counts"]
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>skyqa report: {escape(summary['field'])}</title><style>",
         "body{font-family:sans-serif;margin:1.5em;max-width:1400px}",
         "table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border:1px solid #ccc;",
-        "padding:3px 6px;font-size:90%;vertical-align:top;text-align:left}",
-        ".failed,.error{background:#f4c7c3}.passed{background:#d9ead3}.skipped{background:#eee}",
+        "padding:3px 6px;font-size:90%;vertical-align:top;text-align:left;",
+        "overflow-wrap:anywhere}",
+        ".failed,.error,.interrupted,.incomplete{background:#f4c7c3}",
+        ".passed{background:#d9ead3}.skipped,.deselected,.partial{background:#eee}",
         ".warned{background:#fce8b2}",
         "#verdict{font-size:140%;padding:0.5em;border-radius:4px}",
         "img{max-width:100%;margin:0.5em 0;border:1px solid #ddd} pre{background:#f6f6f6;",
-        "padding:0.5em;overflow:auto;font-size:85%}",
+        "padding:0.5em;font-size:85%;white-space:pre-wrap;overflow-wrap:anywhere}",
+        "details table{margin:0.3em 0}",
         "</style></head><body>",
         f"<h1>skyqa report: {escape(summary['field'])}</h1>",
-        f"<p id='verdict' class='{summary['verdict']}'>Verdict: <b>{verdict}</b> &mdash; "
-        f"{len(checks) - len(failed)} of {len(checks)} checks without failure "
-        f"({summary['created_utc']}, environment {escape(summary['environment']['label'])})</p>",
+        f"<p id='verdict' class='{escape(verdict)}'>Verdict: <b>{escape(verdict.upper())}</b>"
+        f" &mdash; {escape(summary['headline'])}</p>",
+        f"<p id='counts'>{counts['selected']} of {counts['total']} checks selected: "
+        f"{counts['passed'] + counts['warned']} passed ({counts['warned']} with warnings), "
+        f"{counts['failed']} failed, {counts['error']} could not be evaluated, "
+        f"{counts['skipped']} not applicable, {counts['not run']} did not run. "
+        f"{escape(summary['created_utc'])}, environment "
+        f"{escape(summary['environment']['label'])}.</p>",
     ]
+    if verdict not in ("passed", "failed"):
+        parts.append(
+            "<p id='not-complete' class='failed'>Not every check for this field ran: this "
+            "page is no verdict on the field. The last complete report, if there was one, "
+            "is kept in <code>last-complete/</code> beside this page.</p>"
+        )
     fault = summary["environment"].get("injected_fault")
     if fault:
         parts.append(
@@ -445,18 +536,11 @@ def write_index(
         parts.append("</ul>")
     parts += [
         "<h2>Checks</h2><table id='checks'><tr><th>check</th><th>status</th>",
-        "<th>subject</th><th>measured</th><th>threshold</th></tr>",
+        "<th>worst subject</th><th>measured</th><th>threshold</th><th>nearness</th>",
+        "<th>verdicts</th></tr>",
+        *[_check_row(check) for check in ranked],
+        "</table><h2>Versions</h2><table>",
     ]
-    for check in ranked:
-        rows = _verdict_rows(check) or [("", check.get("message", "")[:200], "")]
-        subject, measured, threshold = rows[0]
-        more = f" (+{len(rows) - 1} more)" if len(rows) > 1 else ""
-        parts.append(
-            f"<tr class='{check['status']}'><td>{escape(check['id'])}</td>"
-            f"<td>{escape(check['status'])}</td><td>{escape(subject)}{more}</td>"
-            f"<td>{escape(measured)}</td><td>{escape(threshold)}</td></tr>"
-        )
-    parts.append("</table><h2>Versions</h2><table>")
     for name, version in summary["environment"]["versions"].items():
         parts.append(f"<tr><th>{escape(name)}</th><td>{escape(str(version))}</td></tr>")
     parts.append("</table>")
@@ -467,6 +551,9 @@ def write_index(
     parts.append("<h2>Figures</h2>")
     for figure in figures:
         parts.append(f"<h3>{escape(figure.stem)}</h3>{_embed(figure)}")
-    parts.append(f"<h2>Field spec</h2><pre>{escape(spec_text)}</pre></body></html>")
+    parts.append(
+        "<details><summary><h2 style='display:inline'>Field spec</h2></summary>"
+        f"<pre>{escape(spec_text)}</pre></details></body></html>"
+    )
     path.write_text("".join(parts), encoding="utf-8")
     return path

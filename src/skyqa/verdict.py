@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -13,7 +14,9 @@ class Verdict:
     ``measured`` and ``threshold`` are short texts with units, for example
     ``"0.0123 e-/s"`` and ``"<= 0.01 e-/s"``. ``advice`` says what to look at next.
     ``item`` is the id of the visit, exposure or pair the verdict is about (for
-    selecting and reporting), ``value`` the measured number where there is one.
+    selecting and reporting), ``value`` the measured number where there is one, and
+    ``limit`` the threshold as a number in the units of ``value``: an upper bound on
+    ``|value|`` (``upper``, the default) or a lower bound on ``value``.
     """
 
     check: str
@@ -24,15 +27,60 @@ class Verdict:
     advice: str
     item: str = ""
     value: float | None = None
+    limit: float | None = None
+    upper: bool = True
 
-    def message(self) -> str:
-        """The verdict as one sentence."""
-        outcome = "passed" if self.passed else "FAILED"
+    def ratio(self) -> float | None:
+        """How near the measured value is to its threshold: ``|value| / limit`` for an
+        upper bound, ``limit / value`` for a lower one. 1 is at the threshold, above 1 is
+        past it; inf for a value that is not finite; None where there is no number."""
+        if self.value is None or self.limit is None:
+            return None
+        if not is_finite(self.value):
+            return math.inf
+        magnitude = abs(self.value) if self.upper else self.value
+        numerator, denominator = (magnitude, self.limit) if self.upper else (self.limit, magnitude)
+        if denominator == 0:
+            return 0.0 if numerator == 0 else math.inf
+        return max(0.0, numerator / denominator)
+
+    def message(self, failed_word: str = "FAILED") -> str:
+        """The verdict as one sentence (``failed_word`` where it did not pass)."""
+        outcome = "passed" if self.passed else failed_word
         text = (
             f"{self.check} {outcome} for {self.subject}: measured {self.measured}, "
             f"required {self.threshold}."
         )
         return text if self.passed else f"{text} Next: {self.advice}"
+
+
+def is_finite(value: object) -> bool:
+    """Whether ``value`` is a real number that is not NaN or infinite."""
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def worst(verdicts: Sequence[Verdict]) -> int | None:
+    """Index of the verdict a summary row shows: a failed one before any that passed;
+    among those, the nearest to (or furthest past) its threshold (`Verdict.ratio`); the
+    first of equals. None when there are no verdicts."""
+    if not verdicts:
+        return None
+
+    def rank(index: int) -> tuple[bool, float]:
+        verdict = verdicts[index]
+        ratio = verdict.ratio()
+        if ratio is None:
+            ratio = math.inf if not verdict.passed else -1.0
+        return (not verdict.passed, ratio)
+
+    best = 0
+    for index in range(1, len(verdicts)):
+        if rank(index) > rank(best):
+            best = index
+    return best
 
 
 def about(verdicts: Iterable[Verdict], item: str) -> list[Verdict]:
@@ -80,7 +128,7 @@ def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
         _recorder(verdicts)
     failed = failures(verdicts)
     for verdict in failed:
-        warnings.warn(SkyQAWarning(verdict.message()), stacklevel=2)
+        warnings.warn(SkyQAWarning(verdict.message("WARNING")), stacklevel=2)
     return failed
 
 

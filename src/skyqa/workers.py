@@ -55,3 +55,17 @@ def worker_pool(workers: int, initializer: Callable[[], None] | None = None) -> 
         initializer=_start_worker,
         initargs=(os.getpid(), initializer),
     )
+
+
+def stop_now(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` at once (Ctrl-C): queued tasks are cancelled and running workers
+    terminated, instead of finishing builds nobody will wait for. What they were building
+    is left as scratch folders, which the next run clears."""
+    # The executor lists its processes only in a private attribute; without it the
+    # workers still end, when they notice their parent is gone.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join(timeout=5)

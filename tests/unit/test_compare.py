@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from skyqa.compare import checks_table, compare, load_runs, metrics_table, versions_table
+from skyqa.compare import (
+    checks_table,
+    compare,
+    load_runs,
+    metrics_table,
+    verdicts_table,
+    versions_table,
+)
 from skyqa.summary import read_summary
 
 SUMMARIES = Path(__file__).parents[2] / "fixtures" / "summaries"
@@ -72,9 +79,38 @@ def test_compare_writes_markdown_and_html(tmp_path):
 
 def test_summary_of_another_schema_is_refused(tmp_path):
     path = tmp_path / "other.json"
-    path.write_text('{"schema": "something-else", "schema_version": 1}')
-    with pytest.raises(ValueError, match="is not a skyqa summary of schema version 1"):
+    path.write_text('{"schema": "something-else", "schema_version": 2}')
+    with pytest.raises(ValueError, match="is not a skyqa summary of schema version 2"):
         read_summary(path)
+
+
+def test_version_1_summary_is_refused_it_called_empty_runs_passed(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text('{"schema": "skyqa-summary", "schema_version": 1, "verdict": "passed"}')
+    with pytest.raises(ValueError, match="version 1"):
+        read_summary(path)
+
+
+def test_verdicts_row_shows_each_runs_verdict_and_a_run_that_checked_nothing(runs, tmp_path):
+    import json
+
+    empty = json.loads((SUMMARIES / "qa-pinned.json").read_text())
+    for check in empty["checks"]:
+        check["status"] = "deselected"
+    from skyqa.summary import run_verdict
+
+    empty["verdict"], empty["headline"] = run_verdict(empty["checks"])
+    empty["environment"]["label"] = "qa-empty"
+    (tmp_path / "qa-empty.json").write_text(json.dumps(empty))
+    runs = [*runs, *load_runs([tmp_path / "qa-empty.json"])]
+    table = verdicts_table(runs)
+    assert table.loc["verdict"].tolist() == ["pass", "FAILED", "crashed", "PARTIAL"]
+    assert table.loc["headline", "qa-empty"].startswith("0 of 3 checks selected")
+    markdown, page = compare(
+        [SUMMARIES / "qa-pinned.json", tmp_path / "qa-empty.json"], tmp_path / "out"
+    )
+    assert "| verdict | pass | PARTIAL |" in markdown.read_text()
+    assert '<td class="partial">PARTIAL</td>' in page.read_text()
 
 
 def test_recorded_summaries_follow_the_schema():
