@@ -11,7 +11,7 @@ import pandas as pd
 
 from skyqa.align import parse_shift_file, signed_rotation, visit_of
 from skyqa.errors import PipelineStepError
-from skyqa.verdict import Verdict
+from skyqa.verdict import Verdict, is_finite
 
 
 def check_shift_file(path: Path, visit_images: Sequence[str]) -> list[Verdict]:
@@ -79,11 +79,37 @@ def check_shift_file(path: Path, visit_images: Sequence[str]) -> list[Verdict]:
     return verdicts
 
 
+NO_FIT = "not a number: TweakReg wrote no fit for this visit (NaN in its shift file)"
+
+
+def _duplicates(table: pd.DataFrame, column: str, check: str, what: str) -> list[Verdict]:
+    """A failed verdict for every value of ``column`` that names more than one row."""
+    counts = table[column].value_counts()
+    return [
+        Verdict(
+            check,
+            f"{what} {name}",
+            False,
+            f"{count} rows",
+            "exactly 1 row",
+            "the table holds two results for one subject (a stale file from another run, "
+            "or an image given twice): delete the cache entry and rerun.",
+            item=visit_of(str(name)) if what == "visit" else str(name),
+        )
+        for name, count in counts.items()
+        if count > 1
+    ]
+
+
 def check_fit_quality(
     fit_table: pd.DataFrame, rms_max_pix: float, min_matches: int
 ) -> list[Verdict]:
-    """Per visit DRZ: fit xrms and yrms within the threshold, enough matched sources."""
-    verdicts = []
+    """Per visit DRZ: fit xrms and yrms within the threshold, enough matched sources.
+
+    A NaN RMS or match count (TweakReg found no fit) fails; so does a visit with more
+    than one row.
+    """
+    verdicts = _duplicates(fit_table, "image", "TweakReg fit table has one row per visit", "visit")
     for _, row in fit_table.iterrows():
         visit = visit_of(row["image"])
         for axis in ("xrms_pix", "yrms_pix"):
@@ -92,27 +118,30 @@ def check_fit_quality(
                 Verdict(
                     f"TweakReg fit {axis.split('_')[0]}",
                     f"visit {visit}",
-                    bool(value <= rms_max_pix),
-                    f"{value:.4f} pix",
+                    is_finite(value) and value <= rms_max_pix,
+                    f"{value:.4f} pix" if is_finite(value) else f"{value} pix ({NO_FIT})",
                     f"<= {rms_max_pix} pix",
                     "a large fit RMS means wrong matches or a poor catalog: look at the "
                     f"residuals in {visit}_drz_catalog_fit.match and at the source list.",
                     item=visit,
                     value=value,
+                    limit=rms_max_pix,
                 )
             )
-        matches = int(row["n_matches"])
+        matches = float(row["n_matches"])
         verdicts.append(
             Verdict(
                 "TweakReg matched sources",
                 f"visit {visit}",
-                matches >= min_matches,
-                f"{matches} matches",
+                is_finite(matches) and matches >= min_matches,
+                f"{matches:.0f} matches" if is_finite(matches) else f"{matches} ({NO_FIT})",
                 f">= {min_matches}",
                 "too few matches make the fit unreliable: check the catalog's coverage of "
                 "this visit and the source-finding threshold in tweakreg.log.",
                 item=visit,
-                value=float(matches),
+                value=matches,
+                limit=float(min_matches),
+                upper=False,
             )
         )
     return verdicts
@@ -124,41 +153,50 @@ def check_residuals(
     rotation_max_deg: float,
     scale_max: float,
 ) -> list[Verdict]:
-    """After the header update, a new fit finds no shift, rotation or scale left."""
-    verdicts = []
+    """After the header update, a new fit finds no shift, rotation or scale left.
+
+    Each of |shift|, |rotation| (signed: TweakReg's 359.99 is -0.01) and |scale - 1| is
+    held to its limit; a NaN (the verification fit found no match) fails, and so does a
+    visit with more than one row.
+    """
+    verdicts = _duplicates(
+        residual_table, "image", "Verification fit has one row per visit", "visit"
+    )
     rotations = signed_rotation(residual_table["rot_deg"])
     for (_, row), rotation in zip(residual_table.iterrows(), rotations, strict=True):
         visit = visit_of(row["image"])
         shift = float(np.hypot(row["xsh_pix"], row["ysh_pix"]))
+        excess_scale = float(row["scale"]) - 1.0
         measures = [
             ("Residual shift after the update", shift, f"{shift:.4f} pix", shift_max_pix, "pix"),
             (
                 "Residual rotation after the update",
-                abs(float(rotation)),
+                float(rotation),
                 f"{float(rotation):+.5f} deg",
                 rotation_max_deg,
                 "deg",
             ),
             (
                 "Residual scale after the update",
-                abs(float(row["scale"]) - 1.0),
-                f"{float(row['scale']) - 1.0:+.2e}",
+                excess_scale,
+                f"{excess_scale:+.2e}",
                 scale_max,
                 "(scale - 1)",
             ),
         ]
-        for check, magnitude, text, limit, unit in measures:
+        for check, value, text, limit, unit in measures:
             verdicts.append(
                 Verdict(
                     check,
                     f"visit {visit}",
-                    bool(magnitude <= limit),
-                    text,
+                    is_finite(value) and abs(value) <= limit,
+                    text if is_finite(value) else f"{text} (verification fit found no match)",
                     f"|value| <= {limit} {unit}",
                     "the header update did not take: compare the DRZ's WCSNAME and "
                     "alternate WCS (WCSNAMEA) with the shift file, and read tweakreg.log.",
                     item=visit,
-                    value=magnitude,
+                    value=value,
+                    limit=limit,
                 )
             )
     return verdicts
@@ -174,23 +212,26 @@ def check_tweakback(moves: pd.DataFrame, agreement_max_mas: float) -> list[Verdi
     agreement_max_mas : float
         Largest allowed RMS (mas) between the FLT's move and the DRZ's correction.
     """
-    verdicts = []
+    verdicts = _duplicates(moves, "flt", "One tweakback measurement per FLT", "FLT")
     for row in moves.itertuples(index=False):
         no_op = row.moved_mas < 0.01 * row.correction_mas
+        finite = is_finite(row.disagreement_mas)
         verdicts.append(
             Verdict(
                 "tweakback moved the FLT WCS with its visit DRZ",
                 f"{row.flt} (visit {row.visit})",
-                bool(row.disagreement_mas <= agreement_max_mas),
+                finite and row.disagreement_mas <= agreement_max_mas,
                 f"RMS {row.disagreement_mas:.2f} mas between the FLT's move "
                 f"({row.moved_mas:.1f} mas) and the DRZ's correction ({row.correction_mas:.1f} mas)"
-                + ("; the FLT did not move at all: tweakback was a silent no-op" if no_op else ""),
+                + ("; the FLT did not move at all: tweakback was a silent no-op" if no_op else "")
+                + ("" if finite else "; not a number: a WCS could not be evaluated"),
                 f"<= {agreement_max_mas} mas",
                 "check the orig_wcs_name passed to tweakback: it must be the DRZ's WCSNAME "
                 f"from before TweakReg's update (archived as WCSNAMEA), "
                 f"here {row.drz_wcsnamea!r}; and that the FLT's WCSNAME changed.",
                 item=row.visit,
                 value=float(row.disagreement_mas),
+                limit=agreement_max_mas,
             )
         )
     return verdicts
@@ -207,17 +248,22 @@ def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[V
     max_rms_mas : float
         Largest allowed RMS (mas) over the detector.
     """
-    return [
-        Verdict(
-            "Aligned WCS agrees with the injected truth",
-            f"exposure {row.rootname} (visit {row.visit})",
-            bool(row.rms_mas <= max_rms_mas),
-            f"RMS {row.rms_mas:.2f} mas over the detector",
-            f"<= {max_rms_mas} mas",
-            "the alignment converged to a wrong solution: compare the visit's shift with "
-            "the injected pointing error in truth.json and look at its matches.",
-            item=row.visit,
-            value=float(row.rms_mas),
+    verdicts = _duplicates(offsets, "rootname", "One truth comparison per FLT", "exposure")
+    for row in offsets.itertuples(index=False):
+        finite = is_finite(row.rms_mas)
+        verdicts.append(
+            Verdict(
+                "Aligned WCS agrees with the injected truth",
+                f"exposure {row.rootname} (visit {row.visit})",
+                finite and row.rms_mas <= max_rms_mas,
+                f"RMS {row.rms_mas:.2f} mas over the detector"
+                + ("" if finite else " (not a number: the aligned WCS could not be evaluated)"),
+                f"<= {max_rms_mas} mas",
+                "the alignment converged to a wrong solution: compare the visit's shift with "
+                "the injected pointing error in truth.json and look at its matches.",
+                item=row.visit,
+                value=float(row.rms_mas),
+                limit=max_rms_mas,
+            )
         )
-        for row in offsets.itertuples(index=False)
-    ]
+    return verdicts

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from skyqa.measure import column_outlier
-from skyqa.verdict import Verdict
+from skyqa.verdict import Verdict, is_finite
 
 
 def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
@@ -36,11 +36,12 @@ def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
             Verdict(
                 "Exposure time is positive",
                 f"exposure {row['FILENAME']}",
-                math.isfinite(exptime) and exptime > 0,
+                is_finite(exptime) and exptime > 0,
                 f"EXPTIME {exptime}",
                 "> 0 s",
                 "AstroDrizzle silently drops an exposure without EXPTIME: check the file.",
                 item=str(row["ROOTNAME"]).lower(),
+                value=exptime,
             )
         )
     return verdicts
@@ -52,9 +53,10 @@ def check_delivered_wcs(wcs_table: pd.DataFrame, rms_max_pix: float) -> list[Ver
     for _, row in wcs_table.iterrows():
         visit = row["FILENAME"].split("_")[0].lower()
         name = str(row["WCSNAME"])
-        worst = max(row["RMS_RA_pix"], row["RMS_DEC_pix"])
+        rms = (float(row["RMS_RA_pix"]), float(row["RMS_DEC_pix"]))
+        worst = max(rms) if all(map(is_finite, rms)) else math.nan
         to_gaia = "GAIA" in name.upper()
-        within = math.isfinite(worst) and worst <= rms_max_pix
+        within = is_finite(worst) and worst <= rms_max_pix
         verdicts.append(
             Verdict(
                 "Delivered WCS is fit to Gaia within the limit",
@@ -66,6 +68,8 @@ def check_delivered_wcs(wcs_table: pd.DataFrame, rms_max_pix: float) -> list[Ver
                 "the archive's alignment is not good enough to use as is: this is why the "
                 "visits are realigned here (see the alignment checks).",
                 item=visit,
+                value=worst,
+                limit=rms_max_pix,
             )
         )
     return verdicts
@@ -95,13 +99,20 @@ def column_verdict(
         Verdict(
             "No unflagged bad column",
             f"exposure {rootname}",
-            bool(not math.isfinite(score) or score <= max_sigma),
+            is_finite(score) and score <= max_sigma,
             f"column {column + 1} differs from its neighbours by {deviation:+.4f} e-/s "
-            f"({score:.1f} sigma)",
+            f"({score:.1f} sigma)"
+            + (
+                ""
+                if is_finite(score)
+                else "; not a number: no column of this exposure has a pixel good by "
+                "final_bits, or the statistics failed"
+            ),
             f"<= {max_sigma} sigma",
             "a detector column that DQ does not flag goes into the mosaic as a streak: flag it "
             "(DQ 4) in the FLT, or check the calibration (dark, flat) of this exposure.",
             item=rootname,
             value=score,
+            limit=max_sigma,
         )
     ]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
 
 from skyqa.measure import overlap_groups, seam_score, solve_offsets
-from skyqa.verdict import Verdict
+from skyqa.verdict import Verdict, is_finite
 
 PRECISION_FACTOR = 3.0
 """A pair measures a seam precisely when its uncertainty is at most threshold / 3."""
+
+
+SEAM_COLUMNS = ("uncertainty_e_s", "pixel_noise_e_s")
+"""Columns of the seam table every seam verdict reads besides the method's own."""
 
 
 def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list[Verdict]:
@@ -19,30 +24,38 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
     A pair fails when its difference exceeds ``max_noise_fraction`` of the per-pixel
     noise and the measurement can tell: its uncertainty is at most a third of the limit,
     or the excess over the limit is more than 3 times the uncertainty. A small overlap
-    whose difference is within its own noise is not called a seam.
+    whose difference is within its own noise is not called a seam. A pair whose seam,
+    uncertainty or noise is not a finite number fails: it was not measured.
     """
     verdicts = []
     for _, pair in seams.iterrows():
-        seam = float(pair[method])
-        uncertainty = pair.uncertainty_e_s / pair.pixel_noise_e_s
+        seam, noise = float(pair[method]), float(pair.pixel_noise_e_s)
+        uncertainty = float(pair.uncertainty_e_s) / noise if noise > 0 else math.nan
+        finite = is_finite(seam) and is_finite(uncertainty)
         precise = uncertainty <= max_noise_fraction / PRECISION_FACTOR
         significant = abs(seam) - PRECISION_FACTOR * uncertainty > max_noise_fraction
-        failed = abs(seam) > max_noise_fraction and (precise or significant)
-        difference = seam * pair.pixel_noise_e_s
+        failed = not finite or (abs(seam) > max_noise_fraction and (precise or significant))
+        difference = seam * noise
         verdicts.append(
             Verdict(
                 "Overlap is seam-free",
                 f"pair {pair.exposure_a}-{pair.exposure_b} ({method}, {pair.n_pixels} pixels)",
                 not failed,
                 f"{seam:+.3f} x pixel noise ({difference:+.5f} e-/s, measurement uncertainty "
-                f"{uncertainty:.3f} x noise)",
-                f"|difference| <= {max_noise_fraction} x pixel noise "
-                f"({pair.pixel_noise_e_s:.4f} e-/s)",
+                f"{uncertainty:.3f} x noise)"
+                + (
+                    ""
+                    if finite
+                    else "; not a number: the pair's difference, uncertainty or noise "
+                    "(a MDRIZSKY that is NaN, or an overlap with no usable pixel)"
+                ),
+                f"|difference| <= {max_noise_fraction} x pixel noise ({noise:.4f} e-/s)",
                 "the two exposures' skies disagree after subtraction: compare their MDRIZSKY "
                 "in the log, look at the overlap in the mosaic, and read the log for "
                 "'Reverting sky computation'.",
                 item=method,
                 value=seam,
+                limit=max_noise_fraction,
             )
         )
     return verdicts
@@ -51,19 +64,22 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
 def check_score_below(
     seams: pd.DataFrame, method: str, reference: str = "localmin"
 ) -> list[Verdict]:
-    """The method's seam score is lower than the reference method's."""
+    """The method's seam score is lower than the reference method's (both finite)."""
     score, reference_score = seam_score(seams, method), seam_score(seams, reference)
+    finite = is_finite(score) and is_finite(reference_score)
     return [
         Verdict(
             f"Seam score is lower than {reference}'s",
             f"the {method} mosaic ({len(seams)} overlapping pairs)",
-            bool(score < reference_score),
-            f"score {score:.3f}",
+            finite and score < reference_score,
+            f"score {score:.3f}"
+            + ("" if finite else " (not a number: no pairs, or a pair's seam is NaN)"),
             f"< {reference_score:.3f} ({reference})",
             "sky matching did not improve on per-exposure skies: read the log for "
             "'Reverting sky computation' and look at the pairs with the largest seams.",
             item=method,
             value=score,
+            limit=reference_score,
         )
     ]
 
@@ -75,28 +91,32 @@ def check_oracle_agreement(
 
     Differences are compared after removing their median within each overlap group (the
     level of a group is free; the median keeps one wrong exposure from implicating the
-    others).
+    others). An exposure whose MDRIZSKY or solution is not finite fails.
     """
-    sky = mdrizsky.set_index("rootname")["mdrizsky_e_s"].astype(float)
+    sky = mdrizsky.groupby("rootname", sort=False)["mdrizsky_e_s"].first().astype(float)
     names = list(sky.index)
-    oracle = solve_offsets(pairs, names)
+    known = pairs["exposure_a"].isin(names) & pairs["exposure_b"].isin(names)
+    oracle = solve_offsets(pairs[known], names)
     verdicts = []
-    for group in overlap_groups(pairs, names):
+    for group in overlap_groups(pairs[known], names):
         difference = sky[group] - oracle[group]
         difference -= difference.median()
         for name in group:
+            finite = is_finite(difference[name])
             verdicts.append(
                 Verdict(
                     "Matched sky agrees with skyqa's independent solution",
                     f"exposure {name} ({method})",
-                    bool(abs(difference[name]) <= tolerance_e_s),
+                    finite and abs(difference[name]) <= tolerance_e_s,
                     f"{difference[name]:+.5f} e-/s (MDRIZSKY {sky[name]:.5f}, skyqa offset "
-                    f"{oracle[name]:.5f})",
+                    f"{oracle[name]:.5f})"
+                    + ("" if finite else "; not a number: a MDRIZSKY or a pair difference is NaN"),
                     f"|difference| <= {tolerance_e_s} e-/s",
                     "drizzlepac's overlap solution differs from the measured pair "
                     "differences: look at this exposure's pairs in the seam table.",
                     item=method,
                     value=float(difference[name]),
+                    limit=tolerance_e_s,
                 )
             )
     return verdicts
@@ -108,6 +128,22 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
     An exposure or group that overlaps nothing else has an undetermined sky level
     relative to the rest: ``match`` cannot tie it in (and leaves its old MDRIZSKY).
     """
+    names = set(rootnames)
+    stray = sorted(
+        {str(name) for name in [*pairs["exposure_a"], *pairs["exposure_b"]] if name not in names}
+    )
+    if stray:
+        return [
+            Verdict(
+                "Exposures form one overlapping group",
+                f"{len(rootnames)} exposures",
+                False,
+                f"pairs name exposure(s) that are not among the aligned FLTs: {', '.join(stray)}",
+                "pairs of the aligned FLTs only",
+                "the overlap measurement is stale or from other inputs: delete its cache entry.",
+                item="all",
+            )
+        ]
     groups = overlap_groups(pairs, rootnames)
     alone = [group[0] for group in groups if len(group) == 1]
     described = "; ".join(
@@ -129,5 +165,6 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
             "(footprints in the mosaic) or drizzle them separately.",
             item="all",
             value=float(len(groups)),
+            limit=1.0,
         )
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from skyqa.drizzle import FALLBACK_MARKER, applied_sky_values, fallback_lines
-from skyqa.verdict import Verdict
+from skyqa.verdict import Verdict, is_finite
 
 
 def check_mdrizsky_finite(mdrizsky: pd.DataFrame, skymethod: str) -> list[Verdict]:
@@ -42,12 +43,17 @@ def check_mdrizsky_finite(mdrizsky: pd.DataFrame, skymethod: str) -> list[Verdic
 
 def _residuals_from_truth(
     mdrizsky: pd.DataFrame, injected_pedestal_e_s: Mapping[str, float]
-) -> pd.Series:
-    """MDRIZSKY - pedestal per exposure, less their mean (the one free constant)."""
-    table = mdrizsky.set_index("rootname")["mdrizsky_e_s"]
+) -> tuple[pd.Series, float]:
+    """MDRIZSKY - pedestal per exposure, less their mean over the finite ones (the one
+    free constant); and that constant."""
+    table = mdrizsky.groupby("rootname", sort=False)["mdrizsky_e_s"].first().astype(float)
     common = [name for name in injected_pedestal_e_s if name in table.index]
-    offsets = pd.Series({name: table[name] - injected_pedestal_e_s[name] for name in common})
-    return offsets - offsets.mean()
+    offsets = pd.Series(
+        {name: table[name] - injected_pedestal_e_s[name] for name in common}, dtype=float
+    )
+    finite = offsets[np.isfinite(offsets)]
+    constant = float(finite.mean()) if len(finite) else math.nan
+    return offsets - constant, constant
 
 
 def check_pedestals_recovered(
@@ -59,8 +65,9 @@ def check_pedestals_recovered(
 ) -> list[Verdict]:
     """MDRIZSKY reproduces the injected sky pedestals up to one common constant.
 
-    The constant is the mean of ``MDRIZSKY - pedestal`` over the exposures (the
-    least-squares choice); each exposure's residual from it must be within the tolerance.
+    The constant is the mean of ``MDRIZSKY - pedestal`` over the exposures with finite
+    values (the least-squares choice); each exposure's residual from it must be within
+    the tolerance. A missing or NaN MDRIZSKY fails for its exposure.
 
     Parameters
     ----------
@@ -76,9 +83,12 @@ def check_pedestals_recovered(
         Another method's MDRIZSKY (``localmin``'s, say): how far it is from the truth is
         reported in each verdict, for comparison.
     """
-    table = mdrizsky.set_index("rootname")["mdrizsky_e_s"]
+    table = mdrizsky.groupby("rootname", sort=False)["mdrizsky_e_s"].first().astype(float)
+    residuals, constant = _residuals_from_truth(mdrizsky, injected_pedestal_e_s)
     others = (
-        None if compare_with is None else _residuals_from_truth(compare_with, injected_pedestal_e_s)
+        None
+        if compare_with is None
+        else _residuals_from_truth(compare_with, injected_pedestal_e_s)[0]
     )
     missing = sorted(set(injected_pedestal_e_s) - set(table.index))
     verdicts = [
@@ -89,32 +99,33 @@ def check_pedestals_recovered(
             "no MDRIZSKY for this exposure",
             f"a value within {tolerance_e_s} e-/s of the injected pedestal (up to a constant)",
             "the exposure was not drizzled: check that it is in the AstroDrizzle log.",
+            item=rootname,
         )
         for rootname in missing
     ]
-    common = [name for name in injected_pedestal_e_s if name in table.index]
-    offsets = np.array([table[name] - injected_pedestal_e_s[name] for name in common])
-    constant = float(np.nanmean(offsets)) if len(offsets) else float("nan")
-    for name, offset in zip(common, offsets, strict=True):
-        residual = offset - constant
+    for name, residual in residuals.items():
         comparison = (
             ""
             if others is None or name not in others.index
             else f"; the compared method is off by {others[name]:+.5f} e-/s here"
         )
+        finite = is_finite(residual)
         verdicts.append(
             Verdict(
                 "MDRIZSKY reproduces the injected pedestal",
                 f"exposure {name} ({skymethod})",
-                bool(abs(residual) <= tolerance_e_s),
+                finite and abs(residual) <= tolerance_e_s,
                 f"residual {residual:+.5f} e-/s (MDRIZSKY {table[name]:.5f}, injected "
-                f"{injected_pedestal_e_s[name]:.5f}, common constant {constant:+.5f})" + comparison,
+                f"{injected_pedestal_e_s[name]:.5f}, common constant {constant:+.5f})"
+                + comparison
+                + ("" if finite else "; not a number: this exposure's MDRIZSKY is NaN"),
                 f"|residual| <= {tolerance_e_s} e-/s",
                 "a residual this large means the sky matching did not measure the overlap "
                 "differences: read the AstroDrizzle log for 'Reverting sky computation' "
                 "and look at this exposure's overlaps in the mosaic.",
                 item=name,
                 value=float(residual),
+                limit=tolerance_e_s,
             )
         )
     return verdicts
@@ -168,7 +179,7 @@ def check_no_sky_fallback(
         logged = applied.get(name)
         agrees = (
             logged is not None
-            and np.isfinite(header_value)
+            and is_finite(header_value)
             and abs(logged - header_value) <= tolerance_e_s
         )
         verdicts.append(
@@ -183,35 +194,79 @@ def check_no_sky_fallback(
                 "the sky is only in the log): "
                 + (FALLBACK_ADVICE if reverted else "read the log's 'Applying sky value' lines."),
                 item=skymethod,
+                value=None if logged is None else abs(logged - header_value),
+                limit=tolerance_e_s,
             )
         )
+    return verdicts
+
+
+def _non_finite(
+    tables: Mapping[str, pd.DataFrame], check: str, subject: str, advice: str
+) -> list[Verdict]:
+    """A failed verdict naming the exposures whose MDRIZSKY is not finite, per method."""
+    verdicts = []
+    for method, table in tables.items():
+        values = table["mdrizsky_e_s"].astype(float)
+        bad = table.loc[~np.isfinite(values.to_numpy()), "rootname"].tolist()
+        if bad:
+            verdicts.append(
+                Verdict(
+                    check,
+                    subject,
+                    False,
+                    f"{method} MDRIZSKY not a number for {', '.join(map(str, bad))}",
+                    "a finite MDRIZSKY for every exposure",
+                    "AstroDrizzle wrote no sky for these exposures: read its log for "
+                    "'Reverting sky computation' and check their SCI headers. " + advice,
+                    item=method,
+                )
+            )
     return verdicts
 
 
 def check_match_levels(
     mdrizsky: pd.DataFrame, skymethod: str, max_e_s: float, tolerance_e_s: float
 ) -> list[Verdict]:
-    """``match`` leaves the lowest exposure at 0, none negative, the largest below a limit."""
-    values = mdrizsky.set_index("rootname")["mdrizsky_e_s"].astype(float)
-    lowest_name = values.idxmin() if values.notna().any() else "none"
-    lowest = float(values.min())
-    negative = values[values < -tolerance_e_s]
-    highest_name = values.idxmax() if values.notna().any() else "none"
-    highest = float(values.max())
+    """``match`` leaves the lowest exposure at 0, none negative, the largest below a limit.
+
+    Judged on the finite values; an exposure whose value is not finite fails on its own.
+    """
+    table = mdrizsky[np.isfinite(mdrizsky["mdrizsky_e_s"].astype(float).to_numpy())]
+    values = table.set_index("rootname")["mdrizsky_e_s"].astype(float)
     advice = (
         "match subtracts the minimum of its solution, so its values start at exactly 0: "
         "other values mean a fallback or an edit; read the log. "
     )
+    verdicts = _non_finite({skymethod: mdrizsky}, "Matched skies are numbers", skymethod, advice)
+    if values.empty:
+        return [
+            *verdicts,
+            Verdict(
+                "Lowest matched sky is zero",
+                f"{skymethod} ({len(mdrizsky)} exposures)",
+                False,
+                "no finite MDRIZSKY at all",
+                f"0 within {tolerance_e_s} e-/s",
+                advice + FALLBACK_ADVICE,
+                item=skymethod,
+            ),
+        ]
+    lowest_name, lowest = values.idxmin(), float(values.min())
+    highest_name, highest = values.idxmax(), float(values.max())
+    negative = values[values < -tolerance_e_s]
     return [
+        *verdicts,
         Verdict(
             "Lowest matched sky is zero",
             f"exposure {lowest_name} ({skymethod})",
-            bool(abs(lowest) <= tolerance_e_s),
+            abs(lowest) <= tolerance_e_s,
             f"{lowest:.6f} e-/s",
             f"0 within {tolerance_e_s} e-/s",
             advice + FALLBACK_ADVICE,
             item=skymethod,
             value=lowest,
+            limit=tolerance_e_s,
         ),
         Verdict(
             "No matched sky is negative",
@@ -225,45 +280,79 @@ def check_match_levels(
         Verdict(
             "Largest matched sky is below the field's limit",
             f"exposure {highest_name} ({skymethod})",
-            bool(highest <= max_e_s),
+            highest <= max_e_s,
             f"{highest:.6f} e-/s",
             f"<= {max_e_s} e-/s",
             "a large matched difference is a real sky difference or a bad overlap "
             "measurement: look at this exposure's overlaps in the match mosaic.",
             item=skymethod,
             value=highest,
+            limit=max_e_s,
         ),
+    ]
+
+
+def _rows_both_ways(
+    first: pd.DataFrame, second: pd.DataFrame, names: tuple[str, str], check: str
+) -> list[Verdict]:
+    """A failed verdict when the two methods' tables do not list the same exposures once."""
+    rows = [table["rootname"].astype(str) for table in (first, second)]
+    only = [sorted(set(a) - set(b)) for a, b in ((rows[0], rows[1]), (rows[1], rows[0]))]
+    repeated = sorted({name for column in rows for name in column[column.duplicated()]})
+    if not (only[0] or only[1] or repeated):
+        return []
+    return [
+        Verdict(
+            check,
+            f"{names[0]} vs {names[1]}",
+            False,
+            f"only in {names[0]}: {only[0] or 'none'}; only in {names[1]}: {only[1] or 'none'}; "
+            f"listed twice: {repeated or 'none'}",
+            "the same exposures, once each",
+            "the two mosaics were drizzled from different inputs: compare their logs' input lists.",
+            item=names[0],
+        )
     ]
 
 
 def check_globalmin(
     globalmin: pd.DataFrame, localmin: pd.DataFrame, tolerance_e_s: float
 ) -> list[Verdict]:
-    """``globalmin`` gives every exposure one value: the smallest ``localmin`` value."""
-    values = globalmin.set_index("rootname")["mdrizsky_e_s"].astype(float)
-    minimum = float(localmin["mdrizsky_e_s"].min())
-    spread = float(values.max() - values.min())
-    worst = float((values - minimum).abs().max())
+    """``globalmin`` gives every exposure one value: the smallest ``localmin`` value.
+
+    Every exposure must be in both tables, once, with a finite value.
+    """
+    check = "globalmin equals the smallest localmin sky"
+    verdicts = _rows_both_ways(globalmin, localmin, ("globalmin", "localmin"), check)
+    verdicts += _non_finite({"globalmin": globalmin, "localmin": localmin}, check, "globalmin", "")
+    values = globalmin["mdrizsky_e_s"].astype(float)
+    local = localmin["mdrizsky_e_s"].astype(float)
+    minimum = float(local.min()) if local.notna().all() and len(local) else float("nan")
+    spread = float(values.max() - values.min()) if values.notna().all() else float("nan")
+    worst = float((values - minimum).abs().max()) if len(values) else float("nan")
     return [
+        *verdicts,
         Verdict(
             "globalmin is one value for all exposures",
             f"globalmin ({len(values)} exposures)",
-            bool(spread <= tolerance_e_s),
+            is_finite(spread) and spread <= tolerance_e_s,
             f"spread {spread:.2e} e-/s",
             f"<= {tolerance_e_s} e-/s",
             "globalmin must subtract the same sky everywhere: read the log for a fallback.",
             item="globalmin",
             value=spread,
+            limit=tolerance_e_s,
         ),
         Verdict(
-            "globalmin equals the smallest localmin sky",
+            check,
             "globalmin",
-            bool(worst <= tolerance_e_s),
+            is_finite(worst) and worst <= tolerance_e_s,
             f"largest |globalmin - min(localmin)| {worst:.2e} e-/s (min localmin {minimum:.6f})",
             f"<= {tolerance_e_s} e-/s",
             "the two runs saw different data or masks: compare their logs' sky statistics.",
             item="globalmin",
             value=worst,
+            limit=tolerance_e_s,
         ),
     ]
 
@@ -271,21 +360,34 @@ def check_globalmin(
 def check_globalmin_plus_match(
     globalmin_match: pd.DataFrame, match: pd.DataFrame, tolerance_e_s: float
 ) -> list[Verdict]:
-    """``globalmin+match`` minus ``match`` is one constant for every exposure."""
-    difference = (
-        globalmin_match.set_index("rootname")["mdrizsky_e_s"]
-        - match.set_index("rootname")["mdrizsky_e_s"]
+    """``globalmin+match`` minus ``match`` is one constant for every exposure.
+
+    Every exposure must be in both tables, once, with a finite value.
+    """
+    check = "globalmin+match is match plus one constant"
+    verdicts = _rows_both_ways(globalmin_match, match, ("globalmin+match", "match"), check)
+    verdicts += _non_finite(
+        {"globalmin+match": globalmin_match, "match": match}, check, "globalmin+match", ""
     )
-    spread = float(difference.max() - difference.min()) if difference.notna().all() else np.nan
+    difference = globalmin_match.groupby("rootname")["mdrizsky_e_s"].first().astype(
+        float
+    ) - match.groupby("rootname")["mdrizsky_e_s"].first().astype(float)
+    spread = (
+        float(difference.max() - difference.min())
+        if difference.notna().all() and len(difference)
+        else float("nan")
+    )
     return [
+        *verdicts,
         Verdict(
-            "globalmin+match is match plus one constant",
+            check,
             f"globalmin+match vs match ({len(difference)} exposures)",
-            bool(spread <= tolerance_e_s),
+            is_finite(spread) and spread <= tolerance_e_s,
             f"spread of the difference {spread:.2e} e-/s (mean {difference.mean():.6f})",
             f"<= {tolerance_e_s} e-/s",
             "one of the two runs did not match skies: " + FALLBACK_ADVICE,
             item="globalmin+match",
             value=spread,
-        )
+            limit=tolerance_e_s,
+        ),
     ]
