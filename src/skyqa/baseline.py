@@ -18,9 +18,12 @@ from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.errors import FieldSpecError
 from skyqa.field import BaselineSpec
-from skyqa.verdict import Verdict
+from skyqa.verdict import Verdict, is_finite
 
 TABLES = ("alignment", "mdrizsky", "seams")
+DISTANCE_CHECK = "Largest distance from the baseline"
+"""The verdicts that report, per column, how near the values are to their tolerance;
+pytest-regressions is the judge of the values themselves."""
 KEY_COLUMNS = {
     "alignment": ["visit"],
     "mdrizsky": ["rootname"],
@@ -77,11 +80,19 @@ def tolerances_for(spec: BaselineSpec, name: str, columns: list[str]) -> dict[st
 
 
 def check_table_against_baseline(
-    table: pd.DataFrame, name: str, baseline_path: Path
+    table: pd.DataFrame,
+    name: str,
+    baseline_path: Path,
+    tolerances: Mapping[str, float] | None = None,
+    default_atol: float = 0.0,
 ) -> list[Verdict]:
-    """NaN in the current table, and columns or rows present on one side only.
+    """NaN in the current table, columns or rows present on one side only, and per
+    numeric column the largest distance from the baseline against its tolerance.
 
-    Returns no verdict about the values: those are pytest-regressions' to compare.
+    pytest-regressions judges the values (`test_matches_baseline` runs it after this);
+    the distances say, in the report, how near each column is to failing it. Tolerances
+    are absolute, as given to pytest-regressions: ``tolerances`` per column, else
+    ``default_atol``; integer columns must be equal.
     """
     advice_regen = (
         "if the change is intended, regenerate with --force-regen and review the diff of "
@@ -138,6 +149,50 @@ def check_table_against_baseline(
                 "an exposure, visit or overlap appeared or disappeared: check the inputs "
                 "and the alignment; " + advice_regen,
                 item=name,
+            )
+        )
+        verdicts += _distances(
+            table, baseline, name, keys, dict(tolerances or {}), default_atol, advice_regen
+        )
+    return verdicts
+
+
+def _distances(
+    table: pd.DataFrame,
+    baseline: pd.DataFrame,
+    name: str,
+    keys: list[str],
+    tolerances: dict[str, float],
+    default_atol: float,
+    advice: str,
+) -> list[Verdict]:
+    """Per numeric column both tables have: the largest |current - baseline| over the
+    rows both have, and the row where it is."""
+    joined = table.astype({key: str for key in keys}).merge(
+        baseline.astype({key: str for key in keys}), on=keys, suffixes=("", " (baseline)")
+    )
+    verdicts = []
+    for column in table.select_dtypes(include=[np.number]).columns:
+        if column in keys or column not in baseline.columns or joined.empty:
+            continue
+        distance = (joined[column] - joined[f"{column} (baseline)"]).abs().to_numpy(dtype=float)
+        at = int(np.nanargmax(distance)) if np.isfinite(distance).any() else 0
+        largest = float(np.nan if np.isnan(distance).any() else distance[at])
+        integer = pd.api.types.is_integer_dtype(table[column])
+        tolerance = 0.0 if integer else tolerances.get(column, default_atol)
+        where = ", ".join(str(joined.loc[at, key]) for key in keys)
+        verdicts.append(
+            Verdict(
+                DISTANCE_CHECK,
+                f"column {column} of the {name} table",
+                is_finite(largest) and largest <= tolerance,
+                f"{largest:.3g} at {where} (now {joined.loc[at, column]:.6g}, baseline "
+                f"{joined.loc[at, f'{column} (baseline)']:.6g})",
+                f"<= {tolerance:g}" + (" (integers compare exactly)" if integer else ""),
+                advice,
+                item=name,
+                value=largest,
+                limit=tolerance,
             )
         )
     return verdicts

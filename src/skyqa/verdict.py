@@ -38,10 +38,12 @@ class Verdict:
             return None
         if not is_finite(self.value):
             return math.inf
-        magnitude = abs(self.value) if self.upper else self.value
-        numerator, denominator = (magnitude, self.limit) if self.upper else (self.limit, magnitude)
-        if denominator == 0:
-            return 0.0 if numerator == 0 else math.inf
+        if self.upper:
+            numerator, denominator = abs(self.value), self.limit
+        else:
+            numerator, denominator = self.limit, self.value
+        if denominator <= 0:
+            return 0.0 if numerator <= 0 else math.inf
         return max(0.0, numerator / denominator)
 
     def message(self, failed_word: str = "FAILED") -> str:
@@ -112,6 +114,13 @@ def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
 def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """The verdicts that did not pass."""
     return [verdict for verdict in verdicts if not verdict.passed]
+
+
+def record(verdicts: Iterable[Verdict]) -> None:
+    """Hand verdicts to the report without judging them here (another mechanism, such as
+    pytest-regressions, decides the test's outcome on the same values)."""
+    if _recorder is not None:
+        _recorder(list(verdicts))
 
 
 def report(verdicts: Iterable[Verdict]) -> list[Verdict]:

@@ -41,3 +41,35 @@ def test_tolerances_come_from_the_spec_and_unknown_columns_are_refused():
     }
     with pytest.raises(FieldSpecError, match=r"\[baseline\]\.mdrizsky names column\(s\) match"):
         tolerances_for(spec, "mdrizsky", ["rootname", "localmin"])
+
+
+def test_largest_distance_per_column_against_its_tolerance(table, tmp_path):
+    from skyqa.baseline import DISTANCE_CHECK
+
+    path = tmp_path / "mdrizsky.csv"
+    table.assign(match=[0.0, 0.0205], localmin=[0.8, 0.9]).to_csv(path)
+    verdicts = check_table_against_baseline(table, "mdrizsky", path, {"match": 0.001}, 1e-6)
+    distances = {v.subject: v for v in verdicts if v.check == DISTANCE_CHECK}
+    match = distances["column match of the mdrizsky table"]
+    assert match.passed
+    assert match.value == pytest.approx(0.0005)
+    assert match.limit == 0.001
+    assert match.measured == "0.0005 at b (now 0.02, baseline 0.0205)"
+    assert match.threshold == "<= 0.001"
+    localmin = distances["column localmin of the mdrizsky table"]
+    assert (localmin.passed, localmin.value, localmin.limit) == (True, 0.0, 1e-6)
+    far = check_table_against_baseline(table, "mdrizsky", path, {"match": 0.0004}, 1e-6)
+    (failed,) = failures(far)
+    assert failed.check == DISTANCE_CHECK
+    assert failed.ratio() == pytest.approx(1.25)
+
+
+def test_integer_columns_must_equal_their_baseline(tmp_path):
+    from skyqa.baseline import DISTANCE_CHECK
+
+    current = pd.DataFrame({"visit": ["v1"], "n_matches": [12]})
+    path = tmp_path / "alignment.csv"
+    current.assign(n_matches=[13]).to_csv(path)
+    (failed,) = failures(check_table_against_baseline(current, "alignment", path, {}, 1.0))
+    assert failed.check == DISTANCE_CHECK
+    assert failed.threshold == "<= 0 (integers compare exactly)"

@@ -51,3 +51,37 @@ def test_input_modified_after_acquisition_fails(tmp_path):
     assert failed.check == "Input file is byte-identical to what was acquired"
     assert "x_flt.fits" in failed.subject
     assert "must work on copies" in failed.message()
+
+
+def test_mosaic_whose_science_image_is_all_nan_fails(tmp_path):
+    mosaic = _mosaic(tmp_path, 1.0)
+    fits.writeto(mosaic.sci_path, np.full((4, 4), np.nan, dtype=np.float32), overwrite=True)
+    (failed,) = failures(check_mosaic_exists(mosaic))
+    assert failed.subject == "the match mosaic's science image f160w_drz_sci.fits"
+    assert failed.measured == "0.0% of 16 pixels finite"
+    assert failed.threshold == "> 0%"
+
+
+def test_mosaic_whose_recorded_coverage_is_nan_or_absent_fails(tmp_path):
+    import dataclasses
+
+    mosaic = _mosaic(tmp_path, 1.0)
+    nan = {"science": {"pixels": 16, "fraction": np.nan}, "weight": {"pixels": 16, "fraction": 1.0}}
+    (failed,) = failures(check_mosaic_exists(dataclasses.replace(mosaic, recorded_coverage=nan)))
+    assert failed.check == "Mosaic image holds data"
+    partial = {"science": {"pixels": 16, "fraction": 1.0}}
+    (absent,) = failures(
+        check_mosaic_exists(dataclasses.replace(mosaic, recorded_coverage=partial))
+    )
+    assert (absent.check, absent.measured) == ("Mosaic image exists", "file missing")
+
+
+def test_input_without_a_recorded_digest_or_file_fails(tmp_path):
+    (tmp_path / "x_flt.fits").write_bytes(b"x")
+    for recorded in (None, np.nan, ""):
+        manifest = {"files": {"x_flt.fits": {"sha256": recorded}}}
+        (failed,) = failures(check_inputs_untouched(tmp_path, manifest))
+        assert failed.threshold.startswith("SHA-256 none recorded")
+    manifest = {"files": {"gone_flt.fits": {"sha256": "ab" * 32}}}
+    (failed,) = failures(check_inputs_untouched(tmp_path, manifest))
+    assert failed.measured == "SHA-256 file missing"

@@ -39,3 +39,77 @@ def test_block_average_is_the_mean_of_each_blocks_finite_pixels(ny, nx, limit, b
     assert shown.shape == expected.shape
     assert max(shown.shape) <= limit
     np.testing.assert_allclose(shown, expected, rtol=1e-12, equal_nan=True)
+
+
+def _check(verdicts, status="passed"):
+    from skyqa.summary import rank_check, verdict_record
+
+    record = {
+        "id": "test_seam_free[f-match]",
+        "name": "test_seam_free",
+        "status": status,
+        "message": "",
+        "verdicts": [verdict_record(v) for v in verdicts],
+    }
+    rank_check(record, verdicts)
+    return record
+
+
+def _seam(pair, value, passed=True):
+    from skyqa.verdict import Verdict
+
+    return Verdict(
+        "Overlap is seam-free", f"pair {pair}", passed, f"{value:+.3f} x pixel noise",
+        "|difference| <= 0.1 x pixel noise", "look.", item="match", value=value, limit=0.1,
+    )  # fmt: skip
+
+
+def _summary(checks):
+    from skyqa.summary import build_summary
+
+    environment = {"label": "here", "versions": {"drizzlepac": "3.11.0"}}
+    return build_summary("f", checks, environment, {}, {})
+
+
+def test_the_row_of_a_check_shows_its_worst_verdict_not_its_first(tmp_path):
+    from skyqa.report import check_line, write_index
+
+    check = _check([_seam("a-b", 0.005), _seam("c-d", -0.092), _seam("e-f", 0.03)])
+    assert (check["worst"], check["within"]) == (1, 3)
+    line = check_line(check)
+    assert line == (
+        "PASSED     test_seam_free[f-match]: worst pair c-d: -0.092 x pixel noise (required "
+        "|difference| <= 0.1 x pixel noise; 0.92 of the way to the threshold); "
+        "3 of 3 within threshold"
+    )
+    page = write_index(tmp_path / "index.html", _summary([check]), "", [], []).read_text()
+    row = page[page.index("<tr class='passed'><td>test_seam_free[f-match]") :]
+    row = row[: row.index("</tr>")]
+    assert "<td>pair c-d</td><td>-0.092 x pixel noise</td>" in row
+    assert "0.92 of the way to the threshold" in row
+    assert "3 of 3 within threshold" in page
+    assert "all 3 verdicts, worst first" in page
+
+
+def test_a_failed_verdict_is_shown_before_a_nearer_passed_one(tmp_path):
+    from skyqa.report import check_line
+
+    check = _check(
+        [_seam("a-b", 0.099), _seam("c-d", 0.05, passed=False), _seam("e-f", 0.0)], "failed"
+    )
+    assert check["worst"] == 1
+    assert "worst pair c-d" in check_line(check)
+    assert check_line(check).endswith("2 of 3 within threshold")
+
+
+def test_a_nan_verdict_is_the_worst_and_long_messages_wrap(tmp_path):
+    import math
+
+    from skyqa.report import write_index
+
+    check = _check([_seam("a-b", 0.2, passed=False), _seam("c-d", math.nan, passed=False)])
+    assert check["worst"] == 1
+    check["status"], check["message"] = "failed", "Next: " + "x" * 500
+    page = write_index(tmp_path / "i.html", _summary([check]), "", [], []).read_text()
+    assert "white-space:pre-wrap" in page
+    assert "Verdict: <b>FAILED</b>" in page

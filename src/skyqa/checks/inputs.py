@@ -26,13 +26,15 @@ def check_inputs_untouched(directory: Path, manifest: dict) -> list[Verdict]:
     for relative, described in manifest["files"].items():
         path = paths[relative]
         digest = digests.get(path, "file missing")
+        recorded = described.get("sha256")
+        recorded = recorded if isinstance(recorded, str) and recorded else "none recorded"
         verdicts.append(
             Verdict(
                 "Input file is byte-identical to what was acquired",
                 str(path),
-                digest == described["sha256"],
+                digest == recorded,
                 f"SHA-256 {digest[:16]}",
-                f"SHA-256 {described['sha256'][:16]} (as acquired, see {MANIFEST})",
+                f"SHA-256 {recorded[:16]} (as acquired, see {MANIFEST})",
                 "a pipeline step wrote into its input: every step must work on copies in "
                 "its own directory; find the step whose log mentions this file.",
             )
