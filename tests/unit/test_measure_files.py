@@ -1,0 +1,212 @@
+"""skyqa's measurements read from FLT files: which pixels are usable, the detector-column
+statistics, and the overlap measurement end to end, on tiny files with a plain TAN WCS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from skyqa.measure import (
+    ExposurePixels,
+    _bilinear,
+    column_outliers,
+    grid_samples,
+    load_exposure,
+    measure_overlaps,
+    pair_statistics,
+    seam_score,
+    solve_offsets,
+)
+
+SCALE = 0.13 / 3600
+SIZE = 64
+
+
+def _wcs(ra_offset_pix=0.0, size=SIZE):
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [85.25 + ra_offset_pix * SCALE, -2.45]
+    wcs.wcs.crpix = [size / 2, size / 2]
+    wcs.wcs.cd = [[-SCALE, 0.0], [0.0, SCALE]]
+    return wcs
+
+
+def _flt(path, sci, err=None, dq=None, rootname="isqa01a1q", wcs=None):
+    """An FLT with SCI, ERR and DQ (and a TAN WCS with CD keywords, as drizzlepac wants)."""
+    header = (wcs or _wcs(size=sci.shape[0])).to_header()
+    for key in ("PC1_1", "PC1_2", "PC2_1", "PC2_2", "CDELT1", "CDELT2"):
+        header.remove(key, ignore_missing=True)
+    header["CD1_1"], header["CD2_2"], header["CD1_2"], header["CD2_1"] = -SCALE, SCALE, 0.0, 0.0
+    primary = fits.PrimaryHDU()
+    if rootname is not None:
+        primary.header["ROOTNAME"] = rootname.upper()
+    err = np.full(sci.shape, 0.1, dtype=np.float32) if err is None else err
+    dq = np.zeros(sci.shape, dtype=np.int16) if dq is None else dq
+    fits.HDUList(
+        [
+            primary,
+            fits.ImageHDU(sci.astype(np.float32), header, name="SCI"),
+            fits.ImageHDU(err.astype(np.float32), header, name="ERR"),
+            fits.ImageHDU(dq, header, name="DQ"),
+        ]
+    ).writeto(path)
+    return path
+
+
+def test_usable_pixels_leave_out_bad_dq_non_finite_values_and_sources(tmp_path):
+    sci = np.ones((SIZE, SIZE))
+    err = np.full((SIZE, SIZE), 0.1)
+    dq = np.zeros((SIZE, SIZE), dtype=np.int16)
+    dq[5, 5], dq[5, 6], dq[5, 7] = 16, 4, 16 | 512  # good by final_bits, bad, bad
+    sci[6, 5] = np.nan
+    err[6, 6], err[6, 7] = 0.0, np.nan
+    sci[40, 40] = 1.4  # a source: 4 ERR above its neighbourhood
+    sci[20, 40] = 1.25  # 2.5 ERR: not a source
+    exposure = load_exposure(_flt(tmp_path / "a_flt.fits", sci, err, dq), good_bits=16)
+    assert exposure.rootname == "isqa01a1q"
+    assert exposure.usable[5, 5]
+    assert not exposure.usable[5, 6]
+    assert not exposure.usable[5, 7]
+    assert not exposure.usable[6, 5]
+    assert not exposure.usable[6, 6]
+    assert not exposure.usable[6, 7]
+    assert exposure.usable[20, 40]
+    # The source and its neighbours within 2 pixels (4-connected growth) are left out.
+    for row, column in [(40, 40), (42, 40), (40, 38), (41, 41), (39, 39)]:
+        assert not exposure.usable[row, column], (row, column)
+    for row, column in [(43, 40), (40, 37), (42, 41), (38, 39)]:
+        assert exposure.usable[row, column], (row, column)
+    assert exposure.usable.sum() == SIZE * SIZE - 5 - 13
+    assert exposure.usable_noise == pytest.approx(0.1)
+    assert exposure.sci.dtype == np.float64
+
+
+def test_rootname_comes_from_the_header_else_the_file_name(tmp_path):
+    sci = np.ones((16, 16))
+    exposure = load_exposure(_flt(tmp_path / "isqa02b1q_flt.fits", sci, rootname=None), 16)
+    assert exposure.rootname == "isqa02b1q"
+
+
+def test_an_exposure_with_no_good_pixel_has_none_usable(tmp_path):
+    sci = np.ones((16, 16))
+    dq = np.full((16, 16), 4, dtype=np.int16)
+    exposure = load_exposure(_flt(tmp_path / "a_flt.fits", sci, dq=dq), 16)
+    assert not exposure.usable.any()
+
+
+def test_grid_samples_take_every_step_th_usable_pixel_to_the_sky():
+    usable = np.ones((8, 8), dtype=bool)
+    usable[0, 2] = False
+    exposure = ExposurePixels("a", np.zeros((8, 8)), np.ones((8, 8)), usable, _wcs(size=8))
+    samples = grid_samples(exposure, step=2)
+    assert samples.x.size == 16 - 1
+    assert (samples.x[:3], samples.y[:3]) == (pytest.approx([0, 4, 6]), pytest.approx([0, 0, 0]))
+    ra, dec = exposure.wcs.all_pix2world(samples.x, samples.y, 0)
+    np.testing.assert_allclose(samples.ra, ra, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(samples.dec, dec, rtol=0, atol=1e-10)
+
+
+def test_bilinear_reproduces_a_plane_and_needs_all_four_neighbours():
+    y, x = np.mgrid[0:6, 0:6].astype(float)
+    plane = 2.0 + 0.5 * x - 0.25 * y
+    usable = np.ones(plane.shape, dtype=bool)
+    usable[3, 4] = False
+    value, ok = _bilinear(plane, usable, np.array([1.25, 3.5, 2.0]), np.array([2.75, 2.5, 1.0]))
+    np.testing.assert_allclose(
+        value, 2.0 + 0.5 * np.array([1.25, 3.5, 2.0]) - 0.25 * np.array([2.75, 2.5, 1.0])
+    )
+    assert ok.tolist() == [True, False, True]
+
+
+def _exposure(name, ra_offset_pix, level, size=SIZE):
+    sci = np.full((size, size), level)
+    return ExposurePixels(
+        name, sci, np.full(sci.shape, 0.02), np.ones(sci.shape, bool), _wcs(ra_offset_pix, size)
+    )
+
+
+def test_pair_statistics_at_its_minimum_number_of_pixels():
+    # b at 0: its interpolated values are exactly 0, so no difference is clipped and
+    # n_pixels is the number of differences the minimum applies to.
+    a, b = _exposure("a", 0, 1.0), _exposure("b", -32, 0.0)
+    row = pair_statistics(a, b, step=1, min_pixels=1)
+    assert row["raw_median_e_s"] == 1.0
+    assert row["uncertainty_e_s"] == 0.0
+    assert row["pixel_noise_e_s"] == pytest.approx(0.02)
+    assert (row["exposure_a"], row["exposure_b"]) == ("a", "b")
+    count = row["n_pixels"]
+    assert 31 * 63 <= count <= 33 * 64
+    assert pair_statistics(a, b, step=1, min_pixels=count)["n_pixels"] == count
+    assert pair_statistics(a, b, step=1, min_pixels=count + 1) is None
+
+
+def test_pair_statistics_clips_outliers_and_scales_the_uncertainty():
+    rng = np.random.default_rng(3)
+    a, b = _exposure("a", 0, 1.0), _exposure("b", -32, 0.9)
+    noisy = ExposurePixels("a", a.sci + rng.normal(0, 0.01, a.sci.shape), a.err, a.usable, a.wcs)
+    noisy.sci[10, 40:60] = 50.0  # a streak the median and the clipping must ignore
+    row = pair_statistics(noisy, b, step=1, min_pixels=1)
+    assert row["raw_median_e_s"] == pytest.approx(0.1, abs=0.002)
+    assert row["n_pixels"] < pair_statistics(a, b, step=1, min_pixels=1)["n_pixels"]
+    expected = 1.2533 * 0.01 / np.sqrt(row["n_pixels"])
+    assert row["uncertainty_e_s"] == pytest.approx(expected, rel=0.1)
+
+
+def test_pair_statistics_of_exposures_that_do_not_overlap_is_none():
+    assert pair_statistics(_exposure("a", 0, 1.0), _exposure("b", -200, 1.0), min_pixels=1) is None
+
+
+def test_measure_overlaps_reads_the_files_in_rootname_order(tmp_path):
+    paths = [
+        _flt(tmp_path / "b_flt.fits", np.full((SIZE, SIZE), 0.9), rootname="isqa01b1q",
+             wcs=_wcs(-32)),
+        _flt(tmp_path / "a_flt.fits", np.full((SIZE, SIZE), 1.0), rootname="isqa01a1q"),
+    ]  # fmt: skip
+    pairs = measure_overlaps(paths, "16", min_pixels=100, step=2)
+    assert pairs[["exposure_a", "exposure_b"]].values.tolist() == [["isqa01a1q", "isqa01b1q"]]
+    assert pairs.loc[0, "raw_median_e_s"] == pytest.approx(0.1)
+    assert pairs.loc[0, "n_pixels"] < 33 * 64 / 2  # every other pixel, each way
+    assert measure_overlaps(paths, "16", min_pixels=2000, step=2).empty
+
+
+def test_column_outliers_from_files_find_an_unflagged_hot_column(tmp_path):
+    rng = np.random.default_rng(4)
+    sci = 0.5 + rng.normal(0, 0.03, (SIZE, SIZE))
+    sci[:, 17] += 0.3
+    dq = np.zeros((SIZE, SIZE), dtype=np.int16)
+    path = _flt(tmp_path / "a_flt.fits", sci, dq=dq)
+    table = column_outliers([path], "16")
+    assert table.columns.tolist() == ["rootname", "column", "deviation_e_s", "score"]
+    row = table.iloc[0]
+    assert (row["rootname"], row["column"]) == ("isqa01a1q", 17)
+    assert row["deviation_e_s"] == pytest.approx(0.3, abs=0.02)
+    assert row["score"] > 30
+    dq[:, 17] = 4  # flagged bad: no longer an outlier
+    flagged = _flt(tmp_path / "b_flt.fits", sci, dq=dq)
+    assert column_outliers([flagged], "16").iloc[0]["score"] < 5
+    dq[:, 17] = 16  # flagged, but with a bit final_bits calls good: still an outlier
+    kept = _flt(tmp_path / "c_flt.fits", sci, dq=dq)
+    assert column_outliers([kept], "16").iloc[0]["column"] == 17
+
+
+def test_seam_score_is_the_pixel_weighted_rms():
+    import pandas as pd
+
+    seams = pd.DataFrame({"n_pixels": [100, 300], "match": [0.2, -0.1]})
+    assert seam_score(seams, "match") == pytest.approx(np.sqrt((100 * 0.04 + 300 * 0.01) / 400))
+    assert np.isnan(seam_score(seams.iloc[:0], "match"))
+
+
+def test_solve_offsets_fixes_each_group_at_zero():
+    import pandas as pd
+
+    pairs = pd.DataFrame(
+        {
+            "exposure_a": ["a", "c"], "exposure_b": ["b", "d"],
+            "raw_median_e_s": [0.02, -0.05], "uncertainty_e_s": [1e-4, 1e-4],
+        }
+    )  # fmt: skip
+    offsets = solve_offsets(pairs, ["a", "b", "c", "d"])
+    np.testing.assert_allclose(offsets[["a", "b", "c", "d"]], [0.02, 0.0, 0.0, 0.05], atol=1e-12)
