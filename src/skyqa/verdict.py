@@ -30,6 +30,10 @@ class Verdict:
     limit: float | None = None
     upper: bool = True
 
+    def __post_init__(self) -> None:
+        # A comparison of numpy numbers gives numpy.bool_, which JSON and YAML refuse.
+        object.__setattr__(self, "passed", bool(self.passed))
+
     def ratio(self) -> float | None:
         """How near the measured value is to its threshold: ``|value| / limit`` for an
         upper bound, ``limit / value`` for a lower one. 1 is at the threshold, above 1 is

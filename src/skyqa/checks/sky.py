@@ -217,8 +217,15 @@ def _non_finite(
                     False,
                     f"{method} MDRIZSKY not a number for {', '.join(map(str, bad))}",
                     "a finite MDRIZSKY for every exposure",
-                    "AstroDrizzle wrote no sky for these exposures: read its log for "
-                    "'Reverting sky computation' and check their SCI headers. " + advice,
+                    " ".join(
+                        part
+                        for part in (
+                            "AstroDrizzle wrote no sky for these exposures: read its log for "
+                            "'Reverting sky computation' and check their SCI headers.",
+                            advice,
+                        )
+                        if part
+                    ),
                     item=method,
                 )
             )
@@ -236,7 +243,7 @@ def check_match_levels(
     values = table.set_index("rootname")["mdrizsky_e_s"].astype(float)
     advice = (
         "match subtracts the minimum of its solution, so its values start at exactly 0: "
-        "other values mean a fallback or an edit; read the log. "
+        "other values mean a fallback or an edit; read the log."
     )
     verdicts = _non_finite({skymethod: mdrizsky}, "Matched skies are numbers", skymethod, advice)
     if values.empty:
@@ -248,7 +255,7 @@ def check_match_levels(
                 False,
                 "no finite MDRIZSKY at all",
                 f"0 within {tolerance_e_s} e-/s",
-                advice + FALLBACK_ADVICE,
+                f"{advice} {FALLBACK_ADVICE}",
                 item=skymethod,
             ),
         ]
@@ -263,7 +270,7 @@ def check_match_levels(
             abs(lowest) <= tolerance_e_s,
             f"{lowest:.6f} e-/s",
             f"0 within {tolerance_e_s} e-/s",
-            advice + FALLBACK_ADVICE,
+            f"{advice} {FALLBACK_ADVICE}",
             item=skymethod,
             value=lowest,
             limit=tolerance_e_s,

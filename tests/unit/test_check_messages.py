@@ -1,0 +1,224 @@
+"""Every check's verdicts, word for word, on a small scenario with passes, failures and
+NaN: the sentences are what a person acts on, so a change to one is reviewed like a
+change to a number (pytest-regressions; after an intended change, rerun with
+--force-regen and read the diff of test_check_messages/)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+
+from skyqa.checks.alignment import (
+    check_fit_quality,
+    check_residuals,
+    check_shift_file,
+    check_tweakback,
+    check_wcs_against_truth,
+)
+from skyqa.checks.inputs import check_inputs_untouched
+from skyqa.checks.inspection import (
+    check_delivered_wcs,
+    check_unflagged_columns,
+    check_uniform_setup,
+)
+from skyqa.checks.mosaics import check_mosaic_exists
+from skyqa.checks.seams import (
+    check_oracle_agreement,
+    check_overlaps_connected,
+    check_score_below,
+    check_seam_free,
+)
+from skyqa.checks.sky import (
+    check_globalmin,
+    check_globalmin_plus_match,
+    check_match_levels,
+    check_mdrizsky_finite,
+    check_no_sky_fallback,
+    check_pedestals_recovered,
+    fallback_note,
+)
+from skyqa.drizzle import Mosaic
+
+NAN = math.nan
+LOG = """
+Traceback (most recent call last):
+AttributeError: 'SphericalPolygon' object has no attribute 'iter_polygons_flat'
+[WARNING ] Reverting sky computation to "localmin" from "match
+[INFO    ] Applying sky value of 0.875744 to isqa01a1q_flt.fits[sci,1]
+[INFO    ] Applying sky value of 0.000000 to isqa01a2q_flt.fits[sci,1]
+"""
+
+
+def _plain(verdicts, folder=None) -> list[dict]:
+    """Verdicts as YAML-able rows, with their sentence; ``folder`` written as <tmp>."""
+    rows = []
+    for verdict in verdicts:
+        row = dataclasses.asdict(verdict)
+        for key in ("value", "limit"):
+            if row[key] is not None:
+                row[key] = "nan" if math.isnan(row[key]) else round(float(row[key]), 9)
+        row["sentence"] = verdict.message()
+        if folder is not None:
+            row = {
+                key: value.replace(str(folder), "<tmp>") if isinstance(value, str) else value
+                for key, value in row.items()
+            }
+        rows.append(row)
+    return rows
+
+
+def _sky(values):
+    return pd.DataFrame({"rootname": list(values), "mdrizsky_e_s": list(values.values())})
+
+
+def test_alignment_messages(tmp_path, data_regression):
+    shift_file = tmp_path / "shift_drz.txt"
+    shift_file.write_text(
+        "ibxl50030_drz.fits 0.1 0.2 0.01 1.0001 0.05 0.06\n"
+        "ibxl51030_drz.fits nan nan nan nan nan nan\n"
+        "ibxl99030_drz.fits 0.1 0.2 0.01 1.0001 0.05 0.06\n"
+    )
+    fit = pd.DataFrame(
+        {
+            "image": ["ibxl50030_drz.fits", "ibxl51030_drz.fits", "ibxl52030_drz.fits"],
+            "xrms_pix": [0.05, NAN, 0.3],
+            "yrms_pix": [0.06, NAN, 0.1],
+            "n_matches": [12, NAN, 3],
+        }
+    )
+    residuals = pd.DataFrame(
+        {
+            "image": ["ibxl50030_drz.fits", "ibxl51030_drz.fits"],
+            "xsh_pix": [0.01, 0.3], "ysh_pix": [0.0, NAN], "rot_deg": [359.999, 0.01],
+            "scale": [1.00001, 0.9996], "xrms_pix": [0.0, 0.0], "yrms_pix": [0.0, 0.0],
+        }
+    )  # fmt: skip
+    moves = pd.DataFrame(
+        {
+            "visit": ["isqa01030"] * 3,
+            "flt": ["isqa01a1q_flt.fits", "isqa01a2q_flt.fits", "isqa01a3q_flt.fits"],
+            "moved_mas": [500.0, 0.0, NAN],
+            "correction_mas": [500.0, 500.0, 500.0],
+            "disagreement_mas": [0.5, 500.0, NAN],
+            "drz_wcsnamea": ["IDC_w3m18525i"] * 3,
+        }
+    )
+    offsets = pd.DataFrame(
+        {"visit": ["v"] * 3, "rootname": ["a", "b", "c"], "rms_mas": [2.0, 30.0, NAN]}
+    )
+    data_regression.check(
+        {
+            "shift_file": _plain(
+                check_shift_file(shift_file, ["ibxl50030_drz.fits", "ibxl51030_drz.fits"]),
+                tmp_path,
+            ),
+            "shift_file_missing": _plain(check_shift_file(tmp_path / "none.txt", []), tmp_path),
+            "fit_quality": _plain(check_fit_quality(fit, 0.2, 4)),
+            "residuals": _plain(check_residuals(residuals, 0.1, 0.005, 2e-4)),
+            "tweakback": _plain(check_tweakback(moves, 5.0)),
+            "truth": _plain(check_wcs_against_truth(offsets, 10.0)),
+        }
+    )
+
+
+def test_sky_messages(data_regression):
+    pedestals = {"a": 0.80, "b": 0.83, "c": 0.78, "d": 0.79}
+    matched = _sky({"a": 0.30, "b": 0.36, "c": NAN})
+    localmin = _sky({"a": 1.1, "b": 1.2, "c": 0.78, "d": 0.9})
+    headers = _sky({"isqa01a1q": 0.0, "isqa01a2q": NAN, "isqa01a3q": 0.1})
+    data_regression.check(
+        {
+            "mdrizsky_finite": _plain(check_mdrizsky_finite(_sky({"a": 0.1, "b": NAN}), "match")),
+            "pedestals": _plain(
+                check_pedestals_recovered(matched, pedestals, 0.01, "match", localmin)
+            ),
+            "fallback": _plain(check_no_sky_fallback(LOG, headers, "match", 1e-6, "drz.log")),
+            "fallback_note": fallback_note(LOG, "match"),
+            "match_levels": _plain(
+                check_match_levels(
+                    _sky({"a": 0.01, "b": -0.02, "c": 0.3, "d": NAN}), "match", 0.1, 1e-5
+                )
+            ),
+            "match_levels_empty": _plain(check_match_levels(_sky({}), "match", 0.1, 1e-5)),
+            "globalmin": _plain(
+                check_globalmin(_sky({"a": 0.8, "b": 0.85, "e": 0.8}), localmin, 1e-5)
+            ),
+            "globalmin_plus_match": _plain(
+                check_globalmin_plus_match(
+                    _sky({"a": 0.7, "b": 0.75, "c": NAN}),
+                    _sky({"a": 0.0, "b": 0.02, "d": 0.0}),
+                    1e-5,
+                )
+            ),
+        }
+    )
+
+
+def test_seam_messages(data_regression):
+    seams = pd.DataFrame(
+        {
+            "exposure_a": ["a", "a", "b"], "exposure_b": ["b", "c", "c"],
+            "n_pixels": [5000, 900, 4000], "raw_median_e_s": [0.01, 0.0, NAN],
+            "uncertainty_e_s": [1e-4, 0.0025, 1e-4], "pixel_noise_e_s": [0.05, 0.05, 0.05],
+            "match": [0.2, 0.12, NAN], "localmin": [1.0, 0.5, 0.3],
+        }
+    )  # fmt: skip
+    pairs = seams[["exposure_a", "exposure_b", "raw_median_e_s", "uncertainty_e_s"]].iloc[:2]
+    data_regression.check(
+        {
+            "seam_free": _plain(check_seam_free(seams, "match", 0.1)),
+            "score_below": _plain(check_score_below(seams, "localmin", "match")),
+            "oracle": _plain(
+                check_oracle_agreement(
+                    pairs, _sky({"a": 0.01, "b": 0.0, "c": 0.03}), "match", 0.005
+                )
+            ),
+            "connected": _plain(check_overlaps_connected(pairs, ["a", "b", "c", "d"])),
+            "connected_stray": _plain(check_overlaps_connected(pairs, ["a", "b"])),
+        }
+    )
+
+
+def test_inspection_file_and_mosaic_messages(tmp_path, data_regression):
+    from astropy.io import fits
+
+    headers = pd.DataFrame(
+        {
+            "FILENAME": ["a_flt.fits", "b_flt.fits", "c_flt.fits"],
+            "ROOTNAME": ["A", "B", "C"], "DETECTOR": ["IR", "UVIS", "IR"],
+            "FILTER": ["F160W", "F160W", "F140W"], "EXPTIME": [702.9, NAN, 0.0],
+        }
+    )  # fmt: skip
+    delivered = pd.DataFrame(
+        {
+            "FILENAME": ["IBXL50030_drz.fits", "IBXL57030_drz.fits", "IBXL58030_drz.fits"],
+            "WCSNAME": ["IDC-FIT_REL_GSC242", "IDC-FIT_REL_GAIAeDR3", "IDC-FIT_REL_GAIAeDR3"],
+            "NMATCHES": [18, 12, 15], "RMS_RA_pix": [0.52, 0.05, NAN],
+            "RMS_DEC_pix": [0.41, 0.05, 0.05],
+        }
+    )  # fmt: skip
+    rng = np.random.default_rng(5)
+    sci = 0.5 + rng.normal(0, 0.03, (64, 64))
+    sci[:, 9] += 0.5
+    fits.writeto(tmp_path / "f_drz_sci.fits", np.ones((4, 4), dtype=np.float32))
+    fits.writeto(tmp_path / "f_drz_wht.fits", np.zeros((4, 4), dtype=np.float32))
+    mosaic = Mosaic(
+        "globalmin", tmp_path, tmp_path / "f_drz_sci.fits", tmp_path / "f_drz_missing.fits",
+        tmp_path / "f_astrodrizzle.log", _sky({}),
+    )  # fmt: skip
+    (tmp_path / "x_flt.fits").write_bytes(b"changed")
+    manifest = {"files": {"x_flt.fits": {"sha256": "0" * 64}, "y_flt.fits": {"sha256": "1" * 64}}}
+    data_regression.check(
+        {
+            "uniform_setup": _plain(check_uniform_setup(headers)),
+            "delivered_wcs": _plain(check_delivered_wcs(delivered, 0.5)),
+            "columns": _plain(
+                check_unflagged_columns("isqa01a1q", sci, np.zeros((64, 64), np.int16), 16, 10.0)
+            ),
+            "mosaic": _plain(check_mosaic_exists(mosaic), tmp_path),
+            "inputs": _plain(check_inputs_untouched(tmp_path, manifest), tmp_path),
+        }
+    )
