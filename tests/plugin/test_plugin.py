@@ -345,6 +345,9 @@ def test_metrics_are_junit_properties(pytester, mini_pipeline, shared_cache_dir)
     assert 0 < properties["skyqa TweakReg fit xrms | visit isqa01030"] < 0.2
     seams = [name for name in properties if name.startswith("skyqa Overlap is seam-free | pair")]
     assert len(seams) >= 2 * 19  # every overlapping pair, for match and globalmin+match
+    suite = {prop.get("name"): prop.get("value") for prop in tree.find("testsuite/properties")}
+    assert suite["skyqa verdict | mini-sim"] == "partial"  # -k: a selection, not the field
+    assert suite["skyqa headline | mini-sim"].startswith("6 of ")
 
 
 HEAVY_MODULES = ("drizzlepac", "astropy.wcs", "astropy.table", "scipy", "matplotlib")
