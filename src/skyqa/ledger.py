@@ -212,11 +212,17 @@ class CheckLedger:
         self.written.append(self._write_report(folder, summary, pipeline))
 
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
-        from skyqa.report import cached_figures, write_index
+        from skyqa.report import cached_figures, field_facts, write_index
 
-        figures, problems = [], []
+        figures, problems, facts = [], [], []
         spec_text = ""
         if pipeline is not None:
+            versions = summary["environment"]["versions"]
+            try:
+                exposures = pipeline.computed().get("exposures")
+                facts = field_facts(pipeline.field, exposures, versions)
+            except Exception as error:  # the header block must never sink the report
+                problems.append(f"header block: {type(error).__name__}: {error}")
             source = getattr(pipeline.field, "source_path", None)
             spec_text = source.read_text() if source is not None else ""
             if self.interrupted:
@@ -226,7 +232,7 @@ class CheckLedger:
                     figures, problems = cached_figures(pipeline, folder / "figures")
                 except Exception as error:  # a figure must never sink the report
                     problems.append(f"figures could not be made: {type(error).__name__}: {error}")
-        return write_index(folder / "index.html", summary, spec_text, figures, problems)
+        return write_index(folder / "index.html", summary, spec_text, figures, problems, facts)
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Each field's verdict as a property of the JUnit XML test suite (--junitxml)."""

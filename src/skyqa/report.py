@@ -78,18 +78,84 @@ def _read_mosaic(path: Path, extension=0) -> np.ndarray:
     return fits.getdata(path, extension).astype(np.float32)
 
 
-def figure_mdrizsky(table, path: Path) -> Path:
-    """MDRIZSKY (e-/s) per exposure, one line per method."""
+def _display_wcs(header, factor: int):
+    """The celestial WCS of an image header, for its ``factor`` x ``factor`` block averages."""
+    import warnings
+
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header).celestial
+    if wcs.sip is not None:
+        wcs.sip = None  # display only: the linear part places a drizzled image to a pixel
+    return wcs.slice((slice(None, None, factor), slice(None, None, factor)))
+
+
+def _sky_axes(ax, title: str) -> None:
+    """RA/Dec labels on a WCSAxes panel."""
+    ra, dec = ax.coords[0], ax.coords[1]
+    ra.set_axislabel("RA (ICRS)")
+    dec.set_axislabel("Dec (ICRS)")
+    ra.set_major_formatter("hh:mm:ss.s")
+    dec.set_major_formatter("dd:mm:ss")
+    ra.set_ticklabel(exclude_overlapping=True, size=7)
+    dec.set_ticklabel(exclude_overlapping=True, size=7)
+    ax.set_title(title, fontsize=9)
+
+
+def compass_vectors(wcs, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (pixel x, y) pointing north and east at the image centre."""
+    ny, nx = shape
+    centre = np.array([[nx / 2.0, ny / 2.0]])
+    ra, dec = wcs.wcs_pix2world(centre, 0)[0]
+    step = 1.0 / 3600.0
+    north = wcs.wcs_world2pix([[ra, dec + step]], 0)[0] - centre[0]
+    east = wcs.wcs_world2pix([[ra + step / np.cos(np.radians(dec)), dec]], 0)[0] - centre[0]
+    return north / np.hypot(*north), east / np.hypot(*east)
+
+
+def _compass(ax, wcs, shape: tuple[int, int]) -> None:
+    """North and east arrows in the image's upper-left corner."""
+    north, east = compass_vectors(wcs, shape)
+    ny, nx = shape
+    length = 0.12 * min(nx, ny)
+    origin = np.array([0.18 * nx, 0.8 * ny])
+    for vector, label in ((north, "N"), (east, "E")):
+        tip = origin + length * vector
+        ax.annotate(
+            "", xy=tip, xytext=origin, arrowprops={"arrowstyle": "->", "color": "yellow", "lw": 1.5}
+        )
+        ax.text(*(origin + 1.3 * length * vector), label, color="yellow", fontsize=9,
+                ha="center", va="center")  # fmt: skip
+
+
+def figure_mdrizsky(table, path: Path, truth: dict | None = None) -> Path:
+    """MDRIZSKY (e-/s) per exposure, one line per method, each with its own marker and
+    line style; on synthetic fields the injected pedestals, shifted to ``match``'s mean
+    (the one constant sky matching cannot know)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    for method in [column for column in table.columns if column != "rootname"]:
-        ax.plot(table["rootname"], table[method], marker="o", label=method)
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    styles = ["o-", "s--", "^-.", "D:", "v-", "P--"]
+    methods = [column for column in table.columns if column != "rootname"]
+    for index, method in enumerate(methods):
+        ax.plot(
+            table["rootname"], table[method], styles[index % len(styles)], label=method,
+            markersize=6, markerfacecolor="none" if index % 2 else None, linewidth=1.2,
+        )  # fmt: skip
+    if truth:
+        injected = np.array([truth.get(name, np.nan) for name in table["rootname"]])
+        level = table["match"].mean() if "match" in table else 0.0
+        ax.plot(
+            table["rootname"], injected - np.nanmean(injected) + level, "k*", markersize=9,
+            label="injected pedestal (shifted to match's mean)",
+        )  # fmt: skip
     ax.set_xlabel("exposure")
     ax.set_ylabel("MDRIZSKY (e-/s)")
     ax.set_title("Sky subtracted by AstroDrizzle, per exposure and sky method")
     ax.tick_params(axis="x", rotation=60)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -97,32 +163,38 @@ def figure_mdrizsky(table, path: Path) -> Path:
 
 
 def figure_mosaics(mosaics: dict, path: Path) -> Path:
-    """Each method's mosaic (one shared stretch) above its weight image."""
+    """Each method's mosaic (one shared stretch) above its weight image, on RA/Dec axes
+    with north and east arrows."""
+    from astropy.io import fits
+
     plt = _pyplot()
-    images = {}
+    images, weights, wcses = {}, {}, {}
     for method, mosaic in mosaics.items():
-        image = _block_average(_read_mosaic(mosaic.sci_path))
+        full = _read_mosaic(mosaic.sci_path)
+        factor = _display_factor(full.shape, MAX_DISPLAY_PIXELS)
+        image = _block_average(full)
         # match keeps the absolute sky: shown relative to its median, every method gets
         # the same contrast under one stretch.
         images[method] = image - np.nanmedian(image[image != 0])
-    weights = {method: _block_average(_read_mosaic(m.wht_path)) for method, m in mosaics.items()}
+        weights[method] = _block_average(_read_mosaic(mosaic.wht_path))
+        wcses[method] = _display_wcs(fits.getheader(mosaic.sci_path), factor)
     from astropy.visualization import AsinhStretch, ImageNormalize
 
     pooled = np.concatenate([image[image != 0].ravel() for image in images.values()])
     low, high = np.nanpercentile(pooled, [0.5, 99.7])
     # One stretch for all methods; asinh keeps the faint nebula and the stars both visible.
     norm = ImageNormalize(vmin=low, vmax=high, stretch=AsinhStretch(0.05))
-    fig, axes = plt.subplots(2, len(images), figsize=(4.2 * len(images), 8.4), squeeze=False)
+    fig = plt.figure(figsize=(4.4 * len(images), 9.0))
     for column, method in enumerate(images):
-        shown = axes[0][column].imshow(images[method], origin="lower", cmap="gray", norm=norm)
-        axes[0][column].set_title(f"{method} (e-/s)")
-        fig.colorbar(shown, ax=axes[0][column], fraction=0.046)
-        weight = axes[1][column].imshow(weights[method], origin="lower", cmap="viridis")
-        axes[1][column].set_title(f"{method} weight")
-        fig.colorbar(weight, ax=axes[1][column], fraction=0.046)
-        for ax in (axes[0][column], axes[1][column]):
-            ax.set_xticks([])
-            ax.set_yticks([])
+        top = fig.add_subplot(2, len(images), column + 1, projection=wcses[method])
+        shown = top.imshow(images[method], origin="lower", cmap="gray", norm=norm)
+        _sky_axes(top, f"{method} (e-/s, less its median)")
+        _compass(top, wcses[method], images[method].shape)
+        fig.colorbar(shown, ax=top, fraction=0.046)
+        bottom = fig.add_subplot(2, len(images), len(images) + column + 1, projection=wcses[method])
+        weight = bottom.imshow(weights[method], origin="lower", cmap="viridis")
+        _sky_axes(bottom, f"{method} weight")
+        fig.colorbar(weight, ax=bottom, fraction=0.046)
     fig.suptitle(
         f"Mosaics minus their median sky, one asinh stretch for all: {low:.3f} to "
         f"{high:.3f} e-/s. Seams show as steps at tile edges."
@@ -134,7 +206,10 @@ def figure_mosaics(mosaics: dict, path: Path) -> Path:
 
 
 def figure_difference(mosaics: dict, path: Path, first="match", second="localmin") -> Path | None:
-    """``first`` minus ``second`` mosaic; None when the two are not on one pixel grid."""
+    """``first`` minus ``second`` mosaic on RA/Dec axes; None when the two are not on one
+    pixel grid."""
+    from astropy.io import fits
+
     if first not in mosaics or second not in mosaics:
         return None
     a, b = _read_mosaic(mosaics[first].sci_path), _read_mosaic(mosaics[second].sci_path)
@@ -145,12 +220,15 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
     difference = _block_average(np.where(weight, a - b, np.nan))
     difference -= np.nanmedian(difference)  # the methods differ by a constant sky too
     limit = np.nanpercentile(np.abs(difference), 99)
-    fig, ax = plt.subplots(figsize=(8, 7))
+    wcs = _display_wcs(
+        fits.getheader(mosaics[first].sci_path), _display_factor(a.shape, MAX_DISPLAY_PIXELS)
+    )
+    fig = plt.figure(figsize=(8, 7))
+    ax = fig.add_subplot(projection=wcs)
     shown = ax.imshow(difference, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
     fig.colorbar(shown, ax=ax, label="e-/s, relative to the median difference")
-    ax.set_title(f"{first} minus {second}: the tiles are the seams {second} leaves")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    _sky_axes(ax, f"{first} minus {second}: the tiles are the seams {second} leaves")
+    _compass(ax, wcs, difference.shape)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -165,8 +243,17 @@ def _match_columns(match_file: Path) -> np.ndarray | None:
     return np.array(rows) if rows else None
 
 
+CUTOUTS = 8
+"""Matched sources shown as cutouts in an alignment figure (those with the largest residuals)."""
+CUTOUT_HALF = 10
+"""Half-width of a cutout, in DRZ pixels (21 pixels: 2.7 arcsec at 0.1283"/pix)."""
+
+
 def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | None:
-    """The visit DRZ with its matched sources, and the fit residuals (pixels)."""
+    """The visit DRZ on RA/Dec axes with its matched sources numbered, cutouts of the
+    sources with the largest fit residuals (where each star is seen at full resolution),
+    and the fit residuals (pixels) as arrows."""
+    from astropy.io import fits
 
     matched = _match_columns(match_file) if match_file.is_file() else None
     if matched is None:
@@ -174,38 +261,66 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
     plt = _pyplot()
     image = _read_mosaic(drz_path, ("SCI", 1))
     ny, nx = image.shape
-    shown = _block_average(image, ALIGNMENT_DISPLAY_PIXELS)
-    # Columns 11, 12 of a TweakReg match file are the sources' original input pixels;
-    # only the first 8 are read here: 3, 4 = input X, Y in the fit frame, 7, 8 = residuals.
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
-    low, high = np.nanpercentile(shown[shown != 0], [5, 99.5])
-    # Block-averaged for display; the extent keeps the axes in DRZ pixels.
     factor = _display_factor(image.shape, ALIGNMENT_DISPLAY_PIXELS)
-    extent = (-0.5, shown.shape[1] * factor - 0.5, -0.5, shown.shape[0] * factor - 0.5)
-    left.imshow(shown, origin="lower", cmap="gray", vmin=low, vmax=high, extent=extent)
-    original = _original_positions(match_file)
-    left.scatter(original[:, 0] - 1, original[:, 1] - 1, s=80, facecolors="none", edgecolors="red")
-    left.set_title(f"{drz_path.name}: {len(matched)} matched sources")
-    left.set_xticks([])
-    left.set_yticks([])
+    shown = _block_average(image, ALIGNMENT_DISPLAY_PIXELS)
+    wcs = _display_wcs(fits.getheader(drz_path, ("SCI", 1)), factor)
+    # Columns 11, 12 of a TweakReg match file are the sources' original input pixels
+    # (1-based); columns 7, 8 their fit residuals.
+    original = _original_positions(match_file) - 1.0
+    residual = np.hypot(matched[:, 6], matched[:, 7])
+    fig = plt.figure(figsize=(13, 8.2))
+    grid = fig.add_gridspec(3, CUTOUTS, height_ratios=[1, 1, 0.62])
+    left = fig.add_subplot(grid[0:2, 0 : CUTOUTS // 2], projection=wcs)
+    low, high = np.nanpercentile(shown[shown != 0], [5, 99.5])
+    left.imshow(shown, origin="lower", cmap="gray", vmin=low, vmax=high)
+    left.scatter(original[:, 0] / factor, original[:, 1] / factor, s=60, facecolors="none",
+                 edgecolors="red", linewidths=0.8)  # fmt: skip
+    worst = np.argsort(-residual)[:CUTOUTS]
+    for rank, index in enumerate(worst, start=1):
+        left.text(original[index, 0] / factor + 6, original[index, 1] / factor + 6, str(rank),
+                  color="yellow", fontsize=8)  # fmt: skip
+    _sky_axes(left, f"{drz_path.name}: {len(matched)} matched sources (red)")
+    _compass(left, wcs, shown.shape)
+    right = fig.add_subplot(grid[0:2, CUTOUTS // 2 :])
     # Residual arrows at the sources' image positions, magnified: 0.1 pix draws 100 pix.
     magnify = 1000.0
     arrows = right.quiver(
-        original[:, 0] - 1, original[:, 1] - 1, matched[:, 6], matched[:, 7],
+        original[:, 0], original[:, 1], matched[:, 6], matched[:, 7],
         angles="xy", scale_units="xy", scale=1 / magnify, color="tab:red",
     )  # fmt: skip
-    right.quiverkey(arrows, 0.8, 1.03, 0.05, "0.05 pix", labelpos="E")
+    right.quiverkey(arrows, 0.85, 1.08, 0.05, "0.05 pix", labelpos="E")
     right.set_xlim(0, nx)
     right.set_ylim(0, ny)
     right.set_title(
         f"fit residuals x{magnify:.0f}; rms x {np.std(matched[:, 6]):.3f}, "
         f"y {np.std(matched[:, 7]):.3f} pix",
         loc="left",
+        fontsize=9,
     )
     right.set_xlabel("x (DRZ pixels)")
     right.set_ylabel("y (DRZ pixels)")
     right.set_aspect("equal")
-    fig.tight_layout()
+    for rank, index in enumerate(worst, start=1):
+        ax = fig.add_subplot(grid[2, rank - 1])
+        column, row = round(original[index, 0]), round(original[index, 1])
+        stamp = image[
+            max(row - CUTOUT_HALF, 0) : row + CUTOUT_HALF + 1,
+            max(column - CUTOUT_HALF, 0) : column + CUTOUT_HALF + 1,
+        ]
+        if stamp.size:
+            vmin, vmax = np.nanpercentile(stamp, [5, 99.5])
+            ax.imshow(stamp, origin="lower", cmap="gray", vmin=vmin, vmax=vmax)
+            ax.scatter([original[index, 0] - max(column - CUTOUT_HALF, 0)],
+                       [original[index, 1] - max(row - CUTOUT_HALF, 0)], s=250,
+                       facecolors="none", edgecolors="red", linewidths=0.8)  # fmt: skip
+        ax.set_title(f"{rank}: residual {residual[index]:.3f} pix", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(
+        f"Sources TweakReg matched in {drz_path.name}; cutouts: the {len(worst)} with the "
+        f"largest fit residuals, {2 * CUTOUT_HALF + 1} pixels a side",
+        fontsize=10,
+    )
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
@@ -220,25 +335,89 @@ def _original_positions(match_file: Path) -> np.ndarray:
     return np.array(rows)
 
 
-def figure_seams(seams, methods: list[str], path: Path) -> Path | None:
-    """Per method, a heat map of the pair differences in units of the pixel noise."""
-    if seams is None or len(seams) == 0:
+SEAM_COLOUR_LIMIT = 0.5
+"""Seams are coloured from -this to +this (x pixel noise); larger ones saturate."""
+
+
+def exposure_footprints(flt_paths) -> dict[str, np.ndarray]:
+    """Each FLT's four corners on the sky (RA, Dec in degrees), by rootname."""
+    import warnings
+
+    from astropy.io import fits
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    from skyqa.headers import rootname_of
+
+    footprints = {}
+    for path in flt_paths:
+        with fits.open(path) as hdul, warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(hdul["SCI", 1].header, hdul)
+            footprints[rootname_of(hdul[0].header, Path(path))] = wcs.calc_footprint()
+    return footprints
+
+
+def figure_seams(seams, methods: list[str], footprints: dict, path: Path) -> Path | None:
+    """Per method, the exposures' footprints on the sky, each overlapping pair drawn as a
+    bar between the two exposures' centres, coloured by its seam (x pixel noise)."""
+    if seams is None or len(seams) == 0 or not footprints:
         return None
     plt = _pyplot()
-    names = sorted(set(seams["exposure_a"]) | set(seams["exposure_b"]))
-    index = {name: position for position, name in enumerate(names)}
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4.6), squeeze=False)
+    from matplotlib.collections import LineCollection
+
+    corners = np.concatenate(list(footprints.values()))
+    ra0, dec0 = np.mean(corners[:, 0]), np.mean(corners[:, 1])
+    cos_dec = np.cos(np.radians(dec0))
+
+    def arcsec(points: np.ndarray) -> np.ndarray:
+        # East to the left, as on the sky.
+        return np.column_stack(
+            [(points[:, 0] - ra0) * cos_dec * 3600.0, (points[:, 1] - dec0) * 3600.0]
+        )
+
+    outlines = {name: arcsec(points) for name, points in footprints.items()}
+    centres = {name: outline.mean(axis=0) for name, outline in outlines.items()}
+    known = seams[seams["exposure_a"].isin(centres) & seams["exposure_b"].isin(centres)]
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.0 * len(methods), 5.4), squeeze=False)
+    colours = plt.get_cmap("RdBu_r")
     for ax, method in zip(axes[0], methods, strict=True):
-        grid = np.full((len(names), len(names)), np.nan)
-        for _, pair in seams.iterrows():
-            a, b = index[pair["exposure_a"]], index[pair["exposure_b"]]
-            grid[a, b], grid[b, a] = pair[method], -pair[method]
-        colours = plt.get_cmap("RdBu_r").with_extremes(bad="lightgray")  # no overlap
-        shown = ax.imshow(grid, cmap=colours, vmin=-1, vmax=1)
-        ax.set_title(f"{method}: seams (x pixel noise); grey: no overlap", fontsize=9)
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(names)), names, fontsize=6)
-        fig.colorbar(shown, ax=ax, fraction=0.046)
+        for outline in outlines.values():
+            ax.fill(outline[:, 0], outline[:, 1], facecolor="none", edgecolor="0.7", lw=0.6)
+        segments = [
+            [centres[a], centres[b]]
+            for a, b in zip(known["exposure_a"], known["exposure_b"], strict=True)
+        ]
+        bars = LineCollection(segments, cmap=colours, linewidths=3.5)
+        bars.set_array(known[method].to_numpy(dtype=float))
+        bars.set_clim(-SEAM_COLOUR_LIMIT, SEAM_COLOUR_LIMIT)
+        ax.add_collection(bars)
+        # Exposures of one visit overlap almost wholly: their bar is short, so each pair
+        # is also a dot at its midpoint.
+        middles = np.array([(a + b) / 2 for a, b in segments]).reshape(-1, 2)
+        ax.scatter(middles[:, 0], middles[:, 1], c=known[method].to_numpy(dtype=float),
+                   cmap=colours, vmin=-SEAM_COLOUR_LIMIT, vmax=SEAM_COLOUR_LIMIT, s=28,
+                   edgecolors="0.3", linewidths=0.4, zorder=3)  # fmt: skip
+        worst = known[method].abs().idxmax() if known[method].notna().any() else None
+        if worst is not None:
+            pair = known.loc[worst]
+            middle = (centres[pair["exposure_a"]] + centres[pair["exposure_b"]]) / 2
+            ax.annotate(
+                f"worst {pair['exposure_a']}-{pair['exposure_b']}: {pair[method]:+.3f}",
+                middle, xytext=(0, 12), textcoords="offset points", fontsize=7, ha="center",
+                arrowprops={"arrowstyle": "-", "lw": 0.5},
+            )  # fmt: skip
+        ax.set_title(f"{method}: seam of each overlap (x pixel noise)", fontsize=9)
+        ax.set_xlabel("RA offset (arcsec, east left)")
+        ax.set_ylabel("Dec offset (arcsec)")
+        ax.invert_xaxis()
+        ax.set_aspect("equal")
+        ax.autoscale_view()
+        fig.colorbar(bars, ax=ax, fraction=0.046, extend="both")
+    fig.suptitle(
+        "Footprints of the exposures (grey); bars join overlapping exposures, coloured by "
+        "their seam after each method's MDRIZSKY",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -270,9 +449,9 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
 
 
 FIGURE_GROUPS = {
-    "mosaics": ("mosaics",),
+    "mosaics": ("mosaics", "exposures"),
     "alignment": ("alignment",),
-    "seams": ("mosaics", "overlaps"),
+    "seams": ("mosaics", "overlaps", "alignment"),
 }
 """The figures are drawn and cached in groups, each from the results it names (keys of
 `skyqa.pipeline.Pipeline.computed`), in this order on the report page. A group whose
@@ -297,11 +476,17 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
 
     mosaics = results.get("mosaics", {})
     if group == "mosaics":
+        truth_path = getattr(results.get("exposures"), "truth_path", None)
+        truth = None
+        if truth_path is not None:
+            from skyqa.simulate import load_truth
+
+            truth = load_truth(truth_path).pedestals_e_s
         return [
             (
                 "mdrizsky",
                 figure_mdrizsky,
-                (mdrizsky_by_method(mosaics), directory / "mdrizsky.png"),
+                (mdrizsky_by_method(mosaics), directory / "mdrizsky.png", truth),
             ),
             ("mosaics", figure_mosaics, (mosaics, directory / "mosaics.png")),
             ("difference", figure_difference, (mosaics, directory / "difference.png")),
@@ -322,7 +507,10 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
         return tasks
     if group == "seams":
         seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
-        return [("seams", figure_seams, (seams, list(mosaics), directory / "seams.png"))]
+        footprints = exposure_footprints(results["alignment"].aligned_flt_paths)
+        return [
+            ("seams", figure_seams, (seams, list(mosaics), footprints, directory / "seams.png"))
+        ]
     raise ValueError(f"unknown figure group {group!r}; known: {', '.join(FIGURE_GROUPS)}")
 
 
@@ -427,6 +615,52 @@ def check_line(check: dict) -> str:
     )
 
 
+HEADER_VERSIONS = ("drizzlepac", "stwcs", "stsci.skypac", "spherical_geometry", "astropy", "skyqa")
+"""The package versions the report's header block names (all are in its Versions table)."""
+
+
+def field_facts(field, exposures, versions: dict) -> list[tuple[str, str]]:
+    """What a person needs to know first about the data checked: the report's header block.
+
+    Parameters
+    ----------
+    field : skyqa.field.FieldSpec
+        The field's spec (name, kind, target).
+    exposures : skyqa.acquire.ExposureSet or None
+        The acquired exposures, where the run got that far (their primary headers are read
+        for instrument, detector, filter and exposure time).
+    versions : dict
+        Package versions, as in the summary's environment.
+    """
+    from astropy.io import fits
+
+    facts = [
+        ("field", f"{field.name} ({field.kind})"),
+        ("target", f"{field.target.name}, RA {field.target.ra_deg:.5f}, Dec "
+                   f"{field.target.dec_deg:+.5f} (deg, ICRS)"),
+    ]  # fmt: skip
+    if exposures is not None and exposures.flt_paths:
+        headers = [fits.getheader(path, 0) for path in exposures.flt_paths]
+
+        def values(key: str) -> str:
+            found = sorted({str(header.get(key, "?")).strip() for header in headers})
+            return ", ".join(found)
+
+        exptime = sum(float(header.get("EXPTIME", 0.0)) for header in headers)
+        facts += [
+            ("instrument", f"{values('TELESCOP')} {values('INSTRUME')}/{values('DETECTOR')}"),
+            ("filter", values("FILTER")),
+            ("exposures", f"{len(headers)} FLTs in {len(exposures.visit_drz_paths)} visits, "
+                          f"{exptime:.0f} s in all"),
+        ]  # fmt: skip
+    else:
+        facts.append(("exposures", "not acquired in this run"))
+    facts.append(
+        ("versions", ", ".join(f"{name} {versions.get(name, '?')}" for name in HEADER_VERSIONS))
+    )
+    return facts
+
+
 STATUS_ORDER = {
     "failed": 0, "error": 0, "not run": 1, "warned": 2, "skipped": 3, "passed": 4,
     "deselected": 5,
@@ -479,10 +713,15 @@ def _check_row(check: dict) -> str:
 
 
 def write_index(
-    path: Path, summary: dict, spec_text: str, figures: list[Path], problems: list[str]
+    path: Path,
+    summary: dict,
+    spec_text: str,
+    figures: list[Path],
+    problems: list[str],
+    facts: list[tuple[str, str]] = (),
 ) -> Path:
-    """The report page: verdict, failures first, every check (its worst verdict first),
-    versions, figures and the field spec."""
+    """The report page: a header block (``facts``, `field_facts`), verdict, failures
+    first, every check (its worst verdict first), versions, figures and the field spec."""
     escape = html.escape
     checks = summary["checks"]
     ranked = sorted(checks, key=lambda check: STATUS_ORDER.get(check["status"], 1))
@@ -505,6 +744,9 @@ def write_index(
         "details table{margin:0.3em 0}",
         "</style></head><body>",
         f"<h1>skyqa report: {escape(summary['field'])}</h1>",
+        "<table id='facts'>",
+        *[f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in facts],
+        "</table>",
         f"<p id='verdict' class='{escape(verdict)}'>Verdict: <b>{escape(verdict.upper())}</b>"
         f" &mdash; {escape(summary['headline'])}</p>",
         f"<p id='counts'>{counts['selected']} of {counts['total']} checks selected: "
