@@ -488,7 +488,7 @@ def fault_table(results: Sequence[SessionResult]) -> str:
     for result in results:
         if result.fault is None:
             statuses = list(result.statuses().values())
-            run = [status for status in statuses if status != "not run"]
+            run = [status for status in statuses if status not in ("not run", "deselected")]
             failed = len(result.failed())
             not_run = f" ({len(statuses) - len(run)} not run)" if len(run) < len(statuses) else ""
             lines.append(

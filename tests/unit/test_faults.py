@@ -138,6 +138,7 @@ def test_fault_table_says_caught_missed_and_false_alarm():
                 None,
                 {"test_a[x]": "failed", "test_b[x]": "passed", "test_c[x]": "not run"},
             ),
+            _result("clean-seed11", None, {"test_a[x]": "passed", "test_b[x]": "deselected"}),
         ]
     ).splitlines()
     assert rows[2] == (
@@ -146,3 +147,4 @@ def test_fault_table_says_caught_missed_and_false_alarm():
     assert rows[3].endswith("| alignment | `test_shift_file[mini-sim]` | caught |")
     assert rows[4].endswith("| MISSED (test_shift_file[mini-sim]) |")
     assert "FALSE ALARM: 1 of 2 checks passed (1 not run)" in rows[5]
+    assert "no false alarm: 1 of 1 checks passed (1 not run)" in rows[6]
