@@ -165,6 +165,5 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
             "(footprints in the mosaic) or drizzle them separately.",
             item="all",
             value=float(len(groups)),
-            limit=1.0,
         )
     ]
