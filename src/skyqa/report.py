@@ -662,7 +662,7 @@ def field_facts(field, exposures, versions: dict) -> list[tuple[str, str]]:
 
 
 STATUS_ORDER = {
-    "failed": 0, "error": 0, "not run": 1, "warned": 2, "skipped": 3, "passed": 4,
+    "failed": 0, "error": 0, "not run": 1, "warned": 2, "passed": 3, "skipped": 4,
     "deselected": 5,
 }  # fmt: skip
 """Order of the checks on the page: what needs a look first."""
@@ -741,7 +741,8 @@ def write_index(
         "#verdict{font-size:140%;padding:0.5em;border-radius:4px}",
         "img{max-width:100%;margin:0.5em 0;border:1px solid #ddd} pre{background:#f6f6f6;",
         "padding:0.5em;font-size:85%;white-space:pre-wrap;overflow-wrap:anywhere}",
-        "details table{margin:0.3em 0}",
+        "details table{margin:0.3em 0} #checks td:nth-child(2){white-space:nowrap}",
+        "#checks td:first-child{min-width:16em} #checks td:last-child{min-width:10em}",
         "</style></head><body>",
         f"<h1>skyqa report: {escape(summary['field'])}</h1>",
         "<table id='facts'>",
