@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -678,3 +679,149 @@ def test_column_score_at_and_past_the_limit_and_nan():
     (nan,) = column_verdict("isqa01a1q", 0, NAN, NAN, 10.0)
     assert not nan.passed
     assert "not a number: no column of this exposure has a pixel good by final_bits" in nan.measured
+
+
+# --- order, defaults, and what a failure says ---------------------------------------------
+
+
+def test_verdicts_keep_the_exposures_order_of_the_table():
+    table = _sky({"c": 0.1, "a": NAN, "b": 0.0})
+    assert [v.subject for v in check_mdrizsky_finite(table, "m")] == [
+        "exposure c (m)", "exposure a (m)", "exposure b (m)",
+    ]  # fmt: skip
+    pedestals = {"c": 0.8, "a": 0.81, "b": 0.79}
+    verdicts = check_pedestals_recovered(
+        _sky({"c": 0.1, "a": 0.11, "b": 0.09}), pedestals, 0.01, "m"
+    )
+    assert [v.item for v in verdicts] == ["c", "a", "b"]
+    pairs = _pairs([("c", "a", 0.0, 1e-3), ("a", "b", 0.0, 1e-3)])
+    verdicts = check_oracle_agreement(pairs, _sky({"c": 0.0, "a": 0.0, "b": 0.0}), "m", 0.005)
+    assert [v.subject for v in verdicts] == ["exposure c (m)", "exposure a (m)", "exposure b (m)"]
+
+
+def test_oracle_leaves_out_pairs_naming_an_exposure_it_was_not_given():
+    pairs = _pairs([("a", "b", 0.01, 1e-4), ("b", "x", 5.0, 1e-6)])
+    verdicts = check_oracle_agreement(pairs, _sky({"a": 0.01, "b": 0.0}), "m", 0.005)
+    assert failures(verdicts) == []
+
+
+def test_lists_in_messages_are_comma_separated():
+    (alone,) = check_overlaps_connected(_pairs([("a", "b", 0.0, 1e-3)]), ["a", "b", "c", "d"])
+    assert alone.advice.startswith("exposures overlapping nothing: c, d.")
+    (stray,) = check_overlaps_connected(
+        _pairs([("a", "x", 0.0, 1e-3), ("a", "y", 0.0, 1e-3)]), ["a"]
+    )
+    assert stray.measured.endswith("aligned FLTs: x, y")
+    verdicts = check_match_levels(
+        _sky({"a": NAN, "b": NAN, "c": 0.0, "d": -1.0, "e": -2.0}), "m", 0.1, 1e-5
+    )
+    assert verdicts[0].measured == "m MDRIZSKY not a number for a, b"
+    assert verdicts[2].measured == "d -1.000000, e -2.000000"
+    assert verdicts[2].subject == "m (3 exposures)"
+    (odd,) = failures(check_uniform_setup(_headers(FILTER=["F160W", "F140W", "F125W"])))
+    assert odd.measured == "FILTER F125W, except a_flt.fits, b_flt.fits"
+
+
+def test_passing_setup_and_match_verdicts_say_so_plainly():
+    detector, filt, *_ = check_uniform_setup(_headers())
+    assert (detector.measured, filt.measured) == ("DETECTOR IR", "FILTER F160W")
+    negative = check_match_levels(_sky({"a": 0.0, "b": 0.05}), "m", 0.1, 1e-5)[1]
+    assert (negative.passed, negative.measured) == (True, "none")
+    log = "[INFO    ] Applying sky value of 0.500000 to isqa01a1q_flt.fits[sci,1]\n"
+    fallback, logged = check_no_sky_fallback(log, _sky({"isqa01a1q": 0.7}), "m", 1e-6)
+    assert (fallback.passed, fallback.measured) == (True, "no fallback in the log")
+    assert fallback.subject == "the m mosaic (the AstroDrizzle log)"
+    assert logged.advice.endswith("read the log's 'Applying sky value' lines.")
+
+
+def test_an_empty_header_table_fails():
+    (failed,) = check_uniform_setup(_headers().iloc[:0])
+    assert (failed.passed, failed.measured) == (False, "no exposure headers")
+
+
+def test_an_exposure_only_one_method_drizzled_fails_the_relation_either_way():
+    localmin = _sky({"a": 0.9, "b": 0.8})
+    failed = failures(check_globalmin(_sky({"a": 0.8, "b": 0.8, "e": 0.8}), localmin, 1e-5))
+    assert (
+        failed[0].measured == "only in globalmin: ['e']; only in localmin: none; listed twice: none"
+    )
+    assert failed[0].subject == "globalmin vs localmin"
+    nan = failures(check_globalmin(_sky({"a": 0.8, "b": NAN}), localmin, 1e-5))
+    assert (nan[0].subject, nan[0].measured) == (
+        "globalmin",
+        "globalmin MDRIZSKY not a number for b",
+    )
+    assert nan[0].check == "globalmin equals the smallest localmin sky"
+    assert nan[0].advice.endswith("check their SCI headers.")
+    nan = failures(
+        check_globalmin_plus_match(_sky({"a": 0.7, "b": 0.72}), _sky({"a": 0.0, "b": NAN}), 1e-5)
+    )
+    assert nan[0].measured == "match MDRIZSKY not a number for b"
+    assert nan[0].advice.endswith("check their SCI headers.")
+
+
+def test_score_verdict_says_nothing_more_when_finite():
+    (verdict,) = check_score_below(_two_methods(0.5, 0.6), "match")
+    assert verdict.measured == "score 0.500"
+
+
+def test_seam_exactly_three_uncertainties_past_the_threshold_is_not_significant():
+    # |seam| - 3 x uncertainty == threshold: not more than, so not a seam.
+    seams = _seams(0.25, uncertainty=0.05, noise=1.0)
+    assert failures(check_seam_free(seams, "match", 0.1)) == []
+
+
+def test_pedestal_and_oracle_at_exactly_their_tolerance_pass():
+    # Residuals of exactly +-0.25 around a mean of 0, a tolerance of 0.25.
+    pedestals = {"a": 0.0, "b": 0.0}
+    verdicts = check_pedestals_recovered(_sky({"a": 0.25, "b": -0.25}), pedestals, 0.25, "m")
+    assert failures(verdicts) == []
+    pairs = _pairs([("a", "b", 0.5, 1e-6)])
+    verdicts = check_oracle_agreement(pairs, _sky({"a": 0.0, "b": 0.0}), "m", 0.25)
+    assert failures(verdicts) == []
+
+
+def test_relations_at_exactly_their_tolerance_pass():
+    assert (
+        failures(check_globalmin(_sky({"a": 0.5, "b": 0.75}), _sky({"a": 0.5, "b": 0.5}), 0.25))
+        == []
+    )
+    assert (
+        failures(
+            check_globalmin_plus_match(
+                _sky({"a": 1.0, "b": 1.25}), _sky({"a": 0.0, "b": 0.0}), 0.25
+            )
+        )
+        == []
+    )
+    log = "[INFO    ] Applying sky value of 0.500000 to isqa01a1q_flt.fits[sci,1]\n"
+    assert failures(check_no_sky_fallback(log, _sky({"isqa01a1q": 0.75}), "m", 0.25)) == []
+
+
+def test_column_check_default_limit_is_ten_sigma():
+    from skyqa.checks.inspection import check_unflagged_columns
+
+    (verdict,) = column_verdict("x", 3, 0.1, 10.5)
+    assert (verdict.passed, verdict.threshold) == (False, "<= 10.0 sigma")
+    rng = np.random.default_rng(8)
+    sci = 0.5 + rng.normal(0, 0.03, (64, 64))
+    sci[:, 20] += 0.1  # about 8 sigma of the column statistics here
+    dq = np.zeros(sci.shape, dtype=np.int16)
+    (default,) = check_unflagged_columns("x", sci, dq, 16)
+    assert default.limit == 10.0
+    (strict,) = check_unflagged_columns("x", sci, dq, 16, max_sigma=2.0)
+    assert (strict.passed, strict.limit) == (False, 2.0)
+
+
+def test_duplicate_rows_name_their_subject_and_item():
+    table = pd.concat([_residual(), _residual()], ignore_index=True)
+    (failed,) = failures(check_residuals(table, 0.1, 0.005, 2e-4))
+    assert (failed.subject, failed.item, failed.threshold) == (
+        "visit ibxl50030_drz.fits",
+        "ibxl50030",
+        "exactly 1 row",
+    )
+    assert failed.advice.startswith("the table holds two results for one subject")
+    moves = pd.concat([_moves(), _moves()], ignore_index=True)
+    (failed,) = failures(check_tweakback(moves, 5.0))
+    assert failed.item == "isqa01a1q_flt.fits"

@@ -83,10 +83,15 @@ def test_alignment_messages(tmp_path, data_regression):
     )
     fit = pd.DataFrame(
         {
-            "image": ["ibxl50030_drz.fits", "ibxl51030_drz.fits", "ibxl52030_drz.fits"],
-            "xrms_pix": [0.05, NAN, 0.3],
-            "yrms_pix": [0.06, NAN, 0.1],
-            "n_matches": [12, NAN, 3],
+            "image": [
+                "ibxl50030_drz.fits",
+                "ibxl51030_drz.fits",
+                "ibxl52030_drz.fits",
+                "ibxl52030_drz.fits",
+            ],
+            "xrms_pix": [0.05, NAN, 0.3, 0.3],
+            "yrms_pix": [0.06, NAN, 0.1, 0.1],
+            "n_matches": [12, NAN, 3, 3],
         }
     )
     residuals = pd.DataFrame(
@@ -98,16 +103,21 @@ def test_alignment_messages(tmp_path, data_regression):
     )  # fmt: skip
     moves = pd.DataFrame(
         {
-            "visit": ["isqa01030"] * 3,
-            "flt": ["isqa01a1q_flt.fits", "isqa01a2q_flt.fits", "isqa01a3q_flt.fits"],
-            "moved_mas": [500.0, 0.0, NAN],
-            "correction_mas": [500.0, 500.0, 500.0],
-            "disagreement_mas": [0.5, 500.0, NAN],
-            "drz_wcsnamea": ["IDC_w3m18525i"] * 3,
+            "visit": ["isqa01030"] * 4,
+            "flt": [
+                "isqa01a1q_flt.fits",
+                "isqa01a2q_flt.fits",
+                "isqa01a3q_flt.fits",
+                "isqa01a3q_flt.fits",
+            ],
+            "moved_mas": [500.0, 0.0, NAN, NAN],
+            "correction_mas": [500.0, 500.0, 500.0, 500.0],
+            "disagreement_mas": [0.5, 500.0, NAN, NAN],
+            "drz_wcsnamea": ["IDC_w3m18525i"] * 4,
         }
     )
     offsets = pd.DataFrame(
-        {"visit": ["v"] * 3, "rootname": ["a", "b", "c"], "rms_mas": [2.0, 30.0, NAN]}
+        {"visit": ["v"] * 4, "rootname": ["a", "b", "c", "c"], "rms_mas": [2.0, 30.0, NAN, NAN]}
     )
     data_regression.check(
         {

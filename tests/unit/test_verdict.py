@@ -79,9 +79,10 @@ def test_record_and_report_hand_verdicts_to_the_recorder(recorder):
     from skyqa.verdict import report
 
     record([_verdict()])
-    with pytest.warns(UserWarning, match="c WARNING for s"):
+    with pytest.warns(UserWarning, match="c WARNING for s") as warned:
         failed = report([_verdict(passed=False), _verdict()])
     assert len(failed) == 1
+    assert warned[0].filename == __file__  # shown where the check called report()
     assert [len(batch) for batch in recorder] == [1, 2]
 
 
@@ -91,6 +92,7 @@ def test_require_fails_with_every_failure_and_records_first(recorder):
     with pytest.raises(pytest.fail.Exception) as raised:
         require([_verdict(passed=False), _verdict(), _verdict(passed=False)])
     assert str(raised.value).startswith("2 of 3 verdicts failed:\nc FAILED for s")
+    assert raised.value.pytrace is False  # the sentences, without a traceback
     assert recorder == [[_verdict(passed=False), _verdict(), _verdict(passed=False)]]
     require([_verdict()])
     assert len(recorder) == 2
@@ -156,6 +158,15 @@ def test_run_verdict_names_the_last_line_of_an_errors_message_and_lists_at_most_
         "7 of 7 checks could not be evaluated (test_0[f], test_1[f], test_2[f], test_3[f], "
         "test_4[f] and 2 more): ValueError: bad input"
     )
+
+
+def test_an_empty_check_fails_without_a_traceback():
+    from skyqa.verdict import require
+
+    with pytest.raises(pytest.fail.Exception) as raised:
+        require([])
+    assert str(raised.value) == "skyqa bug: a check produced no verdict at all."
+    assert raised.value.pytrace is False
 
 
 def test_failures_lists_the_failed():

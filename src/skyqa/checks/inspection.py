@@ -13,10 +13,22 @@ from skyqa.verdict import Verdict, is_finite
 
 def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
     """Every exposure has the same detector and filter, and a positive EXPTIME."""
+    if headers.empty:
+        return [
+            Verdict(
+                "All exposures share one DETECTOR and FILTER",
+                "0 exposures",
+                False,
+                "no exposure headers",
+                "at least one exposure",
+                "no exposure was acquired: check the field's data folder or query.",
+                item="all",
+            )
+        ]
     verdicts = []
     for key in ("DETECTOR", "FILTER"):
         values = headers[key].astype(str)
-        common = values.mode().iloc[0] if len(values) else ""
+        common = values.mode().iloc[0]
         odd = headers.loc[values != common, "FILENAME"].tolist()
         verdicts.append(
             Verdict(

@@ -31,7 +31,7 @@ def check_mdrizsky_finite(mdrizsky: pd.DataFrame, skymethod: str) -> list[Verdic
                 "MDRIZSKY is one finite value",
                 f"exposure {rootname} ({skymethod})",
                 one_finite,
-                ", ".join(f"{value:.6g} e-/s" for value in values) or "no value",
+                ", ".join(f"{value:.6g} e-/s" for value in values),
                 "one finite value in e-/s",
                 "a missing or NaN MDRIZSKY means AstroDrizzle skipped the sky step for this "
                 "exposure: read the AstroDrizzle log for 'Reverting sky computation' and "
@@ -332,11 +332,11 @@ def check_globalmin(
     check = "globalmin equals the smallest localmin sky"
     verdicts = _rows_both_ways(globalmin, localmin, ("globalmin", "localmin"), check)
     verdicts += _non_finite({"globalmin": globalmin, "localmin": localmin}, check, "globalmin", "")
+    # skipna=False: a NaN (or an empty table) makes each number NaN, and its verdict fail.
     values = globalmin["mdrizsky_e_s"].astype(float)
-    local = localmin["mdrizsky_e_s"].astype(float)
-    minimum = float(local.min()) if local.notna().all() and len(local) else float("nan")
-    spread = float(values.max() - values.min()) if values.notna().all() else float("nan")
-    worst = float((values - minimum).abs().max()) if len(values) else float("nan")
+    minimum = float(localmin["mdrizsky_e_s"].astype(float).min(skipna=False))
+    spread = float(values.max(skipna=False) - values.min(skipna=False))
+    worst = float((values - minimum).abs().max(skipna=False))
     return [
         *verdicts,
         Verdict(
@@ -379,11 +379,7 @@ def check_globalmin_plus_match(
     difference = globalmin_match.groupby("rootname")["mdrizsky_e_s"].first().astype(
         float
     ) - match.groupby("rootname")["mdrizsky_e_s"].first().astype(float)
-    spread = (
-        float(difference.max() - difference.min())
-        if difference.notna().all() and len(difference)
-        else float("nan")
-    )
+    spread = float(difference.max(skipna=False) - difference.min(skipna=False))
     return [
         *verdicts,
         Verdict(
