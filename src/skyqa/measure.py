@@ -275,7 +275,10 @@ def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int
         neighbours = ndimage.median_filter(filled, 11)
         deviation = columns - neighbours
         spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))
-        score = np.abs(deviation) / spread if spread > 0 else np.zeros_like(deviation)
+        if spread > 0:
+            score = np.abs(deviation) / spread
+        else:  # a flat image stands out nowhere; a wholly flagged one was not measured
+            score = np.zeros_like(deviation) if spread == 0 else np.full_like(deviation, np.nan)
     worst = int(np.nanargmax(score)) if np.isfinite(score).any() else 0
     return worst, float(deviation[worst]), float(score[worst])
 

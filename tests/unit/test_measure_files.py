@@ -210,3 +210,92 @@ def test_solve_offsets_fixes_each_group_at_zero():
     )  # fmt: skip
     offsets = solve_offsets(pairs, ["a", "b", "c", "d"])
     np.testing.assert_allclose(offsets[["a", "b", "c", "d"]], [0.02, 0.0, 0.0, 0.05], atol=1e-12)
+
+
+def _offset_wcs(dx_pix, dy_pix, size=SIZE):
+    wcs = _wcs(size=size)
+    wcs.wcs.crval = [85.25 + dx_pix * SCALE / np.cos(np.radians(-2.45)), -2.45 + dy_pix * SCALE]
+    return wcs
+
+
+@pytest.mark.parametrize(
+    ("dx", "dy", "columns", "rows"), [(32.5, 0.5, 31, 63), (-32.5, -0.5, 31, 63)]
+)
+def test_pair_statistics_counts_exactly_the_pixels_inside_the_other_exposure(dx, dy, columns, rows):
+    """b is offset by half pixels, so no sample falls on b's edges: with every pixel usable
+    and no difference clipped, the count is the overlap's geometry."""
+    a = ExposurePixels("a", np.ones((SIZE, SIZE)), np.full((SIZE, SIZE), 0.02),
+                       np.ones((SIZE, SIZE), bool), _offset_wcs(0, 0))  # fmt: skip
+    b = ExposurePixels("b", np.zeros((SIZE, SIZE)), np.full((SIZE, SIZE), 0.02),
+                       np.ones((SIZE, SIZE), bool), _offset_wcs(dx, dy))  # fmt: skip
+    row = pair_statistics(a, b, step=1, min_pixels=1)
+    # b's pixel x is a's x - dx: inside while 0 <= x_b < 63 (its last column has no right
+    # neighbour to interpolate with); likewise y.
+    assert row["n_pixels"] == columns * rows
+
+
+def test_pair_statistics_samples_the_other_exposure_where_the_wcs_puts_it():
+    """b rises by 0.01 e-/s a pixel in x: the median difference tells where a's pixels land."""
+    x = np.mgrid[0:SIZE, 0:SIZE][1]
+    a = ExposurePixels("a", np.zeros((SIZE, SIZE)), np.full((SIZE, SIZE), 0.02),
+                       np.ones((SIZE, SIZE), bool), _offset_wcs(0, 0))  # fmt: skip
+    b = ExposurePixels("b", 0.01 * x.astype(float), np.full((SIZE, SIZE), 0.02),
+                       np.ones((SIZE, SIZE), bool), _offset_wcs(32.5, 0.5))  # fmt: skip
+    row = pair_statistics(a, b, step=1, min_pixels=1)
+    # b lies east of a, where x falls: a's columns 0..30 land on b's x = 32.5 .. 62.5,
+    # median 47.5, so b reads 0.475 there.
+    assert row["raw_median_e_s"] == pytest.approx(-0.475, abs=1e-6)
+
+
+def test_measure_pairs_of_exposures_that_do_not_overlap_has_the_columns():
+    from skyqa.measure import PAIR_COLUMNS, measure_pairs
+
+    far = [_exposure("a", 0, 1.0), _exposure("b", -500, 1.0)]
+    table = measure_pairs(far, step=2, min_pixels=1)
+    assert table.empty
+    assert table.columns.tolist() == PAIR_COLUMNS
+    assert column_outliers([], "16").columns.tolist() == [
+        "rootname",
+        "column",
+        "deviation_e_s",
+        "score",
+    ]
+
+
+def test_overlap_groups_follow_chains_and_list_the_largest_first():
+    import pandas as pd
+
+    from skyqa.measure import overlap_groups
+
+    pairs = pd.DataFrame({"exposure_a": ["a", "c", "b"], "exposure_b": ["b", "d", "d"]})
+    assert overlap_groups(pairs, ["a", "b", "c", "d", "e"]) == [["a", "b", "c", "d"], ["e"]]
+    pairs = pd.DataFrame({"exposure_a": ["c", "d"], "exposure_b": ["d", "e"]})
+    assert overlap_groups(pairs, ["a", "b", "c", "d", "e"]) == [["c", "d", "e"], ["a"], ["b"]]
+
+
+def test_final_bits_with_a_plus():
+    from skyqa.measure import parse_bits
+
+    assert parse_bits("16+64") == 80
+    assert parse_bits(" 16 , 512 ") == 528
+
+
+def test_column_outlier_of_a_flat_or_wholly_flagged_exposure():
+    from skyqa.measure import column_outlier
+
+    flat = np.full((32, 32), 0.5)
+    good = np.zeros((32, 32), dtype=np.int16)
+    assert column_outlier(flat, good, 16) == (0, 0.0, 0.0)
+    column, deviation, score = column_outlier(flat, np.full((32, 32), 4, np.int16), 16)
+    assert column == 0
+    assert np.isnan(deviation)
+    assert np.isnan(score)
+
+
+def test_bad_pixels_do_not_make_their_neighbours_look_like_sources(tmp_path):
+    sci = np.ones((SIZE, SIZE))
+    dq = np.zeros((SIZE, SIZE), dtype=np.int16)
+    dq[:, 30:33] = 4  # three dead columns, filled with the median before the local mean
+    exposure = load_exposure(_flt(tmp_path / "a_flt.fits", sci, dq=dq), 16)
+    assert exposure.usable[:, 28].all()
+    assert exposure.usable[:, 34].all()
