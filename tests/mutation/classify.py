@@ -1,0 +1,146 @@
+"""Classify the mutants that survive ``mutmut run`` and write ``survivors.md`` beside this file.
+
+Run from the folder where ``mutmut run`` ran (the project root), after it finished::
+
+    python tests/mutation/classify.py
+
+Each surviving mutant gets one line: equivalent (no input can tell it from the original,
+with the reason) or stays (a real difference the unit tests do not pin, with the reason
+it is left). A mutant no rule describes is listed as UNREVIEWED: read it, then write a
+test that kills it or a rule below that says why it may live. The score printed and
+written is killed / (all mutants - equivalent ones).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+EQUIVALENT = "equivalent"
+STAYS = "stays"
+
+RULES: list[tuple[str, str, str, str]] = [
+    # (where: regex on the mutant's name, what: regex on its changed lines, kind, why)
+    (r"", r"\.astype\(None\)|dtype=None", EQUIVALENT,
+     "astype/to_numpy with dtype None gives float64: the values are floats already"),
+    (r"", r'float\("NAN"\)', EQUIVALENT, "float() reads 'NAN' as it reads 'nan'"),
+    (r"", r'hdul\["(sci|err|dq)"', EQUIVALENT, "FITS extension names match without case"),
+    (r"", r"strict=(None|False)|zip\([^)]*, \)", EQUIVALENT,
+     "the zipped sequences have one length by construction; strict only guards that"),
+    (r"", r"itertuples\(index=(None|True)\)", EQUIVALENT,
+     "fields are read by name: the index, when present, changes no named field"),
+    (r"", r"^\+\s+None,$", EQUIVALENT,
+     "a Verdict's passed is coerced with bool(): None is False, as the original's False"),
+    (r"", r"Verdict\((check|None), str\(path\), None,", EQUIVALENT,
+     "a Verdict's passed is coerced with bool(): None is False, as the original's False"),
+    (r"x_worst__", r"-2\.0|range\(len\(verdicts\)\)", EQUIVALENT,
+     "ratios are >= 0, so a passed verdict without one ranks last either way; comparing "
+     "the first verdict with itself changes nothing"),
+    (r"x_solve_offsets__", r"2\.0 / max", EQUIVALENT,
+     "scaling every pair's weight alike leaves the least-squares differences as they are; "
+     "the group rows only fix each group's free constant, which is removed after"),
+    (r"x_measure_pairs__", r"samples=None|step=None|pair_statistics\(a, b, min_pixels",
+     EQUIVALENT, "the samples are passed in (or recomputed identically): step is unused"),
+    (r"x__candidates__", r"", EQUIVALENT,
+     "a pre-selection: a wider or one-pixel-shifted box keeps every sample the exact "
+     "test then decides on (NEAR_MARGIN and the slack absorb a pixel); it only costs time"),
+    (r"x_pair_statistics__", r"NEAR_MARGIN|wcs_world2pix\(ra, dec, 1\)", EQUIVALENT,
+     "the linear pre-selection with a 20-pixel margin: widening it or shifting it by a "
+     "pixel keeps every sample the exact (SIP) test then decides on"),
+    (r"x__outline__", r"", EQUIVALENT,
+     "the outline only bounds the pre-selection box, which keeps a margin and a slack"),
+    (r"", r'simplefilter\("ignore", (None|)\)|errstate\(all=None\)', STAYS,
+     "which warnings are silenced while computing: the numbers are the same"),
+    (r"", r"^\+\s+\w+: (int|float) = [0-9.]+,?$|^\+.*: int = \d+, \w+: int = \d+$", STAYS,
+     "a default argument: every caller in skyqa passes the value (from the field spec)"),
+    (r"x_load_exposure__", r"\) >= SOURCE_SIGMA", EQUIVALENT,
+     "a pixel exactly 3.000... ERR above its local mean: a tie between two measured floats"),
+    (r"x_load_exposure__", r"uniform_filter\(filled, (size=10|)\)", STAYS,
+     "the local mean's window (9 pixels): 3 or 10 find the same stars in the tests; its "
+     "size is a choice documented with SOURCE_SIGMA, not pinned"),
+    (r"x_load_exposure__", r"else 1\.0\)|and False else 0\.0", STAYS,
+     "the fill value of bad pixels before the local mean: only pixels beside many bad ones "
+     "can tell, at a level under the source threshold"),
+    (r"x_load_exposure__", r"WCS\((None, hdul|hdul\[\"SCI\", 1\]\.header, (None|))\)", STAYS,
+     "the HDU list serves only lookup-table distortions (NPOLFILE, D2IMFILE), which "
+     "skyqa's inputs do not carry"),
+    (r"x_pair_statistics__",
+     r"maxiters=None|sigma_clipped_stats\(differences, (maxiters|sigma=CLIP_SIGMA, \))", STAYS,
+     "the clipping converges in a few iterations and astropy's default sigma is 3, "
+     "CLIP_SIGMA's value"),
+    (r"x_pair_statistics__", r"<= min_pixels", STAYS,
+     "a pair with exactly min_pixels candidates or near samples: the later count of "
+     "differences (pinned at its edge) decides in every test"),
+    (r"x_pair_statistics__", r"\(x[b] > 0\)|\(y[b] > 0\)|<= b[xy] - 1", EQUIVALENT,
+     "a sample exactly on b's first or last pixel centre: a tie between mapped floats"),
+    (r"x_column_medians__", r"counts >= 0|shape\[0\] \+ 1|np\.where\(good, sci, None\)", EQUIVALENT,
+     "a column with no good pixel is NaN either way; the index never reaches the bound; "
+     "None in a float array is NaN"),
+    (r"x_column_outlier__", r"nan_to_num\(columns, \)|deviation \+ np\.nanmedian", STAYS,
+     "how wholly flagged columns are filled before the neighbours' median, and the "
+     "centre of the MAD (the median deviation is ~0): the scores move well below the limit"),
+    (r"x_report__", r"stacklevel=3|stacklevel", STAYS,
+     "where pytest says the warning came from"),
+]  # fmt: skip
+
+
+def classify(name: str, diff: str) -> tuple[str, str]:
+    """The kind (equivalent, stays, UNREVIEWED) and reason of one surviving mutant."""
+    changed = "\n".join(line for line in diff.splitlines() if line.startswith(("+", "-")))
+    for where, what, kind, why in RULES:
+        if re.search(where, name) and re.search(what, changed, re.MULTILINE):
+            return kind, why
+    return "UNREVIEWED", "no rule describes it: kill it with a test, or add a rule"
+
+
+def _mutmut(*arguments: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *arguments], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def main() -> int:
+    lines = [line.strip() for line in _mutmut("results", "--all", "true").splitlines()]
+    status = dict(line.rsplit(": ", 1) for line in lines if ": " in line)
+    total = len(status)
+    killed = sum(value == "killed" for value in status.values())
+    rows = []
+    for name, value in sorted(status.items()):
+        if value == "killed":
+            continue
+        diff = _mutmut("show", name) if value == "survived" else ""
+        kind, why = classify(name, diff) if value == "survived" else (value, "")
+        change = " / ".join(
+            line[1:].strip() for line in diff.splitlines()
+            if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+        )  # fmt: skip
+        rows.append((name, kind, change, why))
+    equivalent = sum(kind == EQUIVALENT for _, kind, _, _ in rows)
+    score = killed / (total - equivalent)
+    counts = {kind: sum(row[1] == kind for row in rows) for kind in sorted({r[1] for r in rows})}
+    out = [
+        "# Surviving mutants",
+        "",
+        "Written by `python tests/mutation/classify.py` after `mutmut run` (README,",
+        '"Development"). Scope: skyqa.checks (the check functions), skyqa.measure,',
+        "skyqa.verdict; killed by `pytest tests/unit`.",
+        "",
+        f"{total} mutants: {killed} killed, "
+        + ", ".join(f"{count} {kind}" for kind, count in counts.items())
+        + f". Score (killed / non-equivalent): {killed}/{total - equivalent} = {score:.1%}.",
+        "",
+        "| mutant | kind | change | why |",
+        "|---|---|---|---|",
+    ]
+    for name, kind, change, why in rows:
+        shown = change.replace("|", "\\|")
+        out.append(f"| `{name}` | {kind} | `{shown[:160]}` | {why} |")
+    Path(__file__).with_name("survivors.md").write_text("\n".join(out) + "\n")
+    print(out[6])
+    return 0 if not counts.get("UNREVIEWED") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
