@@ -236,6 +236,8 @@ class CheckLedger:
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Each field's verdict as a property of the JUnit XML test suite (--junitxml)."""
+        # The key under which pytest keeps its JUnit writer (what its own
+        # record_testsuite_property fixture uses); a session without --junitxml has none.
         from _pytest.junitxml import xml_key
 
         xml = config.stash.get(xml_key, None)
