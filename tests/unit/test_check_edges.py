@@ -113,6 +113,7 @@ def test_shift_file_with_a_short_line_fails_naming_the_columns(tmp_path):
     path = _shift_path(tmp_path, [_line(), "ibxl51030_drz.fits 0.1 0.2\n"])
     (failed,) = check_shift_file(path, IMAGES)
     assert not failed.passed
+    assert failed.check == "Shift file"
     assert failed.subject == str(path)
     assert "line 3 has 3 columns, expected 7" in failed.measured
     assert failed.threshold == "7 columns a line"
@@ -825,3 +826,55 @@ def test_duplicate_rows_name_their_subject_and_item():
     moves = pd.concat([_moves(), _moves()], ignore_index=True)
     (failed,) = failures(check_tweakback(moves, 5.0))
     assert failed.item == "isqa01a1q_flt.fits"
+
+
+def test_a_seam_exactly_three_uncertainties_past_is_not_significant_in_exact_binary():
+    # 0.5 - 3 x 0.125 == 0.125 exactly: not more than the threshold, so not a seam.
+    seams = _seams(0.5, uncertainty=0.125, noise=1.0)
+    assert failures(check_seam_free(seams, "match", 0.125)) == []
+    seams = _seams(0.50001, uncertainty=0.125, noise=1.0)
+    assert failures(check_seam_free(seams, "match", 0.125))
+
+
+def test_globalmin_numbers_are_nan_when_any_value_is():
+    localmin = _sky({"a": 0.9, "b": NAN})
+    spread, relation = check_globalmin(_sky({"a": 0.8, "b": 0.8}), localmin, 1e-5)[-2:]
+    assert spread.passed
+    assert (relation.passed, math.isnan(relation.value)) == (False, True)
+    spread, relation = check_globalmin(
+        _sky({"a": 0.8, "b": NAN}), _sky({"a": 0.9, "b": 0.8}), 1e-5
+    )[-2:]
+    assert (spread.passed, math.isnan(spread.value)) == (False, True)
+    assert (relation.passed, math.isnan(relation.value)) == (False, True)
+    for nan_at in ("globalmin+match", "match"):
+        tables = {
+            "globalmin+match": _sky({"a": 0.7, "b": 0.72}),
+            "match": _sky({"a": 0.0, "b": 0.02}),
+        }
+        tables[nan_at].loc[0, "mdrizsky_e_s"] = NAN
+        spread = check_globalmin_plus_match(tables["globalmin+match"], tables["match"], 1e-5)[-1]
+        assert (spread.passed, math.isnan(spread.value)) == (False, True)
+
+
+def test_pedestal_verdict_without_a_compared_method_says_only_its_own_numbers():
+    (verdict, *_) = check_pedestals_recovered(_matched(), PEDESTALS, 0.01, "match")
+    assert verdict.measured == (
+        "residual +0.00000 e-/s (MDRIZSKY 0.30000, injected 0.80000, common constant -0.50000)"
+    )
+
+
+def test_an_empty_header_table_names_what_is_missing():
+    (failed,) = check_uniform_setup(_headers().iloc[:0])
+    assert (failed.check, failed.subject, failed.threshold, failed.item) == (
+        "All exposures share one DETECTOR and FILTER",
+        "0 exposures",
+        "at least one exposure",
+        "all",
+    )
+    assert failed.advice == "no exposure was acquired: check the field's data folder or query."
+
+
+def test_oracle_nan_says_what_is_not_a_number():
+    pairs = _pairs([("a", "b", 0.01, 1e-4)])
+    (failed,) = failures(check_oracle_agreement(pairs, _sky({"a": NAN, "b": 0.0}), "m", 0.005))
+    assert failed.measured.endswith("; not a number: a MDRIZSKY or a pair difference is NaN")

@@ -85,3 +85,11 @@ def test_input_without_a_recorded_digest_or_file_fails(tmp_path):
     manifest = {"files": {"gone_flt.fits": {"sha256": "ab" * 32}}}
     (failed,) = failures(check_inputs_untouched(tmp_path, manifest))
     assert failed.measured == "SHA-256 file missing"
+
+
+def test_a_missing_science_image_still_has_its_weight_image_judged(tmp_path):
+    mosaic = _mosaic(tmp_path, 0.0)
+    mosaic.sci_path.unlink()
+    missing, empty = check_mosaic_exists(mosaic)
+    assert (missing.check, missing.passed) == ("Mosaic image exists", False)
+    assert (empty.check, empty.passed) == ("Mosaic image holds data", False)

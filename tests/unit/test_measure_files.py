@@ -96,6 +96,23 @@ def test_an_exposure_with_no_good_pixel_has_none_usable(tmp_path):
     assert not exposure.usable.any()
 
 
+def test_grid_samples_map_through_the_sip_distortion():
+    from astropy.wcs import Sip
+
+    wcs = _wcs(size=32)
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    a = np.zeros((3, 3))
+    a[2, 0] = 2e-4  # x^2: 0.05 pixel at the corners, 0.2 pixel across
+    wcs.sip = Sip(a, np.zeros((3, 3)), None, None, wcs.wcs.crpix)
+    exposure = ExposurePixels(
+        "a", np.zeros((32, 32)), np.ones((32, 32)), np.ones((32, 32), bool), wcs
+    )
+    samples = grid_samples(exposure, step=4)
+    ra, dec = wcs.all_pix2world(samples.x, samples.y, 0)
+    np.testing.assert_allclose(samples.ra, ra, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(samples.dec, dec, rtol=0, atol=1e-10)
+
+
 def test_grid_samples_take_every_step_th_usable_pixel_to_the_sky():
     usable = np.ones((8, 8), dtype=bool)
     usable[0, 2] = False
@@ -140,6 +157,8 @@ def test_pair_statistics_at_its_minimum_number_of_pixels():
     assert 31 * 63 <= count <= 33 * 64
     assert pair_statistics(a, b, step=1, min_pixels=count)["n_pixels"] == count
     assert pair_statistics(a, b, step=1, min_pixels=count + 1) is None
+    every_other = pair_statistics(a, b, step=2, min_pixels=1)["n_pixels"]
+    assert count / 4 - 40 < every_other < count / 4 + 40
 
 
 def test_pair_statistics_clips_outliers_and_scales_the_uncertainty():
@@ -169,6 +188,8 @@ def test_measure_overlaps_reads_the_files_in_rootname_order(tmp_path):
     assert pairs.loc[0, "raw_median_e_s"] == pytest.approx(0.1)
     assert pairs.loc[0, "n_pixels"] < 33 * 64 / 2  # every other pixel, each way
     assert measure_overlaps(paths, "16", min_pixels=2000, step=2).empty
+    every_pixel = measure_overlaps(paths, "16", min_pixels=100, step=1)
+    assert every_pixel.loc[0, "n_pixels"] > 3 * pairs.loc[0, "n_pixels"]
 
 
 def test_column_outliers_from_files_find_an_unflagged_hot_column(tmp_path):
