@@ -79,7 +79,8 @@ def _read_mosaic(path: Path, extension=0) -> np.ndarray:
 
 
 def _display_wcs(header, factor: int):
-    """The celestial WCS of an image header, for its ``factor`` x ``factor`` block averages."""
+    """The celestial WCS of an image header, for its ``factor`` x ``factor`` block averages
+    (`_block_average`: block 0 covers pixels 0 .. factor - 1)."""
     import warnings
 
     from astropy.wcs import WCS, FITSFixedWarning
@@ -87,9 +88,14 @@ def _display_wcs(header, factor: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs = WCS(header).celestial
-    if wcs.sip is not None:
-        wcs.sip = None  # display only: the linear part places a drizzled image to a pixel
-    return wcs.slice((slice(None, None, factor), slice(None, None, factor)))
+    wcs.sip = None  # display only: the linear part places a drizzled image to a pixel
+    # By hand, not WCS.slice: slicing scales CDELT, which a header with CD ignores.
+    wcs.wcs.crpix = (wcs.wcs.crpix - 0.5) / factor + 0.5
+    if wcs.wcs.has_cd():
+        wcs.wcs.cd = wcs.wcs.cd * factor
+    else:
+        wcs.wcs.cdelt = wcs.wcs.cdelt * factor
+    return wcs
 
 
 def _sky_axes(ax, title: str) -> None:

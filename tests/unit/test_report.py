@@ -113,3 +113,27 @@ def test_a_nan_verdict_is_the_worst_and_long_messages_wrap(tmp_path):
     page = write_index(tmp_path / "i.html", _summary([check]), "", [], []).read_text()
     assert "white-space:pre-wrap" in page
     assert "Verdict: <b>FAILED</b>" in page
+
+
+def test_the_display_wcs_of_block_averages_places_each_block_where_its_pixels_are():
+    from astropy.wcs import WCS
+
+    from skyqa.report import _display_wcs
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [85.25, -2.45]
+    wcs.wcs.crpix = [500.0, 400.0]
+    wcs.wcs.cd = [[-2.0e-5, 1.0e-5], [1.0e-5, 2.0e-5]]
+    header = wcs.to_header()
+    for key in ("PC1_1", "PC1_2", "PC2_1", "PC2_2", "CDELT1", "CDELT2"):
+        header.remove(key, ignore_missing=True)
+    header["CD1_1"], header["CD1_2"], header["CD2_1"], header["CD2_2"] = -2e-5, 1e-5, 1e-5, 2e-5
+    for factor in (1, 4, 5):
+        shown = _display_wcs(header, factor)
+        for column, row in ((0.0, 0.0), (7.0, 14.0), (123.0, 3.0)):
+            # The mean position of the block's pixels, in the full image.
+            centre = [index * factor + (factor - 1) / 2 for index in (column, row)]
+            expected = WCS(header).wcs_pix2world([centre], 0)[0]
+            got = shown.wcs_pix2world([[column, row]], 0)[0]
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
