@@ -174,7 +174,7 @@ def figure_mosaics(mosaics: dict, path: Path) -> Path:
     from astropy.io import fits
 
     plt = _pyplot()
-    images, weights, wcses = {}, {}, {}
+    images, weights = {}, {}
     for method, mosaic in mosaics.items():
         full = _read_mosaic(mosaic.sci_path)
         factor = _display_factor(full.shape, MAX_DISPLAY_PIXELS)
@@ -183,7 +183,10 @@ def figure_mosaics(mosaics: dict, path: Path) -> Path:
         # the same contrast under one stretch.
         images[method] = image - np.nanmedian(image[image != 0])
         weights[method] = _block_average(_read_mosaic(mosaic.wht_path))
-        wcses[method] = _display_wcs(fits.getheader(mosaic.sci_path), factor)
+    # The methods drizzle onto one output grid (final_wcs): the first panel carries the
+    # RA/Dec axes, every panel the north and east arrows (WCSAxes cost 0.3 s a panel).
+    first = next(iter(mosaics.values()))
+    wcs = _display_wcs(fits.getheader(first.sci_path), factor)
     from astropy.visualization import AsinhStretch, ImageNormalize
 
     pooled = np.concatenate([image[image != 0].ravel() for image in images.values()])
@@ -192,14 +195,25 @@ def figure_mosaics(mosaics: dict, path: Path) -> Path:
     norm = ImageNormalize(vmin=low, vmax=high, stretch=AsinhStretch(0.05))
     fig = plt.figure(figsize=(4.4 * len(images), 9.0))
     for column, method in enumerate(images):
-        top = fig.add_subplot(2, len(images), column + 1, projection=wcses[method])
+        same_grid = images[method].shape == images[first.skymethod].shape
+        sky = column == 0
+        top = fig.add_subplot(2, len(images), column + 1, projection=wcs if sky else None)
         shown = top.imshow(images[method], origin="lower", cmap="gray", norm=norm)
-        _sky_axes(top, f"{method} (e-/s, less its median)")
-        _compass(top, wcses[method], images[method].shape)
+        if sky:
+            _sky_axes(top, f"{method} (e-/s, less its median)")
+        else:
+            top.set_title(f"{method} (e-/s, less its median; same grid)", fontsize=9)
+            top.set_xticks([])
+            top.set_yticks([])
+        if same_grid:
+            _compass(top, wcs, images[method].shape)
         fig.colorbar(shown, ax=top, fraction=0.046)
-        bottom = fig.add_subplot(2, len(images), len(images) + column + 1, projection=wcses[method])
+        # The weight image lies on the same pixels as the mosaic above it: plain axes.
+        bottom = fig.add_subplot(2, len(images), len(images) + column + 1)
         weight = bottom.imshow(weights[method], origin="lower", cmap="viridis")
-        _sky_axes(bottom, f"{method} weight")
+        bottom.set_title(f"{method} weight (same pixels as above)", fontsize=9)
+        bottom.set_xticks([])
+        bottom.set_yticks([])
         fig.colorbar(weight, ax=bottom, fraction=0.046)
     fig.suptitle(
         f"Mosaics minus their median sky, one asinh stretch for all: {low:.3f} to "
@@ -255,6 +269,31 @@ CUTOUT_HALF = 10
 """Half-width of a cutout, in DRZ pixels (21 pixels: 2.7 arcsec at 0.1283"/pix)."""
 
 
+def _cutout_strip(image: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cutouts of ``image`` around ``positions`` (0-based x, y) side by side in one array,
+    each scaled to 0..1 between its own 5th and 99.5th percentiles (blank outside the
+    image); and where each position lies in the strip."""
+    side = 2 * CUTOUT_HALF + 1
+    gap = 3
+    strip = np.full((side, len(positions) * (side + gap)), np.nan)
+    centres = []
+    for number, (x, y) in enumerate(positions):
+        column, row = round(x), round(y)
+        stamp = np.full((side, side), np.nan)
+        rows = slice(max(row - CUTOUT_HALF, 0), min(row + CUTOUT_HALF + 1, image.shape[0]))
+        columns = slice(max(column - CUTOUT_HALF, 0), min(column + CUTOUT_HALF + 1, image.shape[1]))
+        cut = image[rows, columns]
+        top, left = rows.start - (row - CUTOUT_HALF), columns.start - (column - CUTOUT_HALF)
+        stamp[top : top + cut.shape[0], left : left + cut.shape[1]] = cut
+        if np.isfinite(stamp).any():
+            low, high = np.nanpercentile(stamp, [5, 99.5])
+            stamp = np.clip((stamp - low) / (high - low if high > low else 1.0), 0.0, 1.0)
+        offset = number * (side + gap)
+        strip[:, offset : offset + side] = stamp
+        centres.append((offset + CUTOUT_HALF + (x - column), CUTOUT_HALF + (y - row)))
+    return strip, np.array(centres).reshape(-1, 2)
+
+
 def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | None:
     """The visit DRZ on RA/Dec axes with its matched sources numbered, cutouts of the
     sources with the largest fit residuals (where each star is seen at full resolution),
@@ -275,8 +314,8 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
     original = _original_positions(match_file) - 1.0
     residual = np.hypot(matched[:, 6], matched[:, 7])
     fig = plt.figure(figsize=(13, 8.2))
-    grid = fig.add_gridspec(3, CUTOUTS, height_ratios=[1, 1, 0.62])
-    left = fig.add_subplot(grid[0:2, 0 : CUTOUTS // 2], projection=wcs)
+    grid = fig.add_gridspec(3, 2, height_ratios=[1, 1, 0.62], hspace=0.45)
+    left = fig.add_subplot(grid[0:2, 0], projection=wcs)
     low, high = np.nanpercentile(shown[shown != 0], [5, 99.5])
     left.imshow(shown, origin="lower", cmap="gray", vmin=low, vmax=high)
     left.scatter(original[:, 0] / factor, original[:, 1] / factor, s=60, facecolors="none",
@@ -287,7 +326,7 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
                   color="yellow", fontsize=8)  # fmt: skip
     _sky_axes(left, f"{drz_path.name}: {len(matched)} matched sources (red)")
     _compass(left, wcs, shown.shape)
-    right = fig.add_subplot(grid[0:2, CUTOUTS // 2 :])
+    right = fig.add_subplot(grid[0:2, 1])
     # Residual arrows at the sources' image positions, magnified: 0.1 pix draws 100 pix.
     magnify = 1000.0
     arrows = right.quiver(
@@ -306,22 +345,17 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
     right.set_xlabel("x (DRZ pixels)")
     right.set_ylabel("y (DRZ pixels)")
     right.set_aspect("equal")
-    for rank, index in enumerate(worst, start=1):
-        ax = fig.add_subplot(grid[2, rank - 1])
-        column, row = round(original[index, 0]), round(original[index, 1])
-        stamp = image[
-            max(row - CUTOUT_HALF, 0) : row + CUTOUT_HALF + 1,
-            max(column - CUTOUT_HALF, 0) : column + CUTOUT_HALF + 1,
-        ]
-        if stamp.size:
-            vmin, vmax = np.nanpercentile(stamp, [5, 99.5])
-            ax.imshow(stamp, origin="lower", cmap="gray", vmin=vmin, vmax=vmax)
-            ax.scatter([original[index, 0] - max(column - CUTOUT_HALF, 0)],
-                       [original[index, 1] - max(row - CUTOUT_HALF, 0)], s=250,
-                       facecolors="none", edgecolors="red", linewidths=0.8)  # fmt: skip
-        ax.set_title(f"{rank}: residual {residual[index]:.3f} pix", fontsize=7)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    strip, centres = _cutout_strip(image, original[worst])
+    ax = fig.add_subplot(grid[2, :])
+    ax.imshow(strip, origin="lower", cmap="gray", vmin=0.0, vmax=1.0)
+    ax.scatter(centres[:, 0], centres[:, 1], s=250, facecolors="none", edgecolors="red",
+               linewidths=0.8)  # fmt: skip
+    for rank, (index, (x, _)) in enumerate(zip(worst, centres, strict=True), start=1):
+        ax.text(x, strip.shape[0] + 1, f"{rank}: residual {residual[index]:.3f} pix",
+                ha="center", va="bottom", fontsize=7)  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_frame_on(False)
     fig.suptitle(
         f"Sources TweakReg matched in {drz_path.name}; cutouts: the {len(worst)} with the "
         f"largest fit residuals, {2 * CUTOUT_HALF + 1} pixels a side",
