@@ -390,10 +390,11 @@ def exposure_footprints(flt_paths) -> dict[str, np.ndarray]:
 
     footprints = {}
     for path in flt_paths:
-        with fits.open(path) as hdul, warnings.catch_warnings():
+        # Headers only: the corners need the SIP WCS, no lookup table and no pixels.
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(hdul["SCI", 1].header, hdul)
-            footprints[rootname_of(hdul[0].header, Path(path))] = wcs.calc_footprint()
+            wcs = WCS(fits.getheader(path, ("SCI", 1)))
+        footprints[rootname_of(fits.getheader(path, 0), Path(path))] = wcs.calc_footprint()
     return footprints
 
 
