@@ -710,21 +710,22 @@ STATUS_ORDER = {
 
 
 def _verdicts_table(check: dict) -> str:
-    """Every verdict of a check, worst first, folded away (a <details> element)."""
+    """Every verdict of a check, worst first (`skyqa.verdict.severity`), folded away."""
+    from skyqa.verdict import severity
+
     escape = html.escape
     verdicts = check.get("verdicts", [])
     if len(verdicts) < 2:
         return ""
 
     def rank(verdict: dict) -> tuple[bool, float]:
-        ratio = verdict.get("ratio")
-        return (verdict["passed"], -(ratio if ratio is not None else float("inf")))
+        return severity(verdict["passed"], verdict.get("ratio"))
 
     rows = [
         f"<tr class='{'passed' if v['passed'] else 'failed'}'><td>{escape(v['subject'])}</td>"
         f"<td>{escape(v['measured'])}</td><td>{escape(v['threshold'])}</td>"
         f"<td>{escape(_nearness(v))}</td></tr>"
-        for v in sorted(verdicts, key=rank)
+        for v in sorted(verdicts, key=rank, reverse=True)
     ]
     return (
         f"<details><summary>all {len(verdicts)} verdicts, worst first</summary><table>"

@@ -45,8 +45,6 @@ from skyqa.verdict import Verdict, worst
 
 SCHEMA = "skyqa-summary"
 SCHEMA_VERSION = 2
-VERDICTS = ("passed", "failed", "error", "incomplete", "interrupted", "partial")
-"""A run's verdicts; only ``passed`` means every check for the field ran and none failed."""
 COMPLETE_VERDICTS = ("passed", "failed")
 """Verdicts of a run in which every check for the field ran."""
 STATUSES = ("passed", "warned", "failed", "error", "skipped", "not run", "deselected")

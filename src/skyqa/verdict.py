@@ -68,23 +68,24 @@ def is_finite(value: object) -> bool:
         return False
 
 
+def severity(passed: bool, ratio: float | None) -> tuple[bool, float]:
+    """How much a verdict needs a look, for ordering: a failed one before any that
+    passed; among those, the larger `Verdict.ratio` (a failed one without a finite ratio
+    counts as furthest past its threshold, a passed one without a number as the least)."""
+    if ratio is None:
+        ratio = math.inf if not passed else -1.0
+    return (not passed, ratio)
+
+
 def worst(verdicts: Sequence[Verdict]) -> int | None:
-    """Index of the verdict a summary row shows: a failed one before any that passed;
-    among those, the nearest to (or furthest past) its threshold (`Verdict.ratio`); the
-    first of equals. None when there are no verdicts."""
+    """Index of the verdict a summary row shows: the greatest `severity`, the first of
+    equals. None when there are no verdicts."""
     if not verdicts:
         return None
-
-    def rank(index: int) -> tuple[bool, float]:
-        verdict = verdicts[index]
-        ratio = verdict.ratio()
-        if ratio is None:
-            ratio = math.inf if not verdict.passed else -1.0
-        return (not verdict.passed, ratio)
-
+    ranks = [severity(verdict.passed, verdict.ratio()) for verdict in verdicts]
     best = 0
     for index in range(1, len(verdicts)):
-        if rank(index) > rank(best):
+        if ranks[index] > ranks[best]:
             best = index
     return best
 

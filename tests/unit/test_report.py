@@ -89,6 +89,8 @@ def test_the_row_of_a_check_shows_its_worst_verdict_not_its_first(tmp_path):
     assert "0.92 of the way to the threshold" in row
     assert "3 of 3 within threshold" in page
     assert "all 3 verdicts, worst first" in page
+    folded = page[page.index("all 3 verdicts, worst first") :]
+    assert folded.index("pair c-d") < folded.index("pair e-f") < folded.index("pair a-b")
 
 
 def test_a_failed_verdict_is_shown_before_a_nearer_passed_one(tmp_path):

@@ -14,10 +14,6 @@ PRECISION_FACTOR = 3.0
 """A pair measures a seam precisely when its uncertainty is at most threshold / 3."""
 
 
-SEAM_COLUMNS = ("uncertainty_e_s", "pixel_noise_e_s")
-"""Columns of the seam table every seam verdict reads besides the method's own."""
-
-
 def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list[Verdict]:
     """Every overlapping pair's sky difference, after the method's MDRIZSKY, is small.
 
