@@ -60,7 +60,7 @@ RULES: list[tuple[str, str, str, str]] = [
      "a Verdict's passed is coerced with bool(): None is False, as the original's False"),
     (r"", r"Verdict\((check|None), str\(path\), None,", EQUIVALENT,
      "a Verdict's passed is coerced with bool(): None is False, as the original's False"),
-    (r"x_worst__", r"-2\.0|range\(len\(verdicts\)\)", EQUIVALENT,
+    (r"x_worst__|x_severity__", r"-2\.0|range\(len\(verdicts\)\)", EQUIVALENT,
      "ratios are >= 0, so a passed verdict without one ranks last either way; comparing "
      "the first verdict with itself changes nothing"),
     (r"x_solve_offsets__", r"2\.0 / max", EQUIVALENT,
