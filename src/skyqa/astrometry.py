@@ -15,7 +15,7 @@ milliarcseconds.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,12 +118,25 @@ def tweakback_moves(
     return rows
 
 
-def truth_offset_mas(aligned_header: fits.Header, true_header: fits.Header) -> float:
-    """RMS (mas) over the detector between an aligned WCS and the true one."""
+def truth_offset_mas(
+    aligned_header: fits.Header,
+    true_header: fits.Header,
+    distortion: Sequence[dict] = (),
+    ltv: tuple[float, float] = (0.0, 0.0),
+) -> float:
+    """RMS (mas) over the detector between an aligned WCS and the true mapping.
+
+    The true mapping is the true SIP WCS after the detector's residual distortion
+    (`skyqa.simulate.distortion_residual`, full-frame pixels: the subarray's pixel less
+    ``ltv``): a pixel at ``p`` sees the sky the SIP WCS puts at ``p - residual(p)``.
+    """
+    from skyqa.simulate import distortion_residual
+
     aligned, true = wcs_from_header(aligned_header), wcs_from_header(true_header)
     x, y = _grid(true_header, step_fraction=1 / 32)
     ra, dec = aligned.all_pix2world(x, y, 0)
-    true_ra, true_dec = true.all_pix2world(x, y, 0)
+    dx, dy = distortion_residual(x - ltv[0], y - ltv[1], list(distortion))
+    true_ra, true_dec = true.all_pix2world(x - dx, y - dy, 0)
     return _rms_offset_mas(ra, dec, true_ra, true_dec)
 
 
@@ -183,7 +196,10 @@ def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacem
             "visit": geometry.asn_id.lower(),
             "rootname": geometry.rootname,
             "rms_mas": truth_offset_mas(
-                by_rootname[geometry.rootname], geometry.wcs_header("true")
+                by_rootname[geometry.rootname],
+                geometry.wcs_header("true"),
+                truth.distortion,
+                geometry.ltv,
             ),
         }
         for geometry in truth.exposures

@@ -198,7 +198,9 @@ def build_reference_catalog(
             raise AcquisitionError(
                 f"Field {field.name}: the synthetic catalog is missing from {exposures.directory}."
             )
-        table = Table.read(exposures.catalog_path, format="ascii.ecsv")
+        # ra, dec, mag as a real catalog gives them: the truth columns stay in the file.
+        generated = Table.read(exposures.catalog_path, format="ascii.ecsv")
+        table = _standard_columns(generated, "ra", "dec", "mag")
     elif source == "file":
         table = read_catalog_file(field.local_path(field.local.catalog))
     else:

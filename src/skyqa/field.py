@@ -80,6 +80,28 @@ class SyntheticSpec:
     pointing_scale_max: float = 2.0e-4
     catalog_mag_limit: float = 21.5
     catalog_radius_arcmin: float = 5.0
+    # Real-world imperfections (`skyqa.simulate`), each 0 for a perfect replica:
+    catalog_epoch: float = 2016.0
+    """Epoch (decimal year) of the Gaia-like catalog's positions; they are carried to
+    the exposures' epoch with their measured proper motions, as drizzlepac's
+    astrometric catalog is."""
+    proper_motion_dispersion_mas_yr: float = 4.0
+    """Per-axis dispersion of the stars' true proper motions."""
+    catalog_error_scale: float = 1.0
+    """Gaia DR3-like position and proper-motion errors (growing with G), times this."""
+    two_parameter_mag_limit: float = 20.7
+    """Stars fainter (G) than this have no proper motion in the catalog half the time
+    (Gaia's 2-parameter solutions): their catalog position stays at the catalog epoch."""
+    distortion_residual_pix: float = 0.02
+    """RMS over the detector of the true distortion's difference from the header SIP:
+    a smooth field of the size the WFC3/IR solution's residuals have."""
+    exposure_jitter_mas: float = 3.0
+    """Per-axis RMS of each exposure's own pointing error on top of its visit's: a
+    part the visit's rscale fit cannot model (the small-angle maneuver's accuracy)."""
+    unflagged_cosmic_rays: int = 20
+    """Residual cosmic-ray hits per exposure left by the ramp fit, not flagged in DQ."""
+    unflagged_snowballs: int = 1
+    """IR snowballs per exposure, not flagged in DQ."""
 
 
 @dataclass(frozen=True)

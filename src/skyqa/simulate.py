@@ -9,22 +9,39 @@
 - one visit mosaic ``<asn_id>_drz.fits`` per visit, made by AstroDrizzle with
   ``build=True`` as the archive makes them (their ``D00nDATA`` keywords let tweakback
   find the FLTs, and the FLTs carry the visit drizzle's MDRIZSKY, as archive FLTs do);
-- ``reference_catalog.ecsv``: a Gaia-like catalog of the true star positions;
+- ``reference_catalog.ecsv``: a Gaia-like catalog, carried from its epoch to the
+  exposures' with measured proper motions, so with Gaia DR3-like errors;
 - ``truth.json``: every injected quantity (true and header WCS, pointing errors, sky
-  pedestals, nebula, star counts).
+  pedestals, nebula, star counts, distortion residual, unflagged hits, catalog errors).
 
 The scene is defined on the sky, so overlapping exposures see the same stars and
 nebula: diffuse emission covering much of the mosaic (so that ``localmin`` is biased tile
 by tile), stars with a Moffat PSF integrated over pixels, a sky pedestal per exposure,
 Poisson and read noise, and DQ flags (hot pixels flagged 16 with valid data, dead pixels
 flagged 4 and IR blobs flagged 512 with bad data).
+
+The replica is not its own mirror: what a real field brings and the pipeline cannot
+model is there too, each with a size set in the spec's ``[synthetic]`` table (0 turns it
+off) and drawn from a random stream of its own (turning one off leaves the rest of the
+realisation as it was):
+
+- the true distortion differs from the header SIP by a smooth residual field
+  (``distortion_residual_pix`` RMS), the size of the WFC3/IR solution's residuals;
+- each exposure has a pointing error of its own on top of its visit's
+  (``exposure_jitter_mas``), which one rscale fit per visit cannot remove;
+- the stars move (``proper_motion_dispersion_mas_yr``) and the catalog knows their
+  positions at ``catalog_epoch`` and their motions only to Gaia DR3-like errors, or not
+  at all for faint 2-parameter stars;
+- residual cosmic-ray hits and IR snowballs are left in the data with DQ 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +60,8 @@ if TYPE_CHECKING:
     from astropy.wcs import WCS
 
 ARCSEC_PER_RAD = 206264.80624709636
+DAYS_PER_YEAR = 365.25
+MJD_J2000 = 51544.5
 TRUTH_FILENAME = "truth.json"
 CATALOG_FILENAME = "reference_catalog.ecsv"
 STAR_LF_SLOPE = 0.15
@@ -86,6 +105,82 @@ def from_tangent_offsets(
     return np.rad2deg(ra) % 360.0, np.rad2deg(dec)
 
 
+# --- the imperfections' own random streams ---------------------------------------------
+
+STREAM_JITTER = 0x717732
+STREAM_DISTORTION = 0xD157
+STREAM_MOTION = 0x90710
+STREAM_CATALOG = 0xCA7A
+STREAM_HITS = 0xC05A1C
+
+
+def decimal_year(mjd: float) -> float:
+    """Julian-year epoch of a Modified Julian Date (J2000.0 = 2000.0)."""
+    return 2000.0 + (mjd - MJD_J2000) / DAYS_PER_YEAR
+
+
+# --- the true distortion's residual from the header SIP ---------------------------------
+
+DISTORTION_TERMS = 6
+"""Sinusoids in the residual field: wavelengths of a quarter to a whole detector."""
+
+
+def distortion_terms(spec: SyntheticSpec) -> list[dict]:
+    """The detector's residual distortion: ``DISTORTION_TERMS`` plane waves over the full
+    frame (pixels), scaled so that the vector RMS over the frame is
+    ``distortion_residual_pix``. The same for every exposure (it is the detector's)."""
+    if spec.distortion_residual_pix <= 0:
+        return []
+    rng = np.random.default_rng([spec.seed, STREAM_DISTORTION])
+    full = wfc3ir.FULL_FRAME_PIX
+    terms = []
+    for _ in range(DISTORTION_TERMS):
+        wavelength = rng.uniform(0.25, 1.0) * full
+        angle = rng.uniform(0, 2 * np.pi)
+        direction = rng.uniform(0, 2 * np.pi)
+        terms.append(
+            {
+                "kx": float(np.cos(angle) / wavelength),
+                "ky": float(np.sin(angle) / wavelength),
+                "phase": float(rng.uniform(0, 2 * np.pi)),
+                "ax": float(np.cos(direction)),
+                "ay": float(np.sin(direction)),
+            }
+        )
+    grid = np.linspace(0, full, 64)
+    dx, dy = distortion_residual(*np.meshgrid(grid, grid), terms)
+    rms = float(np.sqrt(np.mean(dx**2 + dy**2)))
+    for term in terms:
+        term["ax"] *= spec.distortion_residual_pix / rms
+        term["ay"] *= spec.distortion_residual_pix / rms
+    return terms
+
+
+def distortion_residual(
+    x_full: np.ndarray, y_full: np.ndarray, terms: list[dict]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement (pixels) of the true detector position from the header SIP's, at
+    full-frame pixel positions (0-based)."""
+    dx = np.zeros(np.broadcast(x_full, y_full).shape)
+    dy = np.zeros_like(dx)
+    for term in terms:
+        wave = np.sin(2 * np.pi * (term["kx"] * x_full + term["ky"] * y_full) + term["phase"])
+        dx = dx + term["ax"] * wave
+        dy = dy + term["ay"] * wave
+    return dx, dy
+
+
+# --- the Gaia-like catalog's errors -----------------------------------------------------
+
+
+def gaia_errors(g_mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis position error at the catalog epoch (mas) and proper-motion error
+    (mas/yr) of Gaia DR3-like astrometry: 0.5 mas/yr at G = 20, 1 at G = 21, doubling
+    every 1.0 mag fainter (0.3 dex/mag), never below 0.02; positions 0.8 times that."""
+    pm_error = np.maximum(0.5 * 10 ** (0.3 * (np.asarray(g_mag) - 20.0)), 0.02)
+    return 0.8 * pm_error, pm_error
+
+
 # --- geometry of the program -------------------------------------------------------------
 
 
@@ -123,6 +218,8 @@ class ExposureGeometry:
     true_cd: tuple[tuple[float, float], tuple[float, float]]
     header_crval: tuple[float, float]
     header_cd: tuple[tuple[float, float], tuple[float, float]]
+    jitter_mas: tuple[float, float] = (0.0, 0.0)
+    """This exposure's own pointing error (east, north), on top of its visit's."""
 
     def wcs_header(self, which: str = "true") -> fits.Header:
         """WCS keywords (CD + SIP) of the true or the header WCS."""
@@ -217,6 +314,7 @@ def plan_geometry(
 
     errors = []
     geometries = []
+    jitter_rng = np.random.default_rng([spec.seed, STREAM_JITTER])
     for asn_id in dict.fromkeys(exposure.asn_id for exposure in spec.exposures):
         members = [exposure for exposure in spec.exposures if exposure.asn_id == asn_id]
         centre = np.mean([true_pointing[m.rootname][0] for m in members], axis=0)
@@ -234,7 +332,8 @@ def plan_geometry(
         shift = np.array([error.shift_east_arcsec, error.shift_north_arcsec])
         for member in members:
             offset, cd = true_pointing[member.rootname]
-            header_offset = centre + turn @ (offset - centre) + shift
+            jitter_mas = jitter_rng.normal(0.0, spec.exposure_jitter_mas, size=2)
+            header_offset = centre + turn @ (offset - centre) + shift + jitter_mas / 1000.0
             true_crval = from_tangent_offsets(offset[0], offset[1], ra_targ, dec_targ)
             header_crval = from_tangent_offsets(
                 header_offset[0], header_offset[1], ra_targ, dec_targ
@@ -257,6 +356,7 @@ def plan_geometry(
                     true_cd=tuple(map(tuple, cd.tolist())),
                     header_crval=(float(header_crval[0]), float(header_crval[1])),
                     header_cd=tuple(map(tuple, (turn @ cd).tolist())),
+                    jitter_mas=(float(jitter_mas[0]), float(jitter_mas[1])),
                 )
             )
     return geometries, errors
@@ -269,10 +369,12 @@ def plan_geometry(
 class Scene:
     """What is on the sky: stars, the nebula, and each exposure's sky pedestal.
 
-    ``stars`` has columns ra, dec (deg), mag_f160w (AB), gaia_g (mag), flux_e_s;
-    ``nebula`` has east_arcsec, north_arcsec, sigma_arcsec, amplitude_e_s (Gaussian
-    blobs in the target's tangent plane); ``pedestal_e_s`` maps rootname to the uniform
-    sky level (e-/s) of that exposure.
+    ``stars`` has columns ra, dec (deg, at the exposures' epoch), mag_f160w (AB), gaia_g
+    (mag), flux_e_s, pm_east_mas_yr, pm_north_mas_yr; ``nebula`` has east_arcsec,
+    north_arcsec, sigma_arcsec, amplitude_e_s (Gaussian blobs in the target's tangent
+    plane); ``pedestal_e_s`` maps rootname to the uniform sky level (e-/s) of that
+    exposure; ``distortion`` is the detector's residual from the header SIP
+    (`distortion_terms`).
     """
 
     stars: Table
@@ -280,6 +382,7 @@ class Scene:
     pedestal_e_s: dict[str, float]
     ra_targ: float
     dec_targ: float
+    distortion: tuple[dict, ...] = ()
 
     def nebula_e_s(self, east_arcsec: np.ndarray, north_arcsec: np.ndarray) -> np.ndarray:
         """Nebular surface brightness (e-/s per pixel) at tangent-plane offsets."""
@@ -336,6 +439,9 @@ def make_scene(
             "flux_e_s": 10 ** (-0.4 * (mag - wfc3ir.F160W_AB_ZEROPOINT)),
         }
     )
+    motion = np.random.default_rng([spec.seed, STREAM_MOTION])
+    stars["pm_east_mas_yr"] = motion.normal(0, spec.proper_motion_dispersion_mas_yr, len(stars))
+    stars["pm_north_mas_yr"] = motion.normal(0, spec.proper_motion_dispersion_mas_yr, len(stars))
 
     blob_radius = footprint * np.sqrt(rng.uniform(size=spec.nebula_blobs))
     blob_angle = rng.uniform(0, 2 * np.pi, size=spec.nebula_blobs)
@@ -358,7 +464,7 @@ def make_scene(
         for geometry in (g for g in geometries if g.asn_id == asn_id):
             jitter = rng.normal(0, spec.exposure_pedestal_jitter_e_s)
             pedestal[geometry.rootname] = float(visit_level + jitter)
-    return Scene(stars, nebula, pedestal, ra_targ, dec_targ)
+    return Scene(stars, nebula, pedestal, ra_targ, dec_targ, tuple(distortion_terms(spec)))
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -398,6 +504,8 @@ def _add_stars(
     if len(stars) == 0:
         return 0
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
+    dx, dy = distortion_residual(x - geometry.ltv[0], y - geometry.ltv[1], list(scene.distortion))
+    x, y = x + dx, y + dy
     placed = 0
     for xs, ys, flux in zip(x, y, stars["flux_e_s"], strict=True):
         half = 12 if flux > 2000 else 8
@@ -445,6 +553,7 @@ class ExposureArrays:
     samp: np.ndarray
     time: np.ndarray
     n_stars: int
+    hits: list[dict] = dataclasses.field(default_factory=list)
 
 
 def _detector_defects(size: int, crpix: tuple[float, float], seed: int) -> dict[str, np.ndarray]:
@@ -497,6 +606,8 @@ def render_exposure(
     sci = (electrons - dark * exptime) / exptime
     err = np.sqrt(expected_e + spec.read_noise_e**2) / exptime
 
+    hits = _add_unflagged_hits(sci, geometry.rootname, spec)
+
     dq = np.zeros(signal.shape, dtype=np.int16)
     dq[hot] |= wfc3ir.DQ_HOT
     dq[dead] |= wfc3ir.DQ_BAD_DETECTOR
@@ -508,7 +619,35 @@ def render_exposure(
         samp=np.full(signal.shape, wfc3ir.SPARS50_NSAMP - 1, dtype=np.int16),
         time=np.full(signal.shape, exptime, dtype=np.float32),
         n_stars=n_stars,
+        hits=hits,
     )
+
+
+def _add_unflagged_hits(sci: np.ndarray, rootname: str, spec: SyntheticSpec) -> list[dict]:
+    """Add what the ramp fit left and DQ does not flag: residual cosmic-ray hits (1-3
+    pixels in a row, 0.3-5 e-/s each) and IR snowballs (round, 2.5-5 pixels in radius,
+    5-30 e-/s at the core). Returns one entry per hit (0-based pixel, kind, e-/s)."""
+    rng = np.random.default_rng([spec.seed, STREAM_HITS, zlib.crc32(rootname.encode())])
+    size = sci.shape[0]
+    hits = []
+    for _ in range(spec.unflagged_cosmic_rays):
+        x, y = rng.integers(0, size, size=2)
+        step = rng.choice([(1, 0), (0, 1), (1, 1), (1, -1)])
+        level = float(np.exp(rng.uniform(np.log(0.3), np.log(5.0))))
+        for k in range(int(rng.integers(1, 4))):
+            xi, yi = x + k * step[0], y + k * step[1]
+            if 0 <= xi < size and 0 <= yi < size:
+                sci[yi, xi] += level
+        hits.append({"kind": "cosmic ray", "x": int(x), "y": int(y), "e_s": level})
+    yy, xx = np.mgrid[0:size, 0:size]
+    for _ in range(spec.unflagged_snowballs):
+        x, y = rng.uniform(0, size, size=2)
+        radius = rng.uniform(2.5, 5.0)
+        core = rng.uniform(5.0, 30.0)
+        profile = core / (1 + np.exp((np.hypot(xx - x, yy - y) - radius) / 0.7))
+        sci += profile.astype(sci.dtype)
+        hits.append({"kind": "snowball", "x": float(x), "y": float(y), "e_s": float(core)})
+    return hits
 
 
 # --- writing FLT files -------------------------------------------------------------------
@@ -711,8 +850,38 @@ class SyntheticField:
     truth_path: Path
 
 
-def reference_catalog(scene: Scene, spec: SyntheticSpec) -> Table:
-    """The Gaia-like catalog: true positions of stars brighter than the G limit in the cone."""
+def catalog_errors_mas(
+    scene: Scene, spec: SyntheticSpec, epoch: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each star's catalog position error (east, north; mas) at the exposures' ``epoch``,
+    and whether it is a 2-parameter star (no proper motion in the catalog).
+
+    The catalog measured the star at ``catalog_epoch`` and its proper motion, each with a
+    Gaia DR3-like error (`gaia_errors`); its position is carried back to ``epoch`` with
+    the measured motion, or, without one, left where the star was at the catalog epoch.
+    """
+    rng = np.random.default_rng([spec.seed, STREAM_CATALOG])
+    n = len(scene.stars)
+    years = spec.catalog_epoch - epoch
+    position_error, motion_error = gaia_errors(scene.stars["gaia_g"])
+    position_error = position_error * spec.catalog_error_scale
+    motion_error = motion_error * spec.catalog_error_scale
+    two_parameter = (np.asarray(scene.stars["gaia_g"]) > spec.two_parameter_mag_limit) & (
+        rng.uniform(size=n) < 0.5
+    )
+    errors = []
+    for axis in ("pm_east_mas_yr", "pm_north_mas_yr"):
+        motion = np.asarray(scene.stars[axis])
+        at_catalog_epoch = motion * years + rng.normal(0, 1, n) * position_error
+        measured_motion = motion + rng.normal(0, 1, n) * motion_error
+        carried = at_catalog_epoch - measured_motion * years
+        errors.append(np.where(two_parameter, at_catalog_epoch, carried))
+    return errors[0], errors[1], two_parameter
+
+
+def reference_catalog(scene: Scene, spec: SyntheticSpec, epoch: float) -> Table:
+    """The Gaia-like catalog of the stars brighter than the G limit in the cone, at the
+    exposures' ``epoch`` with the errors of `catalog_errors_mas`."""
     from astropy.table import Table
 
     east, north = tangent_offsets(
@@ -721,16 +890,27 @@ def reference_catalog(scene: Scene, spec: SyntheticSpec) -> Table:
     keep = (scene.stars["gaia_g"] < spec.catalog_mag_limit) & (
         np.hypot(east, north) <= spec.catalog_radius_arcmin * 60.0
     )
+    error_east, error_north, two_parameter = catalog_errors_mas(scene, spec, epoch)
+    ra, dec = from_tangent_offsets(
+        east + error_east / 1000.0, north + error_north / 1000.0, scene.ra_targ, scene.dec_targ
+    )
     catalog = Table(
         {
-            "ra": scene.stars["ra"][keep],
-            "dec": scene.stars["dec"][keep],
+            "ra": ra[keep],
+            "dec": dec[keep],
             "mag": scene.stars["gaia_g"][keep],
+            "error_mas": np.hypot(error_east, error_north)[keep],
+            "two_parameter": two_parameter[keep],
         }
     )
     catalog["ra"].unit = catalog["dec"].unit = "deg"
     catalog["mag"].unit = "mag"
-    catalog.meta["comments"] = ["Gaia-like reference catalog of a skyqa synthetic field"]
+    catalog["error_mas"].unit = "mas"
+    catalog.meta["comments"] = [
+        "Gaia-like reference catalog of a skyqa synthetic field, at the exposures' epoch",
+        "error_mas: the position's true error (truth; not known for a real catalog)",
+    ]
+    catalog.meta["epoch"] = epoch
     return catalog
 
 
@@ -740,10 +920,12 @@ def _truth_document(
     errors: list[PointingError],
     scene: Scene,
     stars_on: dict[str, int],
-    n_catalog: int,
+    hits: dict[str, list[dict]],
+    catalog: Table,
 ) -> dict:
     spec = field.synthetic
     assert spec is not None
+    error = np.asarray(catalog["error_mas"])
     return {
         "field": field.name,
         "seed": spec.seed,
@@ -755,6 +937,7 @@ def _truth_document(
                 **asdict(geometry),
                 "sky_pedestal_e_s": scene.pedestal_e_s[geometry.rootname],
                 "stars_on_detector": stars_on[geometry.rootname],
+                "unflagged_hits": hits[geometry.rootname],
             }
             for geometry in geometries
         ],
@@ -763,7 +946,18 @@ def _truth_document(
             {name: float(row[name]) for name in scene.nebula.colnames} for row in scene.nebula
         ],
         "n_stars": len(scene.stars),
-        "n_catalog_stars": n_catalog,
+        "n_catalog_stars": len(catalog),
+        "catalog": {
+            "epoch": catalog.meta["epoch"],
+            "catalog_epoch": spec.catalog_epoch,
+            "position_error_rms_mas": float(np.sqrt(np.mean(error**2))) if len(error) else 0.0,
+            "position_error_max_mas": float(error.max()) if len(error) else 0.0,
+            "two_parameter_stars": int(np.sum(catalog["two_parameter"])),
+        },
+        "distortion_residual": {
+            "rms_pix": spec.distortion_residual_pix,
+            "terms": list(scene.distortion),
+        },
     }
 
 
@@ -806,19 +1000,22 @@ def generate_synthetic_field(
 
     flt_paths = []
     stars_on = {}
+    hits = {}
     for index, geometry in enumerate(geometries, start=1):
         arrays = render_exposure(geometry, scene, spec, rng)
         stars_on[geometry.rootname] = arrays.n_stars
+        hits[geometry.rootname] = arrays.hits
         path = out_dir / f"{geometry.rootname}_flt.fits"
         build_flt(geometry, arrays, spec, field).writeto(path, overwrite=True)
         flt_paths.append(path)
         progress(f"simulated {path.name} ({index}/{len(geometries)}, {arrays.n_stars} stars)")
 
-    catalog = reference_catalog(scene, spec)
+    epoch = decimal_year(float(np.mean([g.expstart_mjd for g in geometries])))
+    catalog = reference_catalog(scene, spec, epoch)
     catalog_path = out_dir / CATALOG_FILENAME
     catalog.write(catalog_path, format="ascii.ecsv", overwrite=True)
     truth_path = out_dir / TRUTH_FILENAME
-    truth = _truth_document(field, geometries, errors, scene, stars_on, len(catalog))
+    truth = _truth_document(field, geometries, errors, scene, stars_on, hits, catalog)
     truth_path.write_text(json.dumps(truth, indent=1))
 
     visits: dict[str, list[Path]] = {}
@@ -878,6 +1075,9 @@ class Truth:
     exposures: tuple[ExposureGeometry, ...]
     pedestals_e_s: dict[str, float]
     pointing_errors: tuple[PointingError, ...]
+    distortion: tuple[dict, ...] = ()
+    """The detector's residual from the header SIP (`distortion_terms`); none in fields
+    generated before skyqa simulated it."""
 
 
 def load_truth(path: Path) -> Truth:
@@ -887,8 +1087,9 @@ def load_truth(path: Path) -> Truth:
     exposures = []
     for entry in document["exposures"]:
         values = {key: value for key, value in entry.items() if key in geometry_fields}
-        for key in ("crpix", "ltv", "true_crval", "header_crval"):
-            values[key] = tuple(values[key])
+        for key in ("crpix", "ltv", "true_crval", "header_crval", "jitter_mas"):
+            if key in values:
+                values[key] = tuple(values[key])
         for key in ("true_cd", "header_cd"):
             values[key] = tuple(tuple(row) for row in values[key])
         exposures.append(ExposureGeometry(**values))
@@ -897,4 +1098,5 @@ def load_truth(path: Path) -> Truth:
         exposures=tuple(exposures),
         pedestals_e_s={e["rootname"]: e["sky_pedestal_e_s"] for e in document["exposures"]},
         pointing_errors=tuple(PointingError(**error) for error in document["pointing_errors"]),
+        distortion=tuple(document.get("distortion_residual", {}).get("terms", ())),
     )
