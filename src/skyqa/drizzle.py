@@ -44,7 +44,8 @@ VISIT_DRIZZLE_PARAMETERS = {
 }
 """How a synthetic field's visit DRZs are made: like the archive's, North up at the IR
 plate scale, one ``_drz.fits`` with ``build=True`` whose D00nDATA keywords name the FLTs
-(tweakback finds them that way). No cosmic-ray steps: the synthetic data have none."""
+(tweakback finds them that way). No cosmic-ray steps, as for WFC3/IR in the archive: the
+ramp fit rejected the hits, and what it left (simulated too) stays in the DRZ."""
 
 MOSAIC_LOG = "astrodrizzle.log"
 

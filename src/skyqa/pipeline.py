@@ -42,6 +42,7 @@ from skyqa import (
     headers,
     mast,
     measure,
+    pixels,
     simulate,
     wfc3ir,
 )
@@ -204,6 +205,23 @@ def _build_placement(alignment: AlignmentResult, truth_path, workdir: Path) -> d
     return astrometry.measure_alignment(alignment, truth).to_record(workdir)
 
 
+def _build_skies(field, mosaics: dict, flt_paths, workdir: Path) -> dict:
+    from skyqa import pixels
+
+    table = pixels.sky_regions(
+        {method: (mosaic.sci_path, mosaic.wht_path) for method, mosaic in mosaics.items()},
+        {method: mosaic.mdrizsky for method, mosaic in mosaics.items()},
+        flt_paths,
+        field.thresholds.min_overlap_pixels,
+    )
+    table.to_csv(workdir / "sky_regions.csv", index=False)
+    return {"table": "sky_regions.csv"}
+
+
+def _load_skies(entry: CacheEntry) -> pd.DataFrame:
+    return pd.read_csv(entry.directory / entry.record["table"], dtype={"region": str})
+
+
 def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
     pairs = measure.measure_overlaps(
         _fault_inputs(fault, field, "overlaps", flt_paths, workdir),
@@ -221,7 +239,7 @@ def _build_figures(group: str, results: dict, workers: int, workdir: Path) -> di
     return {"figures": [path.name for path in drawn]}
 
 
-BATCH_RESULTS = frozenset({"mosaics", "overlaps", "residuals", "placement", "columns"})
+BATCH_RESULTS = frozenset({"mosaics", "overlaps", "residuals", "placement", "columns", "skies"})
 """The results one batch builds together (`Pipeline.wanted`)."""
 
 
@@ -237,6 +255,7 @@ def default_cost(stage: str) -> float:
         "residuals": 1.0,
         "placement": 0.5,
         "columns": 0.4,
+        "skies": 1.0,
         "figures-mosaics": 1.5,
         "figures-alignment": 1.2,
         "figures-seams": 0.7,
@@ -489,7 +508,7 @@ class Pipeline:
         column statistics (which need only the exposures): those of ``wanted``, and
         ``asked`` (a name of `BATCH_RESULTS`)."""
         jobs = []
-        if self._wants("mosaics", asked):
+        if self._wants("mosaics", asked) or self._wants("skies", asked):
             jobs += [self._mosaic_job(method) for method in self.field.astrodrizzle.skymethods]
         makers = {
             "overlaps": self._overlaps_job,
@@ -504,13 +523,18 @@ class Pipeline:
         ``wanted``), or it is the one ``asked`` for."""
         return self.wanted is None or result in self.wanted or result == asked
 
-    def _later_jobs(self) -> list[LaterJob]:
-        """The report's figure groups, if ``draw_figures``: each when its inputs are built."""
+    def _later_jobs(self, asked: str = "") -> list[LaterJob]:
+        """The mosaics' sky regions (if wanted) once every mosaic is built; the report's
+        figure groups, if ``draw_figures``: each when its inputs are built."""
+        later = []
+        if self._wants("skies", asked):
+            mosaics = tuple(_mosaic_stage(m) for m in self.field.astrodrizzle.skymethods)
+            later.append(LaterJob("skies", mosaics, self._skies_job))
         if not self.draw_figures:
-            return []
+            return later
         from skyqa.report import FIGURE_GROUPS
 
-        return [
+        return later + [
             LaterJob(
                 f"figures-{group}",
                 self._figure_stages(group),
@@ -522,7 +546,7 @@ class Pipeline:
     def _batch(self, asked: str) -> None:
         """Build the results after the alignment at once (`_build_concurrently`): the
         ``wanted`` ones, and ``asked``."""
-        self._build_concurrently(self._downstream_jobs(asked), self._later_jobs())
+        self._build_concurrently(self._downstream_jobs(asked), self._later_jobs(asked))
 
     def _from_batch(self, asked: str, stage: str, make: Callable[[], StageJob]) -> object:
         """The result of ``stage``, part of the batch result ``asked`` (a name of
@@ -694,6 +718,25 @@ class Pipeline:
         return StageJob(
             "placement", "measuring the aligned WCSs on the sky", key, build, _load_placement
         )
+
+    def _skies_job(self) -> StageJob:
+        aligned = self.alignment()
+        mosaics = self.mosaics()
+        key = {
+            "mosaics": {
+                method: self._entries[_mosaic_stage(method)].content_digest for method in mosaics
+            },
+            "min_pixels": self.field.thresholds.min_overlap_pixels,
+            "code": cache.source_digest(pixels, headers),
+        }
+        build = functools.partial(_build_skies, self.field, mosaics, aligned.aligned_flt_paths)
+        label = "comparing the mosaics' pixels with their recorded skies"
+        return StageJob("skies", label, key, build, _load_skies)
+
+    def mosaic_skies(self) -> pd.DataFrame:
+        """Every pair of mosaics' difference against their recorded sky differences,
+        region by region (`skyqa.pixels.sky_regions`)."""
+        return self._from_batch("skies", "skies", self._skies_job)
 
     def _overlaps_job(self) -> StageJob:
         aligned = self.alignment()

@@ -20,6 +20,7 @@ FIXTURE_RESULTS = {
     "alignment_residuals": "residuals",
     "alignment_placement": "placement",
     "column_outliers": "columns",
+    "mosaic_skies": "skies",
 }
 """Fixtures that return a result of the pipeline's batch (`Pipeline.wanted`)."""
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -426,6 +427,20 @@ def overlap_pairs(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
             assert (overlap_pairs["n_pixels"] > 0).all()
     """
     return _run_stage(request.config, skyqa_pipeline, "overlaps")
+
+
+@pytest.fixture(scope="session")
+def mosaic_skies(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
+    """Per pair of sky methods and region of the mosaic covered by one set of exposures:
+    the mosaics' difference there and the difference their MDRIZSKY predict
+    (`skyqa.pixels.sky_regions`).
+
+    Example::
+
+        def test_regions(mosaic_skies):
+            assert len(mosaic_skies) > 0
+    """
+    return _run_stage(request.config, skyqa_pipeline, "mosaic_skies")
 
 
 @pytest.fixture(scope="session")

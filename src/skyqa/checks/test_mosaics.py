@@ -1,9 +1,26 @@
-"""QA: the four final mosaics exist and hold data."""
+"""QA: the final mosaics exist, hold data, and hold the sky their headers record."""
 
-from skyqa.checks.mosaics import check_mosaic_exists
+import pytest
+
+from skyqa.checks.mosaics import check_mosaic_exists, check_mosaic_sky
 from skyqa.verdict import require
 
 
 def test_mosaic_exists(mosaic):
     """The sky method's mosaic has a science and a weight image with data."""
     require(check_mosaic_exists(mosaic))
+
+
+def test_mosaic_holds_recorded_sky(mosaic, mosaic_skies, skyqa_field):
+    """Where one set of exposures covers the mosaic, its pixels less another method's
+    equal the difference of their recorded MDRIZSKY (no log is read)."""
+    if len(skyqa_field.astrodrizzle.skymethods) < 2:
+        pytest.skip(
+            f"field {skyqa_field.name} drizzles with one sky method: no second mosaic to "
+            "compare its pixels with"
+        )
+    require(
+        check_mosaic_sky(
+            mosaic_skies, mosaic.skymethod, skyqa_field.thresholds.seam_max_noise_fraction
+        )
+    )

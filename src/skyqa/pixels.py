@@ -1,0 +1,180 @@
+"""The drizzled mosaics' pixels against the sky values their headers record.
+
+Every sky method drizzles the same aligned FLTs onto the same output grid with the same
+weights; only the sky subtracted from each exposure differs. So where one known set of
+exposures covers the mosaic, the difference of two methods' mosaics must be the
+exposure-time weighted mean (AstroDrizzle's default ``final_wht_type = 'EXP'``) of the
+differences of their recorded MDRIZSKY over that set. A mosaic whose pixels had another
+sky subtracted than its headers say (a fallback that left stale MDRIZSKY, a bug between
+the sky step and the drizzle step) fails this without the log being read.
+
+`sky_regions` measures it: for each pair of methods and each region (a set of exposures
+covering at least ``min_pixels`` samples of the grid), the median difference of the two
+mosaics there, and what the headers predict. The difference of two mosaics of the same
+data has no noise of its own, so the medians are exact to far below the threshold; the
+few pixels where an exposure's own pixel is flagged (its weight is 0 there) are outvoted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from astropy.io import fits
+
+from skyqa.headers import rootname_of
+
+REGION_COLUMNS = [
+    "method_a",
+    "method_b",
+    "region",
+    "n_pixels",
+    "measured_e_s",
+    "predicted_e_s",
+    "noise_e_s",
+]
+"""One row per pair of methods and region: the median of mosaic_b - mosaic_a there, what
+the headers predict for it, and the per-pixel noise of the region's exposures (RMS of
+their median ERR)."""
+EDGE_MARGIN = 3
+"""Grid samples left out along each exposure's edge (its pixels there are partly drizzled)."""
+
+
+def _footprint_mask(flt_header: fits.Header, out_wcs, shape, step: int) -> np.ndarray:
+    """Which samples (every ``step``-th output pixel) an exposure's detector covers, less
+    `EDGE_MARGIN` samples along its edge."""
+    from matplotlib.path import Path as Outline
+    from scipy import ndimage
+
+    from skyqa.astrometry import wcs_from_header
+
+    wcs = wcs_from_header(flt_header)
+    nx, ny = flt_header["NAXIS1"], flt_header["NAXIS2"]
+    along = np.linspace(0.0, 1.0, 64, endpoint=False)
+    low, high_x, high_y = np.full(64, -0.5), np.full(64, nx - 0.5), np.full(64, ny - 0.5)
+    xs = np.concatenate([-0.5 + along * nx, high_x, nx - 0.5 - along * nx, low])
+    ys = np.concatenate([low, -0.5 + along * ny, high_y, ny - 0.5 - along * ny])
+    ra, dec = wcs.all_pix2world(xs, ys, 0)
+    out_x, out_y = out_wcs.all_world2pix(ra, dec, 0)
+    outline = Outline(np.column_stack([out_x / step, out_y / step]))
+    grid_y, grid_x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    inside = outline.contains_points(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
+    return ndimage.binary_erosion(inside.reshape(shape), iterations=EDGE_MARGIN)
+
+
+def _median_err(path: Path) -> float:
+    with fits.open(path) as hdul:
+        err = hdul["ERR", 1].data
+        return float(np.nanmedian(err[err > 0])) if np.any(err > 0) else float("nan")
+
+
+def sky_regions(
+    mosaics: Mapping[str, tuple[Path, Path]],
+    mdrizsky: Mapping[str, pd.DataFrame],
+    flt_paths: Sequence[Path],
+    min_pixels: int,
+    step: int = 2,
+) -> pd.DataFrame:
+    """Mosaic differences against recorded sky differences, per pair of methods and region.
+
+    Parameters
+    ----------
+    mosaics : mapping
+        Sky method -> (science image, weight image) of its mosaic, all on one grid.
+    mdrizsky : mapping
+        Sky method -> its MDRIZSKY table (``rootname``, ``mdrizsky_e_s``).
+    flt_paths : sequence of Path
+        The aligned FLTs that were drizzled (their WCS places them; EXPTIME weighs them).
+    min_pixels : int
+        Output pixels a region needs (it is sampled every ``step`` pixels).
+    step : int
+        Sampling of the output grid.
+
+    Returns
+    -------
+    DataFrame
+        `REGION_COLUMNS`. Empty if there are fewer than two methods.
+
+    Raises
+    ------
+    ValueError
+        If the mosaics are not on one grid.
+    """
+    from skyqa.astrometry import wcs_from_header
+
+    methods = list(mosaics)
+    if len(methods) < 2:
+        return pd.DataFrame(columns=REGION_COLUMNS)
+    science, valid, shape, out_header = {}, None, None, None
+    for method, (sci_path, wht_path) in mosaics.items():
+        with fits.open(sci_path) as sci, fits.open(wht_path) as wht:
+            data = sci[0].data[::step, ::step].astype(float)
+            weight = wht[0].data[::step, ::step]
+            header = sci[0].header
+        if shape is None:
+            shape, out_header = data.shape, header
+        elif data.shape != shape:
+            raise ValueError(
+                f"the {method} mosaic ({sci_path.name}) is {data.shape} samples, the "
+                f"{methods[0]} mosaic {shape}: not one output grid"
+            )
+        good = np.isfinite(data) & (weight > 0)
+        valid = good if valid is None else valid & good
+        science[method] = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_wcs = wcs_from_header(out_header)
+
+    rootnames, exptimes, noises, masks = [], [], [], []
+    for path in flt_paths:
+        primary = fits.getheader(path, 0)
+        header = fits.getheader(path, ("SCI", 1))
+        rootnames.append(rootname_of(primary, path))
+        exptimes.append(float(primary["EXPTIME"]))
+        noises.append(_median_err(path))
+        masks.append(_footprint_mask(header, out_wcs, shape, step))
+    exptimes_arr = np.array(exptimes)
+    noises_arr = np.array(noises)
+
+    # Which exposures cover each sample, as one integer per sample (a bit per exposure).
+    code = np.zeros(shape, dtype=object if len(masks) > 62 else np.int64)
+    for index, mask in enumerate(masks):
+        code = code + mask.astype(code.dtype) * (1 << index)
+    code = np.where(valid, code, 0)
+    values, counts = np.unique(code[code != 0], return_counts=True)
+    regions = [
+        (value, count) for value, count in zip(values, counts, strict=True) if count >= min_pixels
+    ]
+
+    skies = {
+        method: table.set_index("rootname")["mdrizsky_e_s"].reindex(rootnames).to_numpy(float)
+        for method, table in mdrizsky.items()
+    }
+    rows = []
+    for value, count in regions:
+        members = [i for i in range(len(rootnames)) if (int(value) >> i) & 1]
+        weights = exptimes_arr[members] / exptimes_arr[members].sum()
+        where = code == value
+        noise = float(np.sqrt(np.mean(noises_arr[members] ** 2)))
+        name = "+".join(rootnames[i] for i in members)
+        for method_a, method_b in itertools.combinations(methods, 2):
+            difference = science[method_b][where] - science[method_a][where]
+            predicted = float(
+                np.sum(weights * (skies[method_a][members] - skies[method_b][members]))
+            )
+            rows.append(
+                {
+                    "method_a": method_a,
+                    "method_b": method_b,
+                    "region": name,
+                    "n_pixels": int(count) * step * step,
+                    "measured_e_s": float(np.median(difference)),
+                    "predicted_e_s": predicted,
+                    "noise_e_s": noise,
+                }
+            )
+    return pd.DataFrame(rows, columns=REGION_COLUMNS)
