@@ -22,7 +22,8 @@ def _faults(_: argparse.Namespace) -> int:
     from skyqa.faults import FAULTS
 
     for fault in FAULTS.values():
-        print(f"{fault.name:26} {fault.stage:13} {fault.description}")
+        size = f"{fault.default_size:g} {fault.unit}" if fault.unit else "-"
+        print(f"{fault.name:26} {fault.stage:17} {fault.via:9} {size:13} {fault.description}")
         print(f"{'':26} must fail: {', '.join(fault.caught_by)}")
     return 0
 

@@ -61,12 +61,52 @@ class Fault:
 
     ``caught_by`` holds check ids without the field: ``test_shift_file`` for a check
     run once per field, ``test_seam_free[match]`` for one parametrized by a value.
+
+    ``via`` says how the fault reaches the check: ``pipeline`` (through the pipeline's
+    own inputs or drizzlepac's own code, as the real failure would) or ``plumbing``
+    (written into the artefact the check reads, or into a stage's output after the
+    stage: it proves the check reads what it should, not that a real failure gets there).
+
+    A fault with a ``unit`` (``mas``, ``deg``, ``sigma``, or ``xnoise``: times the
+    exposure's per-pixel noise, the median of its ERR) has a size (``size``, default
+    ``default_size``), set with `with_size` or ``--skyqa-inject-fault NAME=SIZE``; its
+    ``threshold_of`` names the
+    threshold (in the field's ``[thresholds]``) its first check judges it against, in
+    the same unit, and ``threshold_scale`` converts that threshold into the unit.
     """
 
     name: str = ""
     stage: str = ""
     description: str = ""
     caught_by: tuple[str, ...] = ()
+    via: str = "pipeline"
+    unit: str = ""
+    default_size: float | None = None
+    threshold_of: str = ""
+    threshold_scale: float = 1.0
+    size: float | None = None
+
+    def __init__(self, size: float | None = None) -> None:
+        self.size = self.default_size if size is None else float(size)
+
+    def with_size(self, size: float) -> Fault:
+        """A copy of this fault with another size (in ``unit``)."""
+        if not self.unit:
+            raise FieldSpecError(f"fault {self.name!r} has no size to set")
+        if not (np.isfinite(size) and size > 0):
+            raise FieldSpecError(f"fault {self.name!r}: the size must be a positive number")
+        return type(self)(size)
+
+    @property
+    def label(self) -> str:
+        """The fault as given on the command line: ``name`` or ``name=SIZEunit``."""
+        return f"{self.name}={self.size:g}{self.unit}" if self.unit else self.name
+
+    def claimed_threshold(self, field: FieldSpec) -> float | None:
+        """The threshold, in ``unit``, that the fault's first check claims."""
+        if not self.threshold_of:
+            return None
+        return float(getattr(field.thresholds, self.threshold_of)) * self.threshold_scale
 
     def inputs(self, field: FieldSpec, paths: Sequence[Path], workdir: Path) -> list[Path]:
         """The files the stage should read instead of ``paths`` (default: the same)."""
@@ -81,16 +121,17 @@ class Fault:
         """Damage the stage's results in ``workdir`` (default: nothing)."""
 
     def __repr__(self) -> str:
-        return f"<Fault {self.name} in {self.stage}>"
+        return f"<Fault {self.label} in {self.stage}>"
 
 
-def _drizzlepac_sky():
-    """drizzlepac's sky module, imported as skyqa.drizzle imports drizzlepac: its
+def _drizzlepac_module(name: str):
+    """A drizzlepac module, imported as skyqa.drizzle imports drizzlepac: its
     dependencies' deprecation warnings are theirs, not a fault of the run."""
+    import importlib
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import drizzlepac.sky
-    return drizzlepac.sky
+        return importlib.import_module(f"drizzlepac.{name}")
 
 
 def _update_sci_header(path: Path, **cards: float | str) -> None:
@@ -109,9 +150,43 @@ def _move_north(path: Path, arcsec: float) -> None:
     _update_sci_header(path, CRVAL2=crval2 + arcsec * ARCSEC_DEG)
 
 
+def _turn_wcs(path: Path, turn: np.ndarray, shift_arcsec, centre: tuple[float, float]) -> None:
+    """Apply ``p -> centre + turn (p - centre) + shift`` (tangent plane at ``centre``,
+    (east, north) arcsec) to an image's header WCS: its CRVAL moves, its CD turns."""
+    from skyqa.simulate import from_tangent_offsets, tangent_offsets
+
+    with fits.open(path, mode="update") as hdul:
+        header = hdul["SCI", 1].header
+        east, north = tangent_offsets(header["CRVAL1"], header["CRVAL2"], *centre)
+        moved = turn @ np.array([east, north]) + np.asarray(shift_arcsec, dtype=float)
+        ra, dec = from_tangent_offsets(moved[0], moved[1], *centre)
+        cd = np.array([[header["CD1_1"], header["CD1_2"]], [header["CD2_1"], header["CD2_2"]]])
+        cd = turn @ cd
+        header["CRVAL1"], header["CRVAL2"] = float(ra), float(dec)
+        for i in range(2):
+            for j in range(2):
+                header[f"CD{i + 1}_{j + 1}"] = float(cd[i, j])
+
+
+def _median_err(path: Path) -> float:
+    """The per-pixel noise of an exposure: the median of its positive ERR (e-/s)."""
+    with fits.open(path) as hdul:
+        err = hdul["ERR", 1].data
+        return float(np.median(err[err > 0]))
+
+
+def _first_visit_drz(workdir: Path, record: dict, last: bool = False) -> Path:
+    names = sorted(record["visit_drz_paths"])
+    return workdir / names[-1 if last else 0]
+
+
+# --- plumbing: the fault is written where the check reads -------------------------------
+
+
 class NanShift(Fault):
     name = "nan-shift"
     stage = "alignment"
+    via = "plumbing"
     description = "the first visit's line of TweakReg's shift file holds NaN"
     caught_by = ("test_shift_file",)
 
@@ -123,34 +198,136 @@ class NanShift(Fault):
         path.write_text("\n".join(lines) + "\n")
 
 
-class NoopTweakback(Fault):
-    name = "noop-tweakback"
+class MixedFilter(Fault):
+    name = "mixed-filter"
+    stage = "exposures"
+    via = "plumbing"
+    description = "the last FLT says FILTER = F140W in a F160W field (the keyword only)"
+    caught_by = ("test_uniform_setup",)
+
+    def outputs(self, field, workdir, record):
+        with fits.open(_flts(workdir, record)[-1], mode="update") as hdul:
+            hdul[0].header["FILTER"] = "F140W"
+
+
+class VisitRotated(Fault):
+    name = "visit-rotated"
     stage = "alignment"
-    description = "tweakback did nothing to the first visit's FLTs (their WCS as before)"
-    caught_by = ("test_tweakback_moved_flts[{first_visit}]",)
+    via = "plumbing"
+    unit = "deg"
+    default_size = 0.02
+    threshold_of = "residual_rotation_max_deg"
+    description = (
+        "after tweakback, the last visit's DRZ and FLTs are turned about the DRZ's "
+        "reference point (a rotation the fit did not find); TweakReg re-measures it"
+    )
+    caught_by = ("test_alignment_residuals[{last_visit}]",)
 
     def outputs(self, field, workdir, record):
         from skyqa.align import drz_members
+        from skyqa.wfc3ir import rotation_matrix
 
-        drz = workdir / sorted(record["visit_drz_paths"])[0]
-        for name in drz_members(drz):
-            before = fits.Header.fromtextfile(workdir / record["headers_before"] / f"{name}.hdr")
-            with fits.open(workdir / name, mode="update") as hdul:
-                header = hdul["SCI", 1].header
-                # Card by card: astropy does not save a header object swapped in whole.
-                for card in before.cards:
-                    if card.keyword not in ("", "COMMENT", "HISTORY"):
-                        header[card.keyword] = card.value
+        drz = _first_visit_drz(workdir, record, last=True)
+        header = fits.getheader(drz, ("SCI", 1))
+        centre = (header["CRVAL1"], header["CRVAL2"])
+        turn = rotation_matrix(self.size)
+        for path in (drz, *(drz.parent / name for name in drz_members(drz))):
+            _turn_wcs(path, turn, (0.0, 0.0), centre)
+
+
+# --- through the pipeline: its inputs, or drizzlepac's own code ---------------------------
+
+
+class NoopTweakback(Fault):
+    name = "noop-tweakback"
+    stage = "alignment"
+    unit = "mas"
+    default_size = 300.0
+    threshold_of = "tweakback_agreement_max_mas"
+    description = (
+        "tweakback updates only the second FLT of the first visit (the first is left as it "
+        "was), whose pointing error is set to the size (synthetic fields)"
+    )
+    caught_by = ("test_tweakback_moved_flts[{first_visit}]",)
+
+    def inputs(self, field, paths, workdir):
+        """The first visit's DRZ and FLTs on copies, with the visit's pointing error made
+        a shift of ``size`` mas north (its true error taken out, from the truth)."""
+        from skyqa.align import drz_members
+        from skyqa.simulate import TRUTH_FILENAME, load_truth, tangent_offsets
+
+        truth_path = paths[0].parent / TRUTH_FILENAME
+        if not truth_path.is_file():
+            raise FieldSpecError(
+                f"fault {self.name}: the visit's pointing error can be set only on a "
+                "synthetic field (no truth.json beside the exposures)"
+            )
+        truth = load_truth(truth_path)
+        visit = field.visit_ids()[0].upper()
+        drz = next(path for path in paths if path.name.upper().startswith(visit + "_DRZ"))
+        members = set(drz_members(drz))
+        error = next(e for e in truth.pointing_errors if e.asn_id.upper() == visit)
+        target = (truth.document["target"]["ra_deg"], truth.document["target"]["dec_deg"])
+        offsets = [
+            tangent_offsets(*g.true_crval, *target)
+            for g in truth.exposures
+            if g.asn_id.upper() == visit
+        ]
+        centre_offset = np.mean(np.array(offsets, dtype=float), axis=0)
+        from skyqa.simulate import from_tangent_offsets
+        from skyqa.wfc3ir import rotation_matrix
+
+        centre = tuple(float(v) for v in from_tangent_offsets(*centre_offset, *target))
+        inverse = np.linalg.inv((1 + error.scale) * rotation_matrix(error.rotation_deg))
+        shift = np.array([error.shift_east_arcsec, error.shift_north_arcsec])
+        faulted = workdir / "faulted"
+        faulted.mkdir(exist_ok=True)
+        result = []
+        for path in paths:
+            if path == drz or path.name in members:
+                copy = faulted / path.name
+                shutil.copy2(path, copy)
+                # The header error is centre + M (p - centre) + shift: undo it, then
+                # shift by the size.
+                _turn_wcs(copy, np.eye(2), -shift, centre)
+                _turn_wcs(copy, inverse, (0.0, self.size / 1000.0), centre)
+                result.append(copy)
+            else:
+                result.append(path)
+        return result
+
+    @contextlib.contextmanager
+    def active(self, field):
+        tweakback = _drizzlepac_module("tweakback")
+        original = tweakback.apply_tweak
+        first_visit = field.visit_ids()[0]
+
+        def apply_tweak(drz_file, orig_wcs_name, *args, **kwargs):
+            drz = Path(drz_file.split("[")[0])
+            if drz.name.lower().startswith(first_visit):
+                from skyqa.align import drz_members
+
+                kwargs["input_files"] = drz_members(drz)[1:]
+            return original(drz_file, orig_wcs_name, *args, **kwargs)
+
+        with mock.patch.object(tweakback, "apply_tweak", apply_tweak):
+            yield
 
 
 class MisalignedExposure(Fault):
     name = "misaligned-exposure"
-    stage = "alignment"
-    description = "one aligned FLT (the last) is moved 1 arcsec north after tweakback"
-    caught_by = ("test_wcs_matches_truth[{last_visit}]", "test_tweakback_moved_flts[{last_visit}]")
+    stage = "exposures"
+    unit = "mas"
+    default_size = 50.0
+    threshold_of = "wcs_truth_max_rms_mas"
+    description = (
+        "the last FLT's pointing differs from its visit partner's by the size (north), as "
+        "after a guiding problem; its visit DRZ does not show it"
+    )
+    caught_by = ("test_wcs_matches_truth[{last_visit}]", "test_sources_on_catalog[{last_visit}]")
 
     def outputs(self, field, workdir, record):
-        _move_north(_flts(workdir, record, "aligned_flt_paths")[-1], 1.0)
+        _move_north(_flts(workdir, record)[-1], self.size / 1000.0)
 
 
 class _SkymatchFault(Fault):
@@ -164,7 +341,7 @@ class _SkymatchFault(Fault):
 
     @contextlib.contextmanager
     def active(self, field):
-        sky = _drizzlepac_sky()
+        sky = _drizzlepac_module("sky")
         with mock.patch.object(sky, "skymatch", functools.partial(self.skymatch, sky.skymatch)):
             yield
 
@@ -195,51 +372,124 @@ class WrongSkyMethod(_SkymatchFault):
         return original(*args, skymethod="localmin", **kwargs)
 
 
+class _SubtractSkyFault(Fault):
+    """A fault between drizzlepac's sky step and its drizzle step: ``subtractSky`` runs,
+    then `change` alters what the first exposure has subtracted."""
+
+    stage = "mosaic-match"
+    unit = "xnoise"
+    threshold_of = "seam_max_noise_fraction"
+
+    def change(self, chip, filename: str, delta: float) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def active(self, field):
+        sky = _drizzlepac_module("sky")
+        original = sky.subtractSky
+
+        def subtract_sky(image_list, *args, **kwargs):
+            result = original(image_list, *args, **kwargs)
+            image = sorted(image_list, key=lambda item: item._filename)[0]
+            chip = image[image.scienceExt, 1]
+            delta = self.size * _median_err(Path(image._filename))
+            self.change(chip, image._filename, delta)
+            return result
+
+        with mock.patch.object(sky, "subtractSky", subtract_sky):
+            yield
+
+
+class MismatchedSky(_SubtractSkyFault):
+    name = "mismatched-sky"
+    default_size = 0.5
+    description = (
+        "sky matching leaves the first exposure off by the size (x its pixel noise): "
+        "subtracted and recorded alike, so the mosaic has a seam"
+    )
+    caught_by = ("test_seam_free[match]",)
+
+    def change(self, chip, filename, delta):
+        chip.computedSky += delta
+        chip.subtractedSky += delta
+        _update_sci_header(Path(filename), MDRIZSKY=float(chip.computedSky))
+
+
+class SkyHeaderMismatch(_SubtractSkyFault):
+    name = "sky-header-mismatch"
+    default_size = 0.5
+    description = (
+        "the first exposure's pixels have the size (x its pixel noise) more sky "
+        "subtracted than its header MDRIZSKY records"
+    )
+    caught_by = ("test_mosaic_holds_recorded_sky[match]",)
+
+    def change(self, chip, filename, delta):
+        chip.computedSky += delta
+
+
 class EmptyMosaic(Fault):
     name = "empty-mosaic"
     stage = "mosaic-globalmin"
     description = (
-        "the globalmin mosaic's weight image is all zero, as when AstroDrizzle drizzles "
-        "no input pixel (every one flagged in DQ beyond final_bits)"
+        "every pixel of every FLT drizzled into the globalmin mosaic is flagged 4 (bad "
+        "detector pixel) in DQ, outside final_bits: AstroDrizzle drizzles nothing"
     )
     caught_by = ("test_mosaic_exists[globalmin]",)
-
-    def outputs(self, field, workdir, record):
-        with fits.open(workdir / record["wht_path"], mode="update") as hdul:
-            hdul[0].data[...] = 0
-
-
-class PedestalAfterMatch(Fault):
-    name = "pedestal-after-match"
-    stage = "overlaps"
-    pedestal_e_s = 0.02
-    description = (
-        f"one FLT (the first) gains {pedestal_e_s} e-/s after its sky was matched: the "
-        "subtracted skies no longer level the data"
-    )
-    caught_by = ("test_seam_free[match]",)
 
     def inputs(self, field, paths, workdir):
         faulted = workdir / "faulted"
         faulted.mkdir(exist_ok=True)
-        copy = faulted / paths[0].name
-        shutil.copy2(paths[0], copy)
-        with fits.open(copy, mode="update") as hdul:
-            hdul["SCI", 1].data = hdul["SCI", 1].data + np.float32(self.pedestal_e_s)
-        return [copy, *paths[1:]]
+        copies = []
+        for path in paths:
+            copy = faulted / path.name
+            shutil.copy2(path, copy)
+            with fits.open(copy, mode="update") as hdul:
+                hdul["DQ", 1].data = hdul["DQ", 1].data | np.int16(4)
+            copies.append(copy)
+        return copies
 
 
 class UnflaggedHotColumn(Fault):
     name = "unflagged-hot-column"
     stage = "exposures"
-    excess_e_s = 0.5
-    description = f"a column of the first FLT is {excess_e_s} e-/s hot, with DQ left at 0"
+    unit = "sigma"
+    default_size = 30.0
+    threshold_of = "unflagged_column_max_sigma"
+    description = (
+        "a column of the first FLT is hot by the size (x the robust spread of its "
+        "columns' medians), with DQ left at 0"
+    )
     caught_by = ("test_no_unflagged_bad_columns",)
 
     def outputs(self, field, workdir, record):
+        from skyqa.measure import column_deviations, parse_bits
+
         with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
             data = hdul["SCI", 1].data
-            data[:, data.shape[1] // 3] += np.float32(self.excess_e_s)
+            bits = parse_bits(field.astrodrizzle.final_bits)
+            _, spread = column_deviations(data, hdul["DQ", 1].data, bits)
+            data[:, data.shape[1] // 3] += np.float32(self.size * spread)
+
+
+class SkyStep(Fault):
+    name = "sky-step"
+    stage = "exposures"
+    unit = "xnoise"
+    default_size = 1.0
+    threshold_of = "seam_max_noise_fraction"
+    description = (
+        "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
+        "with an amplifier offset: no one sky value levels it"
+    )
+    caught_by = ("test_seam_free[match]",)
+
+    def outputs(self, field, workdir, record):
+        path = _flts(workdir, record)[0]
+        step = self.size * _median_err(path)
+        with fits.open(path, mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            data[data.shape[0] // 2 :, :] += np.float32(step)
 
 
 class PointingBeyondSearchrad(Fault):
@@ -254,21 +504,10 @@ class PointingBeyondSearchrad(Fault):
     def outputs(self, field, workdir, record):
         from skyqa.align import drz_members
 
-        drz = workdir / sorted(record["visit_drz_paths"])[-1]
+        drz = _first_visit_drz(workdir, record, last=True)
         offset = 5.0 * field.tweakreg.searchrad
         for path in (drz, *(drz.parent / name for name in drz_members(drz))):
             _move_north(path, offset)
-
-
-class MixedFilter(Fault):
-    name = "mixed-filter"
-    stage = "exposures"
-    description = "the last FLT says FILTER = F140W in a F160W field"
-    caught_by = ("test_uniform_setup",)
-
-    def outputs(self, field, workdir, record):
-        with fits.open(_flts(workdir, record)[-1], mode="update") as hdul:
-            hdul[0].header["FILTER"] = "F140W"
 
 
 class IsolatedExposure(Fault):
@@ -287,9 +526,12 @@ FAULTS: dict[str, Fault] = {
         NanShift(),
         NoopTweakback(),
         MatchFallback(),
-        PedestalAfterMatch(),
+        MismatchedSky(),
+        SkyHeaderMismatch(),
         MisalignedExposure(),
+        VisitRotated(),
         UnflaggedHotColumn(),
+        SkyStep(),
         WrongSkyMethod(),
         EmptyMosaic(),
         PointingBeyondSearchrad(),
@@ -299,17 +541,36 @@ FAULTS: dict[str, Fault] = {
 }
 
 
-def get_fault(name: str) -> Fault:
-    """The fault of this name.
+def get_fault(text: str) -> Fault:
+    """The fault named in ``text``: ``NAME`` (its default size) or ``NAME=SIZE[UNIT]``,
+    for example ``misaligned-exposure=20mas`` or ``sky-step=0.3``.
 
     Raises
     ------
     FieldSpecError
-        If there is none; the message lists the known faults.
+        If there is no such fault (the message lists the known faults), it has no size,
+        or the size is not a positive number in its unit.
     """
+    name, _, size_text = text.partition("=")
     if name not in FAULTS:
         raise FieldSpecError(f"Unknown fault {name!r}. Known faults: {', '.join(FAULTS)}.")
-    return FAULTS[name]
+    fault = FAULTS[name]
+    if not size_text:
+        return fault
+    if not fault.unit:
+        raise FieldSpecError(f"fault {name!r} has no size; give it as {name!r} alone")
+    unit = fault.unit
+    number = size_text.strip()
+    if number.endswith(unit):
+        number = number[: -len(unit)]
+    try:
+        size = float(number)
+    except ValueError:
+        raise FieldSpecError(
+            f"fault {name!r}: size {size_text!r} is not a number in {fault.unit} "
+            f"(for example {name}={fault.default_size:g}{unit})"
+        ) from None
+    return fault.with_size(size)
 
 
 def expected_checks(fault: Fault, field: FieldSpec) -> list[str]:

@@ -183,6 +183,7 @@ class Thresholds:
     residual_scale_max: float = 2.0e-4
     tweakback_agreement_max_mas: float = 5.0
     wcs_truth_max_rms_mas: float = 10.0
+    source_offset_max_mas: float = 10.0
     match_max_e_s: float = 0.1
     sky_relation_tolerance_e_s: float = 1.0e-5
     logged_sky_tolerance_e_s: float = 1.0e-6

@@ -258,13 +258,9 @@ def column_medians(sci: np.ndarray, good: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, (lower + upper) / 2.0, np.nan)
 
 
-def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int, float, float]:
-    """The column (0-based) that differs most from its neighbours: (column, deviation, score).
-
-    Each column's median over its good pixels (DQ within ``good_bits``) is compared with
-    the median of the 11 columns around it; the score is the difference in robust standard
-    deviations (1.4826 MAD) of all such differences.
-    """
+def column_deviations(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[np.ndarray, float]:
+    """Each column's median over its good pixels less the median of the 11 columns
+    around it, and the robust standard deviation (1.4826 MAD) of those differences."""
     from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
 
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci)
@@ -275,6 +271,18 @@ def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int
         neighbours = ndimage.median_filter(filled, 11)
         deviation = columns - neighbours
         spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))
+    return deviation, float(spread)
+
+
+def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int, float, float]:
+    """The column (0-based) that differs most from its neighbours: (column, deviation, score).
+
+    Each column's median over its good pixels (DQ within ``good_bits``) is compared with
+    the median of the 11 columns around it; the score is the difference in robust standard
+    deviations (1.4826 MAD) of all such differences.
+    """
+    deviation, spread = column_deviations(sci, dq, good_bits)
+    with np.errstate(all="ignore"):
         if spread > 0:
             score = np.abs(deviation) / spread
         else:  # a flat image stands out nowhere; a wholly flagged one was not measured

@@ -44,6 +44,7 @@ from skyqa import (
     measure,
     pixels,
     simulate,
+    sources,
     wfc3ir,
 )
 from skyqa.acquire import ExposureSet
@@ -182,11 +183,12 @@ def _build_mosaic(field, fault, stage, flt_paths, skymethod, workdir: Path) -> d
 
 
 def _build_alignment(
-    exposures: ExposureSet, reference: ReferenceCatalog, params, workdir: Path
+    field, fault, exposures: ExposureSet, reference: ReferenceCatalog, params, workdir: Path
 ) -> dict:
-    return align.align_visits(
-        exposures.flt_paths, exposures.visit_drz_paths, reference.table, params, workdir
-    ).to_record()
+    paths = [*exposures.flt_paths, *exposures.visit_drz_paths]
+    paths = _fault_inputs(fault, field, "alignment", paths, workdir)
+    flts, drzs = paths[: len(exposures.flt_paths)], paths[len(exposures.flt_paths) :]
+    return align.align_visits(flts, drzs, reference.table, params, workdir).to_record()
 
 
 def _build_residuals(field, drz_paths, catalog_path, workdir: Path) -> dict:
@@ -203,6 +205,25 @@ def _build_columns(field, flt_paths, workdir: Path) -> dict:
 def _build_placement(alignment: AlignmentResult, truth_path, workdir: Path) -> dict:
     truth = None if truth_path is None else simulate.load_truth(truth_path)
     return astrometry.measure_alignment(alignment, truth).to_record(workdir)
+
+
+def _build_sources(field, flt_paths, catalog_path, workdir: Path) -> dict:
+    from astropy.table import Table
+
+    from skyqa import sources
+
+    table = Table.read(catalog_path, format="ascii.ecsv")
+    offsets = sources.source_offsets(
+        flt_paths, table["ra"], table["dec"], measure.parse_bits(field.astrodrizzle.final_bits)
+    )
+    offsets.to_csv(workdir / "source_offsets.csv", index=False)
+    return {"table": "source_offsets.csv"}
+
+
+def _load_sources(entry: CacheEntry) -> pd.DataFrame:
+    return pd.read_csv(
+        entry.directory / entry.record["table"], dtype={"visit": str, "rootname": str}
+    )
 
 
 def _build_skies(field, mosaics: dict, flt_paths, workdir: Path) -> dict:
@@ -239,7 +260,9 @@ def _build_figures(group: str, results: dict, workers: int, workdir: Path) -> di
     return {"figures": [path.name for path in drawn]}
 
 
-BATCH_RESULTS = frozenset({"mosaics", "overlaps", "residuals", "placement", "columns", "skies"})
+BATCH_RESULTS = frozenset(
+    {"mosaics", "overlaps", "residuals", "placement", "columns", "skies", "sources"}
+)
 """The results one batch builds together (`Pipeline.wanted`)."""
 
 
@@ -256,6 +279,7 @@ def default_cost(stage: str) -> float:
         "placement": 0.5,
         "columns": 0.4,
         "skies": 1.0,
+        "sources": 1.5,
         "figures-mosaics": 1.5,
         "figures-alignment": 1.2,
         "figures-seams": 0.7,
@@ -327,7 +351,7 @@ class Pipeline:
         offline_environment(allow_astrometry_db)
         if fault is not None:
             self.progress(
-                f"{field.name}: INJECTED FAULT {fault.name!r} ({fault.description}): this "
+                f"{field.name}: INJECTED FAULT {fault.label!r} ({fault.description}): this "
                 "run tests the harness, its results are not QA of the field"
             )
 
@@ -352,7 +376,11 @@ class Pipeline:
         key = {**job.key, "versions": self.versions}
         build = job.build
         if self.fault is not None and self.fault.stage == job.stage:
-            key["fault"] = {"name": self.fault.name, "code": cache.source_digest(faults)}
+            key["fault"] = {
+                "name": self.fault.name,
+                "size": self.fault.size,
+                "code": cache.source_digest(faults),
+            }
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         if job.describe is not None:
             build = functools.partial(_described_build, build, job.describe)
@@ -515,6 +543,7 @@ class Pipeline:
             "residuals": self._residuals_job,
             "placement": self._placement_job,
             "columns": self._columns_job,
+            "sources": self._sources_job,
         }
         return jobs + [make() for name, make in makers.items() if self._wants(name, asked)]
 
@@ -655,7 +684,9 @@ class Pipeline:
             "tweakreg": dataclasses.asdict(self.field.tweakreg),
             "code": cache.source_digest(align, drizzle, headers),
         }
-        build = functools.partial(_build_alignment, exposures, reference, self.field.tweakreg)
+        build = functools.partial(
+            _build_alignment, self.field, self.fault, exposures, reference, self.field.tweakreg
+        )
         label = "aligning visits to the reference catalog"
         return StageJob("alignment", label, key, build, _load_alignment)
 
@@ -718,6 +749,26 @@ class Pipeline:
         return StageJob(
             "placement", "measuring the aligned WCSs on the sky", key, build, _load_placement
         )
+
+    def _sources_job(self) -> StageJob:
+        aligned = self.alignment()
+        reference = self.reference_catalog()
+        key = {
+            "alignment": self._entries["alignment"].content_digest,
+            "catalog": self._entries["catalog"].content_digest,
+            "final_bits": self.field.astrodrizzle.final_bits,
+            "code": cache.source_digest(sources, astrometry, headers),
+        }
+        build = functools.partial(
+            _build_sources, self.field, aligned.aligned_flt_paths, reference.path
+        )
+        label = "finding stars in the aligned FLTs (photutils) against the catalog"
+        return StageJob("sources", label, key, build, _load_sources)
+
+    def source_offsets(self) -> pd.DataFrame:
+        """Each aligned FLT's stars, found by photutils and placed by its WCS, against
+        the reference catalog (`skyqa.sources.source_offsets`)."""
+        return self._from_batch("sources", "sources", self._sources_job)
 
     def _skies_job(self) -> StageJob:
         aligned = self.alignment()

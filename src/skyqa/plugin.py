@@ -21,6 +21,7 @@ FIXTURE_RESULTS = {
     "alignment_placement": "placement",
     "column_outliers": "columns",
     "mosaic_skies": "skies",
+    "source_offsets": "sources",
 }
 """Fixtures that return a result of the pipeline's batch (`Pipeline.wanted`)."""
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -427,6 +428,19 @@ def overlap_pairs(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
             assert (overlap_pairs["n_pixels"] > 0).all()
     """
     return _run_stage(request.config, skyqa_pipeline, "overlaps")
+
+
+@pytest.fixture(scope="session")
+def source_offsets(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
+    """Per aligned FLT, the mean offset of the stars photutils finds in it (placed by its
+    WCS) from the reference catalog (`skyqa.sources.source_offsets`).
+
+    Example::
+
+        def test_offsets(source_offsets):
+            assert (source_offsets["offset_mas"] < 10).all()
+    """
+    return _run_stage(request.config, skyqa_pipeline, "source_offsets")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pandas as pd
 
 from skyqa.align import parse_shift_file, signed_rotation, visit_of
 from skyqa.errors import PipelineStepError
+from skyqa.sources import MATCH_RADIUS_ARCSEC
 from skyqa.verdict import Verdict, is_finite
 
 
@@ -264,6 +265,72 @@ def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[V
                 item=row.visit,
                 value=float(row.rms_mas),
                 limit=max_rms_mas,
+            )
+        )
+    return verdicts
+
+
+def check_sources_on_catalog(
+    offsets: pd.DataFrame, max_offset_mas: float, min_matches: int
+) -> list[Verdict]:
+    """Each aligned FLT puts the stars found in it (by photutils, not TweakReg) onto the
+    reference catalog: their clipped mean offset is at most ``max_offset_mas``, from at
+    least ``min_matches`` matched stars.
+
+    Parameters
+    ----------
+    offsets : pandas.DataFrame
+        `skyqa.sources.source_offsets` (one row per FLT).
+    max_offset_mas : float
+        Largest allowed length (mas) of the mean offset.
+    min_matches : int
+        Fewest matched stars that measure an offset.
+    """
+    verdicts = _duplicates(offsets, "rootname", "One source measurement per FLT", "exposure")
+    for row in offsets.itertuples(index=False):
+        subject = (
+            f"exposure {row.rootname} (visit {row.visit}, {row.n_matched} of {row.n_found} "
+            "stars matched)"
+        )
+        advice = (
+            "the exposure's aligned WCS does not put its own stars on the catalog: compare "
+            "its offset with its visit partner's (one exposure off: its pointing differs "
+            "from the visit's, which one fit per visit cannot follow; the whole visit off: "
+            "the fit or tweakback), and read the visit's TweakReg matches."
+        )
+        if row.n_matched < min_matches:
+            verdicts.append(
+                Verdict(
+                    "Aligned FLT's own stars sit on the catalog",
+                    subject,
+                    False,
+                    f"{row.n_matched} matched stars within "
+                    f'{MATCH_RADIUS_ARCSEC}" (of {row.n_found} found)',
+                    f">= {min_matches} matched stars",
+                    "too few stars to verify the alignment: an exposure far off (more than "
+                    f'{MATCH_RADIUS_ARCSEC}") matches none; ' + advice,
+                    item=row.visit,
+                    value=float(row.n_matched),
+                    limit=float(min_matches),
+                    upper=False,
+                )
+            )
+            continue
+        finite = is_finite(row.offset_mas) and is_finite(row.uncertainty_mas)
+        verdicts.append(
+            Verdict(
+                "Aligned FLT's own stars sit on the catalog",
+                subject,
+                finite and row.offset_mas <= max_offset_mas,
+                f"mean offset {row.offset_mas:.1f} mas (east {row.east_mas:+.1f}, north "
+                f"{row.north_mas:+.1f}; uncertainty {row.uncertainty_mas:.1f} mas, per-star "
+                f"scatter {row.scatter_mas:.1f} mas)"
+                + ("" if finite else " (not a number: the offsets could not be measured)"),
+                f"<= {max_offset_mas} mas",
+                advice,
+                item=row.visit,
+                value=float(row.offset_mas),
+                limit=max_offset_mas,
             )
         )
     return verdicts

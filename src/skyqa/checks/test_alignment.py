@@ -6,6 +6,7 @@ from skyqa.checks.alignment import (
     check_fit_quality,
     check_residuals,
     check_shift_file,
+    check_sources_on_catalog,
     check_tweakback,
     check_wcs_against_truth,
 )
@@ -49,3 +50,13 @@ def test_wcs_matches_truth(alignment_placement, visit, skyqa_field):
         pytest.skip(f"field {skyqa_field.name} is real data: no true WCS to compare with")
     limit = skyqa_field.thresholds.wcs_truth_max_rms_mas
     require(about(check_wcs_against_truth(alignment_placement.truth, limit), visit))
+
+
+def test_sources_on_catalog(source_offsets, visit, skyqa_field):
+    """Each aligned FLT's own stars, found by photutils and placed by its WCS, sit on
+    the reference catalog (the alignment verified without TweakReg)."""
+    limits = skyqa_field.thresholds
+    verdicts = check_sources_on_catalog(
+        source_offsets, limits.source_offset_max_mas, limits.min_matches
+    )
+    require(about(verdicts, visit))
