@@ -5,11 +5,11 @@ TweakReg's verification fit (`skyqa.align.verify_alignment`) finds the same sour
 the same DRZs and matches them to the same catalog as the fit did, so it reads no
 residual at all by construction. Here each aligned FLT (not its visit DRZ) is searched
 by photutils (``DAOStarFinder``, then a 2-D Gaussian centroid), each source is placed on
-the sky through the FLT's aligned WCS (with its SIP distortion), and matched to the nearest catalog star within
-`MATCH_RADIUS_ARCSEC`. The exposure's offset is the sigma-clipped mean of the matched
-offsets (east, north), with its uncertainty (standard deviation / sqrt(n)): it sees an
-FLT that tweakback did not move, an exposure whose pointing differs from its visit
-partner's, and a distortion the header does not describe.
+the sky through the FLT's aligned WCS (with its SIP distortion), and matched to the
+nearest catalog star within `MATCH_RADIUS_ARCSEC`. The exposure's offset is the
+sigma-clipped mean of the matched offsets (east, north), with its uncertainty (standard
+deviation / sqrt(n)): it sees an FLT that tweakback did not move, an exposure whose
+pointing differs from its visit partner's, and a distortion the header does not describe.
 """
 
 from __future__ import annotations
