@@ -187,7 +187,6 @@ class Thresholds:
     match_max_e_s: float = 0.1
     sky_relation_tolerance_e_s: float = 1.0e-5
     logged_sky_tolerance_e_s: float = 1.0e-6
-    match_truth_tolerance_e_s: float = 0.01
     seam_max_noise_fraction: float = 0.1
     oracle_tolerance_e_s: float = 0.005
     min_overlap_pixels: int = 500
@@ -266,6 +265,14 @@ _SECTIONS: dict[str, type] = {
 _TOP_LEVEL_KEYS = {"name", "description", "kind", *_SECTIONS}
 
 
+RETIRED_KEYS = {
+    "match_truth_tolerance_e_s": "the pedestal-truth tolerance is now half the seam threshold "
+    "(seam_max_noise_fraction) of each exposure's pixel noise, so that the two checks agree "
+    "on what a seam is (README, test_match_recovers_injected_pedestals); delete the line.",
+}
+"""Keys of earlier skyqa versions, with what replaced them."""
+
+
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
@@ -320,6 +327,11 @@ def _build(cls: type, mapping: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
+    retired = [key for key in unknown if key in RETIRED_KEYS]
+    if retired:
+        raise FieldSpecError(
+            f"{where}: {retired[0]} is no longer a key: {RETIRED_KEYS[retired[0]]}"
+        )
     if unknown:
         allowed = ", ".join(sorted(fields))
         raise FieldSpecError(

@@ -56,10 +56,27 @@ def _residuals_from_truth(
     return offsets - constant, constant
 
 
+def pedestal_tolerances(pairs: pd.DataFrame, max_noise_fraction: float) -> dict[str, float]:
+    """Per exposure, the pedestal-truth tolerance that agrees with the seam check: half
+    the seam threshold, ``max_noise_fraction / 2`` times the exposure's per-pixel noise
+    (the median ``pixel_noise_e_s`` of its overlapping pairs).
+
+    Why half: a pair's seam is the difference of its two exposures' sky errors. If every
+    exposure is within half the threshold of the truth (up to the common constant), no
+    two can differ by more than the threshold, so no seam; an exposure past it is a seam
+    against a neighbour that is right or off the other way.
+    """
+    noise: dict[str, list[float]] = {}
+    for pair in pairs.itertuples(index=False):
+        for name in (pair.exposure_a, pair.exposure_b):
+            noise.setdefault(name, []).append(float(pair.pixel_noise_e_s))
+    return {name: 0.5 * max_noise_fraction * float(np.median(v)) for name, v in noise.items()}
+
+
 def check_pedestals_recovered(
     mdrizsky: pd.DataFrame,
     injected_pedestal_e_s: Mapping[str, float],
-    tolerance_e_s: float,
+    tolerance_e_s: float | Mapping[str, float],
     skymethod: str,
     compare_with: pd.DataFrame | None = None,
 ) -> list[Verdict]:
@@ -75,8 +92,9 @@ def check_pedestals_recovered(
         Columns ``rootname`` and ``mdrizsky_e_s``.
     injected_pedestal_e_s : mapping
         rootname -> sky pedestal injected by the simulator (e-/s).
-    tolerance_e_s : float
-        Largest allowed absolute residual (e-/s).
+    tolerance_e_s : float or mapping
+        Largest allowed absolute residual (e-/s): one for all, or per rootname
+        (`pedestal_tolerances`; an exposure it does not name has NaN, and fails).
     skymethod : str
         The sky method that produced the values (used in messages).
     compare_with : pandas.DataFrame, optional
@@ -91,13 +109,20 @@ def check_pedestals_recovered(
         else _residuals_from_truth(compare_with, injected_pedestal_e_s)[0]
     )
     missing = sorted(set(injected_pedestal_e_s) - set(table.index))
+
+    def tolerance(name: str) -> float:
+        if isinstance(tolerance_e_s, Mapping):
+            return float(tolerance_e_s.get(name, math.nan))
+        return float(tolerance_e_s)
+
     verdicts = [
         Verdict(
             "MDRIZSKY reproduces the injected pedestal",
             f"exposure {rootname} ({skymethod})",
             False,
             "no MDRIZSKY for this exposure",
-            f"a value within {tolerance_e_s} e-/s of the injected pedestal (up to a constant)",
+            f"a value within {tolerance(rootname):.5g} e-/s of the injected pedestal (up "
+            "to a constant)",
             "the exposure was not drizzled: check that it is in the AstroDrizzle log.",
             item=rootname,
         )
@@ -109,23 +134,29 @@ def check_pedestals_recovered(
             if others is None or name not in others.index
             else f"; the compared method is off by {others[name]:+.5f} e-/s here"
         )
-        finite = is_finite(residual)
+        limit = tolerance(name)
+        finite = is_finite(residual) and is_finite(limit)
         verdicts.append(
             Verdict(
                 "MDRIZSKY reproduces the injected pedestal",
                 f"exposure {name} ({skymethod})",
-                finite and abs(residual) <= tolerance_e_s,
+                finite and abs(residual) <= limit,
                 f"residual {residual:+.5f} e-/s (MDRIZSKY {table[name]:.5f}, injected "
                 f"{injected_pedestal_e_s[name]:.5f}, common constant {constant:+.5f})"
                 + comparison
-                + ("" if finite else "; not a number: this exposure's MDRIZSKY is NaN"),
-                f"|residual| <= {tolerance_e_s} e-/s",
+                + (
+                    ""
+                    if finite
+                    else "; not a number: this exposure's MDRIZSKY, or its pixel noise "
+                    "(no overlap measured), is NaN"
+                ),
+                f"|residual| <= {limit:.5g} e-/s",
                 "a residual this large means the sky matching did not measure the overlap "
                 "differences: read the AstroDrizzle log for 'Reverting sky computation' "
                 "and look at this exposure's overlaps in the mosaic.",
                 item=name,
                 value=float(residual),
-                limit=tolerance_e_s,
+                limit=limit,
             )
         )
     return verdicts
