@@ -307,7 +307,7 @@ class NoopTweakback(Fault):
             if drz.name.lower().startswith(first_visit):
                 from skyqa.align import drz_members
 
-                kwargs["input_files"] = drz_members(drz)[1:]
+                kwargs["input_files"] = ",".join(drz_members(drz)[1:])
             return original(drz_file, orig_wcs_name, *args, **kwargs)
 
         with mock.patch.object(tweakback, "apply_tweak", apply_tweak):
