@@ -1,0 +1,240 @@
+"""Detection power: the smallest fault each check catches, and what clean seeds fail.
+
+    python benchmarks/sensitivity.py                      # 5 seeds per fault, 10 clean
+    python benchmarks/sensitivity.py --kinds sky-step --seeds 101 102 --clean-seeds
+
+Not part of the test suite (about half an hour on 2 cores). Two parts, on new
+realisations of ``mini-sim`` (`skyqa.faults.seed_variant`: other noise, stars,
+pedestals, pointing errors, catalog errors, hits):
+
+1. **Clean seeds** (``--clean-seeds``): a full ``pytest --field`` session per seed. Every
+   check that fails is held against the truth of that seed (`skyqa.review`): a seam is
+   recomputed from the injected pedestals (is drizzlepac's matched sky really off, or is
+   skyqa's measurement?), an alignment failure from the true WCS, and so on. A failure the
+   truth does not show is marked so: a fault of skyqa, not of the data.
+2. **Smallest caught size** (``--seeds``): for each fault with a size (`skyqa.faults`,
+   ``unit``) and each seed, sessions with only the fault's first check selected, at sizes
+   from 0.25 to 8 times the threshold the check claims, halving the bracket on a log scale
+   (``--steps`` times): the smallest size at which the check failed. A check that fails
+   on the clean seed already has no smallest size there.
+
+Sessions run two at a time (``--parallel``), each with one worker, sharing one cache.
+The Markdown goes to ``--out`` (``benchmarks/sensitivity.md``) with the machine and
+versions; the sessions' folders stay in ``--work``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+
+from skyqa.faults import FAULTS, expected_checks, get_fault, run_session, seed_variant
+from skyqa.field import FieldSpec, load_field_spec, resolve_field
+from skyqa.review import review_session
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SEEDS = (101, 102, 103, 104, 105)
+DEFAULT_CLEAN_SEEDS = (2024, 7, 11, 31, 123, 201, 202, 203, 204, 205)
+LOW, HIGH = 0.25, 8.0
+"""The bracket searched, in multiples of the check's threshold."""
+
+
+def _session(spec: Path, cache: Path, work: Path, fault: str | None, select: str) -> dict:
+    args = ["--skyqa-workers", "1", "-k", select]
+    _, summary, _ = run_session(str(spec), cache, work, fault=fault, extra_args=args)
+    return {check["id"]: check for check in summary.get("checks", [])}
+
+
+def smallest_caught(
+    spec: Path, field: FieldSpec, kind: str, cache: Path, work: Path, steps: int
+) -> dict:
+    """Bisect (log scale) the smallest size of ``kind`` at which its first check fails."""
+    fault = get_fault(kind)
+    check = expected_checks(fault, field)[0]
+    threshold = fault.claimed_threshold(field)
+    select = check.split("[")[0]
+    tried: dict[float, str] = {}
+
+    def status(multiple: float) -> str:
+        size = multiple * threshold
+        label = f"{kind}={size:.6g}{fault.unit}"
+        folder = work / f"{field.name}-{kind}-{multiple:.4f}"
+        checks = _session(spec, cache, folder, label, select)
+        tried[size] = checks.get(check, {}).get("status", "not run")
+        return tried[size]
+
+    clean = _session(spec, cache, work / f"{field.name}-{kind}-clean", None, select)
+    clean_status = clean.get(check, {}).get("status", "not run")
+    result = {"kind": kind, "seed": field.synthetic.seed, "check": check, "unit": fault.unit}
+    result.update(threshold=threshold, clean=clean_status, tried=tried)
+    if clean_status != "passed":
+        result["smallest"] = None
+        return result
+    if status(HIGH) != "failed":
+        result["smallest"] = math.inf
+        return result
+    low, high = LOW, HIGH
+    for _ in range(steps):
+        middle = math.sqrt(low * high)
+        if status(middle) == "failed":
+            high = middle
+        else:
+            low = middle
+    result["smallest"] = high * threshold
+    return result
+
+
+# --- clean seeds, held against the truth ------------------------------------------
+
+
+def clean_seeds(
+    base: FieldSpec, seeds: Sequence[int], cache: Path, work: Path, parallel: int
+) -> list[dict]:
+    def one(seed: int) -> dict:
+        spec = seed_variant(base, seed, work) if seed != base.synthetic.seed else base.source_path
+        select = "not test_matches_baseline"
+        checks = _session(spec, cache, work / f"clean-{seed}", None, select)
+        failed = [cid for cid, check in checks.items() if check["status"] in ("failed", "error")]
+        return {
+            "seed": seed,
+            "checks": len(checks),
+            "failed": failed,
+            "explained": [review.line() for review in review_session(spec, cache, failed)],
+        }
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(one, seeds))
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def _size(value: float | None, unit: str) -> str:
+    if value is None:
+        return "fails clean"
+    if math.isinf(value):
+        return f"> {HIGH:g}x"
+    return f"{value:.3g}"
+
+
+def report(
+    results: list[dict], clean: list[dict], field: FieldSpec, seconds: float, steps: int
+) -> str:
+    lines = [
+        "# Detection power: smallest fault caught, and clean seeds",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/sensitivity.py` in "
+        f"{seconds / 60:.0f} minutes on {platform.node() or 'this machine'} "
+        f"({platform.machine()}, Python {platform.python_version()}; drizzlepac "
+        f"{version('drizzlepac')}, photutils {version('photutils')}, skyqa "
+        f"{version('skyqa')}). Field: `{field.name}` realisations (the seed varies "
+        "everything drawn: noise, stars, pedestals, pointing errors, catalog errors, hits).",
+        "",
+        "## Smallest caught size",
+        "",
+        f"Sizes searched from {LOW:g} to {HIGH:g} times the claimed threshold, the bracket "
+        f"halved {steps} times on a log scale (resolution a factor "
+        f"{(HIGH / LOW) ** (1 / 2**steps):.2f}); the value is the smallest size that failed.",
+        "",
+        "| fault (unit) | check | claimed threshold | smallest caught, per seed | median "
+        "| median / threshold |",
+        "|---|---|---|---|---|---|",
+    ]
+    by_kind: dict[str, list[dict]] = {}
+    for result in results:
+        by_kind.setdefault(result["kind"], []).append(result)
+    for kind, rows in by_kind.items():
+        unit = rows[0]["unit"]
+        threshold = rows[0]["threshold"]
+        found = [row["smallest"] for row in rows if row["smallest"] is not None]
+        median = statistics.median(found) if found else math.nan
+        per_seed = ", ".join(f"{row['seed']}: {_size(row['smallest'], unit)}" for row in rows)
+        lines.append(
+            f"| `{kind}` ({unit}) | `{rows[0]['check'].split('[')[0]}` | {threshold:g} "
+            f"| {per_seed} | {_size(median, unit)} | {median / threshold:.2f} |"
+        )
+    lines += [
+        "",
+        "## Clean seeds: every failure, against the truth",
+        "",
+        "A session per seed with every check but the baseline comparison (a new realisation "
+        "has no baseline). REAL: the truth shows the failure (drizzlepac's result is off by "
+        "more than the threshold); NOT SHOWN BY THE TRUTH: skyqa's measurement or threshold "
+        "would be wrong.",
+        "",
+        "| seed | checks run | failed |",
+        "|---|---|---|",
+    ]
+    for entry in clean:
+        failed = ", ".join(f"`{name}`" for name in entry["failed"]) or "none"
+        lines.append(f"| {entry['seed']} | {entry['checks']} | {failed} |")
+    lines.append("")
+    for entry in clean:
+        if entry["explained"]:
+            lines.append(f"Seed {entry['seed']}:")
+            lines += [f"- {line}" for line in entry["explained"]]
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--field", default="mini-sim")
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(DEFAULT_SEEDS))
+    parser.add_argument("--clean-seeds", type=int, nargs="*", default=list(DEFAULT_CLEAN_SEEDS))
+    sized = [name for name, fault in FAULTS.items() if fault.unit]
+    parser.add_argument("--kinds", nargs="*", default=sized, choices=sized)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/skyqa-sensitivity"))
+    parser.add_argument("--out", type=Path, default=HERE / "sensitivity.md")
+    args = parser.parse_args(argv)
+
+    base = resolve_field(args.field)
+    work = args.work.resolve()
+    cache = work / "cache"
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    clean = clean_seeds(base, args.clean_seeds, cache, work, args.parallel)
+    for entry in clean:
+        print(f"clean seed {entry['seed']}: failed {entry['failed'] or 'nothing'}", flush=True)
+
+    tasks = []
+    for seed in args.seeds:
+        spec = seed_variant(base, seed, work)
+        field = load_field_spec(spec)
+        tasks += [(spec, field, kind) for kind in args.kinds]
+
+    def one(task) -> dict:
+        spec, field, kind = task
+        result = smallest_caught(spec, field, kind, cache, work / "sizes", args.steps)
+        print(
+            f"{kind} seed {field.synthetic.seed}: smallest caught "
+            f"{_size(result['smallest'], result['unit'])} {result['unit']} "
+            f"(threshold {result['threshold']:g})",
+            flush=True,
+        )
+        return result
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        results = list(pool.map(one, tasks))
+    results.sort(key=lambda result: (args.kinds.index(result["kind"]), result["seed"]))
+    document = {"sizes": results, "clean": clean}
+    (work / "sensitivity.json").write_text(json.dumps(document, indent=1, default=str))
+    args.out.write_text(report(results, clean, base, time.perf_counter() - started, args.steps))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

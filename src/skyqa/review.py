@@ -1,0 +1,162 @@
+"""A synthetic field's failed checks, held against its truth.
+
+On a clean synthetic field a check that fails is either right (drizzlepac's result
+really is off, by the injected values) or a fault of skyqa's own (its measurement or
+threshold). `review_failures` recomputes, from ``truth.json`` and the pipeline's cached
+results, the quantity each failed check judged, independently of the check's code path:
+
+- a seam: the injected pedestals give each pair's true seam under the method's MDRIZSKY,
+  ``-((sky_a - ped_a) - (sky_b - ped_b)) / noise`` (the common constant cancels);
+- the pedestal-truth check: each exposure's MDRIZSKY - pedestal, less the mean;
+- the oracle: drizzlepac's and skyqa's solutions, each against the injected pedestals;
+- the WCS and the stars on the catalog: each FLT's RMS offset from its true mapping, with
+  the exposure's own pointing jitter (the part one fit per visit cannot remove).
+
+`Review.confirmed` is True when the truth shows the failure (past the check's
+threshold), False when it does not (the harness would be wrong), None for a check with
+no truth comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SKY_CHECKS = (
+    "test_seam_free",
+    "test_match_agrees_with_oracle",
+    "test_match_recovers_injected_pedestals",
+)
+WCS_CHECKS = ("test_wcs_matches_truth", "test_sources_on_catalog")
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the truth says about one failed check."""
+
+    check: str
+    confirmed: bool | None
+    text: str
+
+    def line(self) -> str:
+        word = {True: "REAL", False: "NOT SHOWN BY THE TRUTH", None: "NO TRUTH COMPARISON"}
+        return f"`{self.check}`: {word[self.confirmed]}: {self.text}"
+
+
+def _residuals(mdrizsky, pedestals: dict[str, float]) -> dict[str, float]:
+    """MDRIZSKY - injected pedestal per exposure, less their mean (the free constant)."""
+    offsets = {
+        row.rootname: float(row.mdrizsky_e_s) - pedestals[row.rootname]
+        for row in mdrizsky.itertuples(index=False)
+        if row.rootname in pedestals
+    }
+    constant = float(np.mean(list(offsets.values())))
+    return {name: value - constant for name, value in offsets.items()}
+
+
+def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
+    from skyqa.checks.sky import pedestal_tolerances
+    from skyqa.measure import seam_table, solve_offsets
+
+    field = pipeline.field
+    mosaics = pipeline.mosaics()
+    pairs = pipeline.overlaps()
+    residual = _residuals(mosaics[method].mdrizsky, truth.pedestals_e_s)
+    fraction = field.thresholds.seam_max_noise_fraction
+    furthest = sorted(residual.items(), key=lambda item: -abs(item[1]))[:2]
+    off = ", ".join(f"{n} {v:+.5f} e-/s" for n, v in furthest)
+    if name == "test_seam_free":
+        seams = seam_table(pairs, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
+        rows = []
+        for pair in seams.to_dict("records"):
+            noise = pair["pixel_noise_e_s"]
+            true_seam = -(residual[pair["exposure_a"]] - residual[pair["exposure_b"]]) / noise
+            error = (pair[method] - true_seam) / (pair["uncertainty_e_s"] / noise)
+            rows.append((abs(true_seam), pair, true_seam, error))
+        _, pair, true_seam, error = max(rows, key=lambda row: row[0])
+        return Review(
+            check,
+            abs(true_seam) > fraction,
+            f"by the injected pedestals, drizzlepac's {method} skies leave pair "
+            f"{pair['exposure_a']}-{pair['exposure_b']} a seam of {true_seam:+.3f} x pixel "
+            f"noise (threshold {fraction}); skyqa measured {pair[method]:+.3f}, "
+            f"{error:+.1f} x its uncertainty from that. Exposures furthest from their "
+            f"pedestal: {off}.",
+        )
+    if name == "test_match_recovers_injected_pedestals":
+        tolerances = pedestal_tolerances(pairs, fraction)
+        past = {n: v for n, v in residual.items() if abs(v) > tolerances.get(n, np.nan)}
+        return Review(
+            check,
+            bool(past),
+            f"MDRIZSKY - pedestal (less the mean), recomputed: {off}; past half the seam "
+            f"threshold of the exposure's noise: {', '.join(past) or 'none'}.",
+        )
+    # test_match_agrees_with_oracle: which of the two solutions is off from the truth?
+    sky = mosaics[method].mdrizsky.set_index("rootname")["mdrizsky_e_s"].astype(float)
+    oracle = solve_offsets(pairs, list(sky.index))
+    pedestal = np.array([truth.pedestals_e_s[n] for n in sky.index])
+    match_error = sky.to_numpy() - pedestal
+    oracle_error = oracle.to_numpy() - pedestal
+    match_error -= np.median(match_error)
+    oracle_error -= np.median(oracle_error)
+    tolerance = field.thresholds.oracle_tolerance_e_s
+    return Review(
+        check,
+        bool(np.max(np.abs(match_error)) > tolerance >= np.max(np.abs(oracle_error))),
+        f"against the injected pedestals (median removed), drizzlepac's {method} is off by "
+        f"up to {np.max(np.abs(match_error)):.5f} e-/s, skyqa's least-squares solution by "
+        f"up to {np.max(np.abs(oracle_error)):.5f} e-/s (tolerance {tolerance} e-/s).",
+    )
+
+
+def _wcs_review(check: str, name: str, visit: str, pipeline, truth) -> Review:
+    placement = pipeline.placement()
+    rows = placement.truth[placement.truth.visit == visit]
+    jitter = {g.rootname: float(np.hypot(*g.jitter_mas)) for g in truth.exposures}
+    limits = pipeline.field.thresholds
+    limit = limits.wcs_truth_max_rms_mas if name == WCS_CHECKS[0] else limits.source_offset_max_mas
+    parts = [
+        f"{row.rootname} {row.rms_mas:.1f} mas RMS from its true mapping (its own pointing "
+        f"jitter {jitter[row.rootname]:.1f} mas)"
+        for row in rows.itertuples(index=False)
+    ]
+    return Review(
+        check,
+        bool(rows.rms_mas.max() > limit),
+        "; ".join(parts) + f" (threshold {limit} mas).",
+    )
+
+
+def review_failures(pipeline, failed: Sequence[str]) -> list[Review]:
+    """`Review` of each failed check id (``name[field-param]``) of a synthetic field,
+    from the cached results of ``pipeline`` (a `skyqa.pipeline.Pipeline` of the field:
+    what it needs is built if it is not cached)."""
+    from skyqa.simulate import load_truth
+
+    truth = load_truth(pipeline.exposures().truth_path)
+    prefix = f"{pipeline.field.name}-"
+    reviews = []
+    for check in failed:
+        name, _, rest = check.partition("[")
+        param = rest.rstrip("]").removeprefix(prefix)
+        if name in SKY_CHECKS:
+            reviews.append(_sky_review(check, name, param, pipeline, truth))
+        elif name in WCS_CHECKS:
+            reviews.append(_wcs_review(check, name, param, pipeline, truth))
+        else:
+            reviews.append(Review(check, None, "read its verdicts"))
+    return reviews
+
+
+def review_session(spec_path: Path, cache_dir: Path, failed: Sequence[str]) -> list[Review]:
+    """`review_failures` for a field spec file and the cache its session used."""
+    from skyqa.field import load_field_spec
+    from skyqa.pipeline import Pipeline
+
+    field = load_field_spec(spec_path)
+    with Pipeline(field, cache_dir, progress=lambda message: None, workers=1) as pipeline:
+        return review_failures(pipeline, failed)
