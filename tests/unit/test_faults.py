@@ -19,10 +19,19 @@ REQUIRED_BY_THE_ISSUE = {
     "nan-shift",
     "noop-tweakback",
     "match-fallback",
-    "pedestal-after-match",
+    "mismatched-sky",
     "misaligned-exposure",
     "unflagged-hot-column",
     "wrong-sky-method",
+}
+SIZED_BY_THE_ISSUE = {
+    "mismatched-sky",  # a pedestal on one exposure (x pixel noise)
+    "sky-step",
+    "misaligned-exposure",
+    "visit-rotated",
+    "unflagged-hot-column",
+    "noop-tweakback",
+    "sky-header-mismatch",
 }
 CHECK_NAMES = {
     "test_shift_file",
@@ -36,6 +45,9 @@ CHECK_NAMES = {
     "test_uniform_setup",
     "test_overlaps_connected",
     "test_mosaic_exists",
+    "test_mosaic_holds_recorded_sky",
+    "test_sources_on_catalog",
+    "test_alignment_residuals",
 }
 STAGES = {"exposures", "alignment", "overlaps", "mosaic-match", "mosaic-globalmin"}
 
@@ -46,7 +58,46 @@ def test_catalog_covers_the_required_faults_with_real_checks():
         assert fault.stage in STAGES, fault
         assert fault.description, fault
         assert fault.caught_by, fault
+        assert fault.via in ("pipeline", "plumbing"), fault
         assert {check.split("[")[0] for check in fault.caught_by} <= CHECK_NAMES
+
+
+def test_at_least_eight_faults_go_through_the_pipeline():
+    through = [name for name, fault in FAULTS.items() if fault.via == "pipeline"]
+    assert len(through) >= 8, through
+
+
+def test_sized_faults_name_the_threshold_their_check_claims():
+    field = resolve_field("mini-sim")
+    assert {name for name, fault in FAULTS.items() if fault.unit} == SIZED_BY_THE_ISSUE
+    for name in SIZED_BY_THE_ISSUE:
+        fault = FAULTS[name]
+        assert fault.default_size > 0
+        assert fault.claimed_threshold(field) > 0
+        assert fault.size == fault.default_size
+
+
+def test_a_fault_size_is_parsed_with_or_without_its_unit():
+    assert get_fault("misaligned-exposure=20mas").size == 20.0
+    assert get_fault("misaligned-exposure=20").size == 20.0
+    assert get_fault("sky-step=0.3xnoise").size == 0.3
+    assert get_fault("sky-step=0.3xnoise").label == "sky-step=0.3xnoise"
+    assert get_fault("sky-step").size == 1.0
+    assert FAULTS["sky-step"].size == 1.0  # the catalog's instance is not changed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nan-shift=3", "has no size"),
+        ("misaligned-exposure=20deg", "is not a number in mas"),
+        ("misaligned-exposure=-5", "positive number"),
+        ("misaligned-exposure=nan", "positive number"),
+    ],
+)
+def test_a_bad_fault_size_says_what_is_wrong(text, message):
+    with pytest.raises(FieldSpecError, match=message):
+        get_fault(text)
 
 
 def test_unknown_fault_lists_the_known_ones():
@@ -58,8 +109,8 @@ def test_expected_check_ids_carry_field_and_visit():
     field = resolve_field("mini-sim")
     assert expected_checks(get_fault("nan-shift"), field) == ["test_shift_file[mini-sim]"]
     assert expected_checks(get_fault("misaligned-exposure"), field) == [
+        "test_sources_on_catalog[mini-sim-isqa04030]",
         "test_wcs_matches_truth[mini-sim-isqa04030]",
-        "test_tweakback_moved_flts[mini-sim-isqa04030]",
     ]
     assert expected_checks(get_fault("match-fallback"), field) == [
         "test_no_sky_fallback[mini-sim-match]"
@@ -88,36 +139,53 @@ def test_nan_shift_writes_nan_on_the_first_line_only(tmp_path):
     assert lines[2].startswith("isqa02030_drz.fits    0.10")
 
 
-def test_hot_column_changes_one_column_and_no_dq(tmp_path):
-    hdul = fits.HDUList(
+def _noisy_flt(path, shape=(64, 60), seed=1):
+    rng = np.random.default_rng(seed)
+    fits.HDUList(
         [
             fits.PrimaryHDU(),
-            fits.ImageHDU(np.ones((6, 9), np.float32), name="SCI"),
-            fits.ImageHDU(np.zeros((6, 9), np.int16), name="DQ"),
+            fits.ImageHDU(rng.normal(1.0, 0.05, shape).astype(np.float32), name="SCI"),
+            fits.ImageHDU(np.full(shape, 0.05, np.float32), name="ERR"),
+            fits.ImageHDU(np.zeros(shape, np.int16), name="DQ"),
         ]
-    )
-    hdul.writeto(tmp_path / "a_flt.fits")
-    get_fault("unflagged-hot-column").outputs(None, tmp_path, {"flt_paths": ["a_flt.fits"]})
+    ).writeto(path)
+
+
+def test_hot_column_is_its_size_in_robust_sigma_and_leaves_dq(tmp_path):
+    from skyqa.measure import column_outlier
+
+    _noisy_flt(tmp_path / "a_flt.fits")
+    before = fits.getdata(tmp_path / "a_flt.fits", "SCI").copy()
+    field = resolve_field("mini-sim")
+    get_fault("unflagged-hot-column=25").outputs(field, tmp_path, {"flt_paths": ["a_flt.fits"]})
     with fits.open(tmp_path / "a_flt.fits") as changed:
-        difference = changed["SCI"].data - 1.0
-        assert np.allclose(difference[:, 3], 0.5)
-        assert np.count_nonzero(difference) == 6
+        difference = changed["SCI"].data - before
+        assert np.count_nonzero(difference) == 64
+        assert np.count_nonzero(difference[:, 20]) == 64  # the column a third of the way
         assert not changed["DQ"].data.any()
+        column, _, score = column_outlier(changed["SCI"].data, changed["DQ"].data, 16)
+    assert column == 20
+    assert 20 < score < 30  # the size in robust sigma, give or take the column's own noise
 
 
-def test_pedestal_fault_reads_a_copy_and_leaves_the_original(tmp_path):
+def test_sky_step_raises_the_upper_half_by_its_size_in_pixel_noise(tmp_path):
+    _noisy_flt(tmp_path / "a_flt.fits")
+    before = fits.getdata(tmp_path / "a_flt.fits", "SCI").copy()
+    get_fault("sky-step=0.4").outputs(None, tmp_path, {"flt_paths": ["a_flt.fits"]})
+    difference = fits.getdata(tmp_path / "a_flt.fits", "SCI") - before
+    assert np.allclose(difference[32:], 0.4 * 0.05)
+    assert not difference[:32].any()
+
+
+def test_empty_mosaic_flags_copies_and_leaves_the_originals(tmp_path):
     original = tmp_path / "a_flt.fits"
-    fits.HDUList(
-        [fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 4), np.float32), name="SCI")]
-    ).writeto(original)
+    _noisy_flt(original)
     work = tmp_path / "work"
     work.mkdir()
-    other = tmp_path / "b_flt.fits"
-    paths = get_fault("pedestal-after-match").inputs(None, [original, other], work)
-    assert paths[1] == other
-    assert paths[0] != original
-    assert np.allclose(fits.getdata(paths[0], "SCI"), 0.02)
-    assert not fits.getdata(original, "SCI").any()
+    (copy,) = get_fault("empty-mosaic").inputs(None, [original], work)
+    assert copy != original
+    assert (fits.getdata(copy, "DQ") & 4).all()
+    assert not fits.getdata(original, "DQ").any()
 
 
 def _result(label, fault, statuses):

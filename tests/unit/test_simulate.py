@@ -153,12 +153,23 @@ def test_real_keywords_match_the_reference_headers(mini):
         assert real["SCI"].header["BUNIT"] == ours["SCI"].header["BUNIT"]
 
 
+def _epoch(geometries):
+    return simulate.decimal_year(float(np.mean([g.expstart_mjd for g in geometries])))
+
+
 def test_truth_round_trips(tmp_path, mini):
     import json
 
-    field, geometries, errors, scene, _ = mini
+    field, geometries, errors, scene, arrays = mini
+    catalog = simulate.reference_catalog(scene, field.synthetic, _epoch(geometries))
     document = simulate._truth_document(
-        field, geometries, errors, scene, {g.rootname: 1 for g in geometries}, 5
+        field,
+        geometries,
+        errors,
+        scene,
+        {g.rootname: 1 for g in geometries},
+        {g.rootname: arrays.hits for g in geometries},
+        catalog,
     )
     path = tmp_path / "truth.json"
     path.write_text(json.dumps(document))
@@ -166,14 +177,80 @@ def test_truth_round_trips(tmp_path, mini):
     assert truth.exposures == tuple(geometries)
     assert truth.pointing_errors == tuple(errors)
     assert truth.pedestals_e_s == scene.pedestal_e_s
+    assert truth.distortion == scene.distortion
+    assert document["catalog"]["two_parameter_stars"] == int(catalog["two_parameter"].sum())
 
 
-def test_catalog_is_the_bright_true_stars(mini):
-    field, _, _, scene, _ = mini
-    catalog = simulate.reference_catalog(scene, field.synthetic)
+def test_catalog_is_the_bright_stars_with_gaia_like_errors(mini):
+    field, geometries, _, scene, _ = mini
+    spec = field.synthetic
+    catalog = simulate.reference_catalog(scene, spec, _epoch(geometries))
+    bright = scene.stars[scene.stars["gaia_g"] < spec.catalog_mag_limit]
     assert 0 < len(catalog) < len(scene.stars)
-    assert set(catalog["ra"]) <= set(scene.stars["ra"])
-    assert catalog["mag"].max() < field.synthetic.catalog_mag_limit
+    assert catalog["mag"].max() < spec.catalog_mag_limit
+    # Not the true positions: moved by the catalog's error, by at most a few tens of mas.
+    east, north = simulate.tangent_offsets(
+        catalog["ra"], catalog["dec"], scene.ra_targ, scene.dec_targ
+    )
+    true_east, true_north = simulate.tangent_offsets(
+        bright["ra"], bright["dec"], scene.ra_targ, scene.dec_targ
+    )
+    moved_mas = 1000 * np.hypot(east - true_east, north - true_north)
+    np.testing.assert_allclose(moved_mas, catalog["error_mas"], atol=1e-3)
+    assert 0 < np.median(moved_mas) < 30
+    # 2-parameter stars (no proper motion) are faint and far off: motion x 3.2 years.
+    two = np.asarray(catalog["two_parameter"])
+    assert two.any() and (catalog["mag"][two] > spec.two_parameter_mag_limit).all()
+    assert np.median(moved_mas[two]) > 2 * np.median(moved_mas[~two])
+
+
+def test_a_perfect_catalog_is_the_true_positions(mini):
+    field, geometries, _, scene, _ = mini
+    spec = dataclasses.replace(
+        field.synthetic, catalog_error_scale=0.0, proper_motion_dispersion_mas_yr=0.0
+    )
+    stars = scene.stars.copy()
+    stars["pm_east_mas_yr"] = 0.0
+    stars["pm_north_mas_yr"] = 0.0
+    catalog = simulate.reference_catalog(
+        dataclasses.replace(scene, stars=stars), spec, _epoch(geometries)
+    )
+    assert np.max(catalog["error_mas"]) == 0.0
+
+
+def test_distortion_residual_has_the_spec_rms_and_is_smooth(mini):
+    field = mini[0]
+    terms = simulate.distortion_terms(field.synthetic)
+    grid = np.linspace(0, wfc3ir.FULL_FRAME_PIX, 101)
+    dx, dy = simulate.distortion_residual(*np.meshgrid(grid, grid), terms)
+    rms = np.sqrt(np.mean(dx**2 + dy**2))
+    assert rms == pytest.approx(field.synthetic.distortion_residual_pix, rel=0.05)
+    # Smooth: neighbouring samples (10 pixels apart) differ by far less than the field.
+    assert np.max(np.abs(np.diff(dx, axis=1))) < 0.2 * np.max(np.abs(dx))
+    off = dataclasses.replace(field.synthetic, distortion_residual_pix=0.0)
+    assert simulate.distortion_terms(off) == []
+
+
+def test_each_exposure_has_its_own_pointing_jitter(mini):
+    field, geometries, _, _, _ = mini
+    jitter = np.array([g.jitter_mas for g in geometries])
+    assert np.all(np.abs(jitter) < 5 * field.synthetic.exposure_jitter_mas)
+    assert len({tuple(j) for j in jitter}) == len(geometries)
+    still = dataclasses.replace(field.synthetic, exposure_jitter_mas=0.0)
+    calm, _ = simulate.plan_geometry(still, 85.25, -2.45, np.random.default_rng(0))
+    assert all(g.jitter_mas == (0.0, 0.0) for g in calm)
+
+
+def test_unflagged_hits_are_in_the_data_with_dq_zero(mini):
+    field, geometries, _, _, arrays = mini
+    spec = field.synthetic
+    kinds = [hit["kind"] for hit in arrays.hits]
+    assert kinds.count("cosmic ray") == spec.unflagged_cosmic_rays
+    assert kinds.count("snowball") == spec.unflagged_snowballs
+    for hit in arrays.hits:
+        x, y = int(round(hit["x"])), int(round(hit["y"]))
+        if 0 <= x < arrays.sci.shape[1] and 0 <= y < arrays.sci.shape[0]:
+            assert arrays.dq[y, x] & ~(wfc3ir.DQ_HOT | wfc3ir.DQ_BAD_DETECTOR | wfc3ir.DQ_BLOB) == 0
 
 
 def test_plan_refuses_dates_a_visit_cannot_have(mini):

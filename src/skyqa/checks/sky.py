@@ -144,11 +144,12 @@ def check_pedestals_recovered(
                 f"residual {residual:+.5f} e-/s (MDRIZSKY {table[name]:.5f}, injected "
                 f"{injected_pedestal_e_s[name]:.5f}, common constant {constant:+.5f})"
                 + comparison
+                + ("" if is_finite(residual) else "; not a number: this exposure's MDRIZSKY is NaN")
                 + (
                     ""
-                    if finite
-                    else "; not a number: this exposure's MDRIZSKY, or its pixel noise "
-                    "(no overlap measured), is NaN"
+                    if is_finite(limit)
+                    else "; no tolerance: this exposure's pixel noise is unknown (no overlap "
+                    "was measured for it)"
                 ),
                 f"|residual| <= {limit:.5g} e-/s",
                 "a residual this large means the sky matching did not measure the overlap "
