@@ -25,6 +25,7 @@ or from the command line: ``pytest --field mini-sim --skyqa-inject-fault nan-shi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -598,6 +599,8 @@ class SessionResult:
     exit_code: int
     log_path: Path
     note: str = ""
+    reviews: tuple = ()
+    """Clean sessions: `skyqa.review.Review` of each failed check (what the truth says)."""
 
     def statuses(self) -> dict[str, str]:
         return {check["id"]: check["status"] for check in self.summary.get("checks", [])}
@@ -611,9 +614,15 @@ class SessionResult:
         statuses = self.statuses()
         return [name for name in self.expected if statuses.get(name) != "failed"]
 
+    def unconfirmed(self) -> list[str]:
+        """Clean sessions: failed checks the truth does not show (false alarms)."""
+        confirmed = {review.check for review in self.reviews if review.confirmed}
+        return [name for name in self.failed() if name not in confirmed]
+
     def caught(self) -> bool:
-        """Fault sessions: every named check failed. Clean sessions: nothing failed."""
-        return not self.missed() if self.fault else not self.failed()
+        """Fault sessions: every named check failed. Clean sessions: no false alarm,
+        every check that failed is shown real by the truth (`skyqa.review`)."""
+        return not self.missed() if self.fault else not self.unconfirmed()
 
     def first_failure(self, check_id: str) -> str:
         """The first failed verdict's sentence of a check, '' if none."""
@@ -706,13 +715,20 @@ def run_fault_suite(
     """
     names = list(FAULTS) if faults is None else list(faults)
     work_dir.mkdir(parents=True, exist_ok=True)
-    target = str(field.source_path or field.name)
+    if field.source_path is None:
+        raise FieldSpecError(f"field {field.name!r} was not read from a spec file")
+    target = str(field.source_path)
 
     def clean(label: str, spec: str, args: Sequence[str] = (), note: str = "") -> SessionResult:
+        from skyqa.review import review_session
+
         code, summary, log = run_session(
             spec, cache_dir, work_dir / label, extra_args=[*extra_args, *args]
         )
-        return SessionResult(label, None, (), summary, code, log, note)
+        result = SessionResult(label, None, (), summary, code, log, note)
+        failed = result.failed()
+        reviews = tuple(review_session(Path(spec), cache_dir, failed)) if failed else ()
+        return dataclasses.replace(result, reviews=reviews)
 
     def faulted(name: str) -> SessionResult:
         fault = get_fault(name)
@@ -743,27 +759,33 @@ def run_fault_suite(
 def fault_table(results: Sequence[SessionResult]) -> str:
     """The README's table (Markdown): fault, where, which checks must catch it, result."""
     lines = [
-        "| fault | injected into | must be caught by | result |",
-        "|---|---|---|---|",
+        "| fault | via | injected into | must be caught by | result |",
+        "|---|---|---|---|---|",
     ]
     for result in results:
         if result.fault is None:
             statuses = list(result.statuses().values())
             run = [status for status in statuses if status not in ("not run", "deselected")]
-            failed = len(result.failed())
+            failed = result.failed()
             not_run = f" ({len(statuses) - len(run)} not run)" if len(run) < len(statuses) else ""
+            shown = ""
+            if failed:
+                real = [name for name in failed if name not in result.unconfirmed()]
+                shown = f"; {len(real)} failed, shown real by the truth" if real else ""
+                if result.unconfirmed():
+                    shown += f"; NOT shown by the truth: {', '.join(result.unconfirmed())}"
             lines.append(
-                f"| none ({result.label}) | - | no check may fail"
-                f"{', ' + result.note if result.note else ''} "
+                f"| none ({result.label}) | - | - | no false alarm (a check that fails must "
+                f"be shown real by the truth){', ' + result.note if result.note else ''} "
                 f"| {'no false alarm' if result.caught() else 'FALSE ALARM'}: "
-                f"{len(run) - failed} of {len(run)} checks passed{not_run} |"
+                f"{len(run) - len(failed)} of {len(run)} checks passed{not_run}{shown} |"
             )
             continue
         checks = ", ".join(f"`{name}`" for name in result.expected)
         verdict = "caught" if result.caught() else f"MISSED ({', '.join(result.missed())})"
         lines.append(
-            f"| `{result.fault.name}`: {result.fault.description} | {result.fault.stage} "
-            f"| {checks} | {verdict} |"
+            f"| `{result.fault.label}`: {result.fault.description} | {result.fault.via} "
+            f"| {result.fault.stage} | {checks} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -778,5 +800,6 @@ def evidence_table(results: Sequence[SessionResult]) -> str:
             lines[-1] += result.first_failure(name) or "(no failed verdict)"
         others = [name for name in result.failed() if name not in result.expected]
         lines.append(f"- also failed: {', '.join(others) or 'nothing'}")
+        lines += [f"- {review.line()}" for review in result.reviews]
         lines.append("")
     return "\n".join(lines)

@@ -639,13 +639,17 @@ def _add_unflagged_hits(sci: np.ndarray, rootname: str, spec: SyntheticSpec) -> 
             if 0 <= xi < size and 0 <= yi < size:
                 sci[yi, xi] += level
         hits.append({"kind": "cosmic ray", "x": int(x), "y": int(y), "e_s": level})
-    yy, xx = np.mgrid[0:size, 0:size]
     for _ in range(spec.unflagged_snowballs):
         x, y = rng.uniform(0, size, size=2)
         radius = rng.uniform(2.5, 5.0)
         core = rng.uniform(5.0, 30.0)
-        profile = core / (1 + np.exp((np.hypot(xx - x, yy - y) - radius) / 0.7))
-        sci += profile.astype(sci.dtype)
+        # A box of 20 pixels around it: beyond, the edge's fall-off is below 1e-8 of the core.
+        box = (
+            slice(max(0, int(y) - 20), min(size, int(y) + 21)),
+            slice(max(0, int(x) - 20), min(size, int(x) + 21)),
+        )
+        yy, xx = np.mgrid[box]
+        sci[box] += core / (1 + np.exp((np.hypot(xx - x, yy - y) - radius) / 0.7))
         hits.append({"kind": "snowball", "x": float(x), "y": float(y), "e_s": float(core)})
     return hits
 

@@ -195,7 +195,13 @@ def _result(label, fault, statuses):
 
 
 def test_fault_table_says_caught_missed_and_false_alarm():
+    import dataclasses
+
+    from skyqa.review import Review
+
     nan = get_fault("nan-shift")
+    real = _result("clean-seed31", None, {"test_a[x]": "failed", "test_b[x]": "passed"})
+    real = dataclasses.replace(real, reviews=(Review("test_a[x]", True, "off by 12 mas"),))
     rows = fault_table(
         [
             _result("clean-seed2024", None, {"test_a[mini-sim]": "passed"}),
@@ -207,12 +213,19 @@ def test_fault_table_says_caught_missed_and_false_alarm():
                 {"test_a[x]": "failed", "test_b[x]": "passed", "test_c[x]": "not run"},
             ),
             _result("clean-seed11", None, {"test_a[x]": "passed", "test_b[x]": "deselected"}),
+            real,
         ]
     ).splitlines()
-    assert rows[2] == (
-        "| none (clean-seed2024) | - | no check may fail | no false alarm: 1 of 1 checks passed |"
-    )
-    assert rows[3].endswith("| alignment | `test_shift_file[mini-sim]` | caught |")
+    assert rows[0] == "| fault | via | injected into | must be caught by | result |"
+    assert rows[2].startswith("| none (clean-seed2024) | - | - | no false alarm (a check")
+    assert rows[2].endswith("| no false alarm: 1 of 1 checks passed |")
+    assert rows[3].endswith("| plumbing | alignment | `test_shift_file[mini-sim]` | caught |")
     assert rows[4].endswith("| MISSED (test_shift_file[mini-sim]) |")
-    assert "FALSE ALARM: 1 of 2 checks passed (1 not run)" in rows[5]
+    assert (
+        "FALSE ALARM: 1 of 2 checks passed (1 not run); NOT shown by the truth: test_a[x]"
+        in (rows[5])
+    )
     assert "no false alarm: 1 of 1 checks passed (1 not run)" in rows[6]
+    assert rows[7].endswith(
+        "| no false alarm: 1 of 2 checks passed; 1 failed, shown real by the truth |"
+    )
