@@ -350,7 +350,7 @@ def test_metrics_are_junit_properties(pytester, mini_pipeline, shared_cache_dir)
     assert suite["skyqa headline | mini-sim"].startswith("6 of ")
 
 
-HEAVY_MODULES = ("drizzlepac", "astropy.wcs", "astropy.table", "scipy", "matplotlib")
+HEAVY_MODULES = ("drizzlepac", "astropy.wcs", "astropy.table", "scipy", "matplotlib", "photutils")
 """What a run that finds everything in its cache has no use for (drizzlepac alone adds
 about 0.45 s to the interpreter's exit; astropy.table and astropy.wcs 0.3 s of imports)."""
 
