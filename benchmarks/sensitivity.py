@@ -197,6 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/skyqa-sensitivity"))
     parser.add_argument("--out", type=Path, default=HERE / "sensitivity.md")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        help="sensitivity.json of an earlier run: its results are kept, except those this "
+        "run measures again (same fault and seed) or replaces (its clean seeds)",
+    )
     args = parser.parse_args(argv)
 
     base = resolve_field(args.field)
@@ -228,7 +234,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with ThreadPoolExecutor(args.parallel) as pool:
         results = list(pool.map(one, tasks))
-    results.sort(key=lambda result: (args.kinds.index(result["kind"]), result["seed"]))
+    if args.merge:
+        earlier = json.loads(args.merge.read_text())
+        measured = {(result["kind"], result["seed"]) for result in results}
+        for result in earlier["sizes"]:
+            if (result["kind"], result["seed"]) not in measured:
+                for key in ("threshold", "smallest"):
+                    result[key] = float(result[key]) if result[key] is not None else None
+                results.append(result)
+        seeds = {entry["seed"] for entry in clean}
+        clean = sorted(
+            clean + [entry for entry in earlier["clean"] if entry["seed"] not in seeds],
+            key=lambda entry: entry["seed"],
+        )
+    order = [name for name in FAULTS if FAULTS[name].unit]
+    results.sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
     document = {"sizes": results, "clean": clean}
     (work / "sensitivity.json").write_text(json.dumps(document, indent=1, default=str))
     args.out.write_text(report(results, clean, base, time.perf_counter() - started, args.steps))
