@@ -20,7 +20,8 @@ pipeline = Pipeline(resolve_field("mini-sim"), sys.argv[1], progress=lambda mess
 pipeline.mosaics()
 stages = ["exposures", "catalog", "alignment", "mosaic-localmin", "mosaic-match",
           "mosaic-globalmin_match", "mosaic-globalmin",
-          "overlaps", "residuals", "placement", "columns"]  # built with the mosaics
+          "overlaps", "residuals", "placement", "columns", "sources",
+          "skies"]  # built with the mosaics
 print(json.dumps({stage: pipeline.stage_entry(stage).reused for stage in stages}))
 """
 
