@@ -118,12 +118,18 @@ def clean_seeds(
 # --- the report -------------------------------------------------------------------------
 
 
-def _size(value: float | None, unit: str) -> str:
+def _size(value: float | None, unit: str, every_size_caught: bool = False) -> str:
     if value is None:
         return "fails clean"
     if math.isinf(value):
         return f"> {HIGH:g}x"
-    return f"{value:.3g}"
+    # Caught at every size tried: the smallest is at most the smallest tried.
+    return f"<= {value:.3g}" if every_size_caught else f"{value:.3g}"
+
+
+def _every_size_caught(result: dict) -> bool:
+    statuses = list(result.get("tried", {}).values())
+    return bool(statuses) and all(status == "failed" for status in statuses)
 
 
 def report(
@@ -157,7 +163,10 @@ def report(
         threshold = rows[0]["threshold"]
         found = [row["smallest"] for row in rows if row["smallest"] is not None]
         median = statistics.median(found) if found else math.nan
-        per_seed = ", ".join(f"{row['seed']}: {_size(row['smallest'], unit)}" for row in rows)
+        per_seed = ", ".join(
+            f"{row['seed']}: {_size(row['smallest'], unit, _every_size_caught(row))}"
+            for row in rows
+        )
         lines.append(
             f"| `{kind}` ({unit}) | `{rows[0]['check'].split('[')[0]}` | {threshold:g} "
             f"| {per_seed} | {_size(median, unit)} | {median / threshold:.2f} |"
