@@ -45,6 +45,7 @@ from astropy.io import fits
 
 from skyqa.errors import FieldSpecError
 from skyqa.field import FieldSpec
+from skyqa.pixels import exposure_noise
 
 ARCSEC_DEG = 1.0 / 3600.0
 
@@ -169,14 +170,8 @@ def _turn_wcs(path: Path, turn: np.ndarray, shift_arcsec, centre: tuple[float, f
                 header[f"CD{i + 1}_{j + 1}"] = float(cd[i, j])
 
 
-def _median_err(path: Path) -> float:
-    """The per-pixel noise of an exposure: the median of its positive ERR (e-/s)."""
-    with fits.open(path) as hdul:
-        err = hdul["ERR", 1].data
-        return float(np.median(err[err > 0]))
-
-
-def _first_visit_drz(workdir: Path, record: dict, last: bool = False) -> Path:
+def _visit_drz(workdir: Path, record: dict, last: bool = False) -> Path:
+    """The first (or last) visit's DRZ in the alignment's or exposures' record."""
     names = sorted(record["visit_drz_paths"])
     return workdir / names[-1 if last else 0]
 
@@ -228,7 +223,7 @@ class VisitRotated(Fault):
         from skyqa.align import drz_members
         from skyqa.wfc3ir import rotation_matrix
 
-        drz = _first_visit_drz(workdir, record, last=True)
+        drz = _visit_drz(workdir, record, last=True)
         header = fits.getheader(drz, ("SCI", 1))
         centre = (header["CRVAL1"], header["CRVAL2"])
         turn = rotation_matrix(self.size)
@@ -393,7 +388,7 @@ class _SubtractSkyFault(Fault):
             result = original(image_list, *args, **kwargs)
             image = sorted(image_list, key=lambda item: item._filename)[0]
             chip = image[image.scienceExt, 1]
-            delta = self.size * _median_err(Path(image._filename))
+            delta = self.size * exposure_noise(Path(image._filename))
             self.change(chip, image._filename, delta)
             return result
 
@@ -487,7 +482,7 @@ class SkyStep(Fault):
 
     def outputs(self, field, workdir, record):
         path = _flts(workdir, record)[0]
-        step = self.size * _median_err(path)
+        step = self.size * exposure_noise(path)
         with fits.open(path, mode="update") as hdul:
             data = hdul["SCI", 1].data
             data[data.shape[0] // 2 :, :] += np.float32(step)
@@ -505,7 +500,7 @@ class PointingBeyondSearchrad(Fault):
     def outputs(self, field, workdir, record):
         from skyqa.align import drz_members
 
-        drz = _first_visit_drz(workdir, record, last=True)
+        drz = _visit_drz(workdir, record, last=True)
         offset = 5.0 * field.tweakreg.searchrad
         for path in (drz, *(drz.parent / name for name in drz_members(drz))):
             _move_north(path, offset)

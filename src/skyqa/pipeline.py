@@ -379,7 +379,7 @@ class Pipeline:
             key["fault"] = {
                 "name": self.fault.name,
                 "size": self.fault.size,
-                "code": cache.source_digest(faults),
+                "code": cache.source_digest(faults, pixels),
             }
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         if job.describe is not None:
@@ -757,7 +757,7 @@ class Pipeline:
             "alignment": self._entries["alignment"].content_digest,
             "catalog": self._entries["catalog"].content_digest,
             "final_bits": self.field.astrodrizzle.final_bits,
-            "code": cache.source_digest(sources, astrometry, headers),
+            "code": cache.source_digest(sources, pixels, astrometry, headers),
         }
         build = functools.partial(
             _build_sources, self.field, aligned.aligned_flt_paths, reference.path

@@ -106,10 +106,16 @@ def _area_ratio_nodes(
     return out_x / step, out_y / step, area_out / area_in
 
 
-def _median_err(path: Path) -> float:
+def pixel_noise(err: np.ndarray) -> float:
+    """An exposure's per-pixel noise: the median of its positive ERR (NaN if none is)."""
+    positive = err[np.isfinite(err) & (err > 0)]
+    return float(np.median(positive)) if positive.size else float("nan")
+
+
+def exposure_noise(path: Path) -> float:
+    """`pixel_noise` of an FLT's first ERR extension."""
     with fits.open(path) as hdul:
-        err = hdul["ERR", 1].data
-        return float(np.nanmedian(err[err > 0])) if np.any(err > 0) else float("nan")
+        return pixel_noise(hdul["ERR", 1].data)
 
 
 def sky_regions(
@@ -177,7 +183,7 @@ def sky_regions(
         header = fits.getheader(path, ("SCI", 1))
         rootnames.append(rootname_of(primary, path))
         exptimes.append(float(primary["EXPTIME"]))
-        noises.append(_median_err(path))
+        noises.append(exposure_noise(path))
         masks.append(_footprint_mask(header, out_wcs, shape, step))
         node_x, node_y, ratio = _area_ratio_nodes(header, out_wcs, step)
         areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))

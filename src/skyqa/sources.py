@@ -23,6 +23,7 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.headers import rootname_of
+from skyqa.pixels import pixel_noise
 
 SOURCE_COLUMNS = [
     "visit",
@@ -151,7 +152,7 @@ def source_offsets(
             sci = hdul["SCI", 1].data.astype(float)
             mask = ((hdul["DQ", 1].data & ~good_bits) != 0) | ~np.isfinite(sci)
             err = hdul["ERR", 1].data
-        noise = float(np.median(err[err > 0])) if np.any(err > 0) else float("nan")
+        noise = pixel_noise(err)
         x, y = find_sources(sci, mask, noise)
         ra, dec = wcs_from_header(header).all_pix2world(x, y, 0)
         east, north = match_offsets(np.asarray(ra), np.asarray(dec), cat_ra, cat_dec)

@@ -493,31 +493,41 @@ def _seams(seam, uncertainty=0.001, noise=0.05, n_pixels=5000):
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_precise_seam_at_and_past_its_threshold(sign):
-    # uncertainty 0.02 x noise <= 0.1 / 3: precise, so the threshold alone decides.
-    assert failures(check_seam_free(_seams(sign * 0.1), "match", 0.1)) == []
-    (failed,) = failures(check_seam_free(_seams(sign * 0.1001), "match", 0.1))
+def test_exact_seam_at_and_past_its_threshold(sign):
+    # No uncertainty: the threshold alone decides.
+    assert failures(check_seam_free(_seams(sign * 0.1, uncertainty=0.0), "match", 0.1)) == []
+    (failed,) = failures(check_seam_free(_seams(sign * 0.1001, uncertainty=0.0), "match", 0.1))
     assert failed.subject == "pair a-b (match, 5000 pixels)"
     assert failed.value == pytest.approx(sign * 0.1001)
     assert failed.limit == 0.1
     assert f"{sign * 0.1001:+.3f} x pixel noise" in failed.measured
-    assert "(0.0500 e-/s)" in failed.threshold
+    assert failed.threshold == (
+        "|difference| - 2 x its uncertainty <= 0.1 x pixel noise (0.0500 e-/s)"
+    )
 
 
-def test_precision_boundary_of_the_seam_check():
-    precise = 0.1 / 3  # with a pixel noise of 1: exactly a third of the threshold
-    assert failures(check_seam_free(_seams(0.11, uncertainty=precise, noise=1.0), "match", 0.1))
-    imprecise = precise * 1.001
-    # Past the threshold but within 3 uncertainties of it: not a seam.
-    seams = _seams(0.11, uncertainty=imprecise, noise=1.0)
-    assert failures(check_seam_free(seams, "match", 0.1)) == []
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_seam_fails_two_uncertainties_past_its_threshold(sign):
+    noise, uncertainty = 0.05, 0.05 * 0.02  # 0.02 x noise: |seam| - 0.04 > 0.1 fails
+    seams = _seams(sign * 0.14, uncertainty, noise)
+    (verdict,) = check_seam_free(seams, "match", 0.1)
+    assert verdict.passed
+    assert verdict.value == pytest.approx(sign * 0.1)
+    (failed,) = failures(check_seam_free(_seams(sign * 0.1401, uncertainty, noise), "match", 0.1))
+    assert failed.value == pytest.approx(sign * 0.1001)
+
+
+def test_seam_within_its_noise_of_zero_is_judged_zero():
+    (verdict,) = check_seam_free(_seams(-0.03, uncertainty=0.05 * 0.02), "match", 0.1)
+    assert verdict.passed
+    assert verdict.value == 0.0
 
 
 def test_imprecise_seam_fails_only_when_significant():
-    noise, uncertainty = 0.05, 0.05 * 0.1  # 0.1 x noise: imprecise
-    # |seam| - 3 x 0.1 > 0.1 needs |seam| > 0.4
-    assert failures(check_seam_free(_seams(0.4, uncertainty, noise), "match", 0.1)) == []
-    for seam in (0.4001, -0.4001):
+    noise, uncertainty = 0.05, 0.05 * 0.1  # 0.1 x noise
+    # |seam| - 2 x 0.1 > 0.1 needs |seam| > 0.3
+    assert failures(check_seam_free(_seams(0.3, uncertainty, noise), "match", 0.1)) == []
+    for seam in (0.3001, -0.3001):
         assert failures(check_seam_free(_seams(seam, uncertainty, noise), "match", 0.1))
 
 
@@ -766,9 +776,9 @@ def test_score_verdict_says_nothing_more_when_finite():
     assert verdict.measured == "score 0.500"
 
 
-def test_seam_exactly_three_uncertainties_past_the_threshold_is_not_significant():
-    # |seam| - 3 x uncertainty == threshold: not more than, so not a seam.
-    seams = _seams(0.25, uncertainty=0.05, noise=1.0)
+def test_seam_exactly_two_uncertainties_past_the_threshold_is_not_significant():
+    # |seam| - 2 x uncertainty == threshold: not more than, so not a seam.
+    seams = _seams(0.2, uncertainty=0.05, noise=1.0)
     assert failures(check_seam_free(seams, "match", 0.1)) == []
 
 
@@ -828,11 +838,11 @@ def test_duplicate_rows_name_their_subject_and_item():
     assert failed.item == "isqa01a1q_flt.fits"
 
 
-def test_a_seam_exactly_three_uncertainties_past_is_not_significant_in_exact_binary():
-    # 0.5 - 3 x 0.125 == 0.125 exactly: not more than the threshold, so not a seam.
-    seams = _seams(0.5, uncertainty=0.125, noise=1.0)
+def test_a_seam_exactly_two_uncertainties_past_is_not_significant_in_exact_binary():
+    # 0.375 - 2 x 0.125 == 0.125 exactly: not more than the threshold, so not a seam.
+    seams = _seams(0.375, uncertainty=0.125, noise=1.0)
     assert failures(check_seam_free(seams, "match", 0.125)) == []
-    seams = _seams(0.50001, uncertainty=0.125, noise=1.0)
+    seams = _seams(0.37501, uncertainty=0.125, noise=1.0)
     assert failures(check_seam_free(seams, "match", 0.125))
 
 
