@@ -142,13 +142,15 @@ def _wcs_review(check: str, name: str, visit: str, pipeline, truth) -> Review:
     )
 
 
-def review_failures(pipeline, failed: Sequence[str]) -> list[Review]:
+def review_failures(pipeline, failed: Sequence[str], truth=None) -> list[Review]:
     """`Review` of each failed check id (``name[field-param]``) of a synthetic field,
     from the cached results of ``pipeline`` (a `skyqa.pipeline.Pipeline` of the field:
-    what it needs is built if it is not cached)."""
+    what it needs is built if it is not cached) and its truth (`skyqa.simulate.Truth`;
+    default: the field's ``truth.json``)."""
     from skyqa.simulate import load_truth
 
-    truth = load_truth(pipeline.exposures().truth_path)
+    if truth is None:
+        truth = load_truth(pipeline.exposures().truth_path)
     prefix = f"{pipeline.field.name}-"
     reviews = []
     for check in failed:

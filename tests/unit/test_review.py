@@ -1,0 +1,117 @@
+"""skyqa.review: a clean field's failed checks held against its truth, on small tables."""
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from skyqa.field import resolve_field
+from skyqa.review import Review, review_failures
+
+PEDESTALS = {"a": 0.80, "b": 0.82, "c": 0.81}
+NOISE = 0.05
+
+
+class FakePipeline:
+    """What review_failures reads of a pipeline: the field and cached results."""
+
+    def __init__(self, match_sky, raw_medians, uncertainty=0.001, truth_rms=(4.0, 5.0)):
+        self.field = resolve_field("mini-sim")
+        names = list(PEDESTALS)
+        self._mosaics = {
+            "match": SimpleNamespace(
+                mdrizsky=pd.DataFrame({"rootname": names, "mdrizsky_e_s": match_sky})
+            )
+        }
+        self._pairs = pd.DataFrame(
+            {
+                "exposure_a": ["a", "b"],
+                "exposure_b": ["b", "c"],
+                "n_pixels": [4000, 4000],
+                "raw_median_e_s": raw_medians,
+                "uncertainty_e_s": [uncertainty, uncertainty],
+                "pixel_noise_e_s": [NOISE, NOISE],
+            }
+        )
+        self._placement = SimpleNamespace(
+            truth=pd.DataFrame(
+                {"visit": ["v1", "v1"], "rootname": ["a", "b"], "rms_mas": list(truth_rms)}
+            )
+        )
+
+    def mosaics(self):
+        return self._mosaics
+
+    def overlaps(self):
+        return self._pairs
+
+    def placement(self):
+        return self._placement
+
+
+TRUTH = SimpleNamespace(
+    pedestals_e_s=PEDESTALS,
+    exposures=(
+        SimpleNamespace(rootname="a", jitter_mas=(3.0, 4.0)),
+        SimpleNamespace(rootname="b", jitter_mas=(0.0, 1.0)),
+    ),
+)
+
+
+def _raw(pedestals):
+    return [pedestals["a"] - pedestals["b"], pedestals["b"] - pedestals["c"]]
+
+
+def test_a_seam_the_truth_shows_is_real():
+    # match left b 0.01 e-/s (0.2 x noise) off its pedestal; skyqa measured the truth.
+    sky = [0.0, 0.03, 0.01]
+    pipeline = FakePipeline(sky, _raw(PEDESTALS))
+    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    assert review.confirmed is True
+    assert "a-b: true seam +0.200" in review.text
+    assert review.line().startswith("`test_seam_free[mini-sim-match]`: REAL: ")
+
+
+def test_a_seam_only_the_measurement_sees_is_not_shown():
+    # match is right; skyqa's measurement of pair a-b is 0.2 x noise off the truth.
+    sky = [0.0, 0.02, 0.01]
+    raw = _raw(PEDESTALS)
+    raw[0] += 0.2 * NOISE
+    pipeline = FakePipeline(sky, raw)
+    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    assert review.confirmed is False
+    assert "a-b: true seam +0.000 (skyqa measured +0.200" in review.text
+    assert "NOT SHOWN BY THE TRUTH" in review.line()
+
+
+def test_pedestal_and_oracle_failures_are_recomputed_from_the_truth():
+    pipeline = FakePipeline([0.0, 0.03, 0.01], _raw(PEDESTALS))
+    pedestal, oracle = review_failures(
+        pipeline,
+        [
+            "test_match_recovers_injected_pedestals[mini-sim-match]",
+            "test_match_agrees_with_oracle[mini-sim-match]",
+        ],
+        TRUTH,
+    )
+    assert pedestal.confirmed is True
+    assert "past half the seam threshold of the exposure's noise: a, b" in pedestal.text
+    assert oracle.confirmed is True  # match off 0.01; skyqa's solution is the truth
+    assert "skyqa's least-squares solution by up to 0.00000 e-/s" in oracle.text
+
+
+@pytest.mark.parametrize(("rms", "confirmed"), [((4.0, 12.0), True), ((4.0, 9.0), False)])
+def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_the_threshold(rms, confirmed):
+    pipeline = FakePipeline([0.0, 0.02, 0.01], _raw(PEDESTALS), truth_rms=rms)
+    for check in ("test_wcs_matches_truth[mini-sim-v1]", "test_sources_on_catalog[mini-sim-v1]"):
+        (review,) = review_failures(pipeline, [check], TRUTH)
+        assert review.confirmed is confirmed
+        assert "a 4.0 mas RMS from its true mapping (its own pointing jitter 5.0 mas)" in (
+            review.text
+        )
+
+
+def test_a_check_without_a_truth_comparison_says_so():
+    (review,) = review_failures(FakePipeline([0, 0, 0], [0, 0]), ["test_x[mini-sim]"], TRUTH)
+    assert review == Review("test_x[mini-sim]", None, "read its verdicts")
+    assert "NO TRUTH COMPARISON" in review.line()
