@@ -53,24 +53,27 @@ EDGE_MARGIN = 3
 
 def _footprint_mask(flt_header: fits.Header, out_wcs, shape, step: int) -> np.ndarray:
     """Which samples (every ``step``-th output pixel) an exposure's detector covers, less
-    `EDGE_MARGIN` samples along its edge."""
-    from matplotlib.path import Path as Outline
+    `EDGE_MARGIN` samples along its edge. The detector's outline (through its WCS, with
+    SIP) is filled as a polygon on the sample grid (Pillow's scan-line fill: matplotlib's
+    point-in-polygon test took 21 s of horsehead-sim's 26)."""
+    from PIL import Image, ImageDraw
     from scipy import ndimage
 
     from skyqa.astrometry import wcs_from_header
 
     wcs = wcs_from_header(flt_header)
     nx, ny = flt_header["NAXIS1"], flt_header["NAXIS2"]
-    along = np.linspace(0.0, 1.0, 64, endpoint=False)
-    low, high_x, high_y = np.full(64, -0.5), np.full(64, nx - 0.5), np.full(64, ny - 0.5)
+    along = np.linspace(0.0, 1.0, 32, endpoint=False)
+    low, high_x, high_y = np.full(32, -0.5), np.full(32, nx - 0.5), np.full(32, ny - 0.5)
     xs = np.concatenate([-0.5 + along * nx, high_x, nx - 0.5 - along * nx, low])
     ys = np.concatenate([low, -0.5 + along * ny, high_y, ny - 0.5 - along * ny])
     ra, dec = wcs.all_pix2world(xs, ys, 0)
     out_x, out_y = out_wcs.all_world2pix(ra, dec, 0)
-    outline = Outline(np.column_stack([out_x / step, out_y / step]))
-    grid_y, grid_x = np.mgrid[0 : shape[0], 0 : shape[1]]
-    inside = outline.contains_points(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
-    return ndimage.binary_erosion(inside.reshape(shape), iterations=EDGE_MARGIN)
+    canvas = Image.new("1", (shape[1], shape[0]), 0)
+    outline = [(float(x), float(y)) for x, y in zip(out_x / step, out_y / step, strict=True)]
+    ImageDraw.Draw(canvas).polygon(outline, fill=1)
+    inside = np.array(canvas, dtype=bool)
+    return ndimage.binary_erosion(inside, iterations=EDGE_MARGIN)
 
 
 AREA_NODE_STEP = 32

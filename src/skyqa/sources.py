@@ -15,7 +15,7 @@ pointing differs from its visit partner's, and a distortion the header does not 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +52,18 @@ CLIP_SIGMA = 3.0
 MAS_PER_DEG = 3.6e6
 
 
-def find_sources(sci: np.ndarray, mask: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centroids (0-based x, y) of the point sources in an image: found by
-    DAOStarFinder, then each centred by a 2-D Gaussian fit in a `CENTROID_BOX` box
-    (DAOStarFinder's own centroids scatter 2-3 times more on the undersampled IR PSF:
-    0.06-0.10 pix against 0.02-0.05, measured on mini-sim against the true positions)."""
+def find_sources(
+    sci: np.ndarray,
+    mask: np.ndarray,
+    noise: float,
+    keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Centroids (0-based x, y) of the point sources in an image, and how many were
+    found: found by DAOStarFinder, then each centred by a 2-D Gaussian fit in a
+    `CENTROID_BOX` box (DAOStarFinder's own centroids scatter 2-3 times more on the
+    undersampled IR PSF: 0.06-0.10 pix against 0.02-0.05, measured on mini-sim against
+    the true positions). ``keep(x, y)`` selects the detections worth centring (the fits
+    are most of the cost: 15 ms each)."""
     from photutils.centroids import centroid_2dg, centroid_sources
     from photutils.detection import DAOStarFinder
 
@@ -66,19 +73,31 @@ def find_sources(sci: np.ndarray, mask: np.ndarray, noise: float) -> tuple[np.nd
         warnings.simplefilter("ignore")  # "no sources found" is an empty table here
         table = finder(image, mask=mask)
         if table is None or len(table) == 0:
-            return np.empty(0), np.empty(0)
+            return np.empty(0), np.empty(0), 0
         x_name = "x_centroid" if "x_centroid" in table.colnames else "xcentroid"
         y_name = "y_centroid" if "y_centroid" in table.colnames else "ycentroid"
+        x = np.asarray(table[x_name], dtype=float)
+        y = np.asarray(table[y_name], dtype=float)
+        chosen = np.ones(len(x), bool) if keep is None else np.asarray(keep(x, y), bool)
+        if not chosen.any():
+            return np.empty(0), np.empty(0), len(table)
         x, y = centroid_sources(
-            image,
-            np.asarray(table[x_name], dtype=float),
-            np.asarray(table[y_name], dtype=float),
-            box_size=CENTROID_BOX,
-            mask=mask,
+            image, x[chosen], y[chosen], box_size=CENTROID_BOX, mask=mask,
             centroid_func=centroid_2dg,
-        )
+        )  # fmt: skip
     good = np.isfinite(x) & np.isfinite(y)
-    return np.asarray(x)[good], np.asarray(y)[good]
+    return np.asarray(x)[good], np.asarray(y)[good], len(table)
+
+
+def nearest_distance_mas(ra, dec, cat_ra: np.ndarray, cat_dec: np.ndarray) -> np.ndarray:
+    """Each position's distance (mas) to its nearest catalog star (inf with no catalog)."""
+    ra, dec = np.asarray(ra, float), np.asarray(dec, float)
+    if len(cat_ra) == 0:
+        return np.full(len(ra), np.inf)
+    cos_dec = np.cos(np.deg2rad(np.mean(cat_dec)))
+    east = (ra[:, None] - cat_ra[None, :]) * cos_dec * MAS_PER_DEG
+    north = (dec[:, None] - cat_dec[None, :]) * MAS_PER_DEG
+    return np.hypot(east, north).min(axis=1) if len(ra) else np.empty(0)
 
 
 def match_offsets(
@@ -152,15 +171,24 @@ def source_offsets(
             sci = hdul["SCI", 1].data.astype(float)
             mask = ((hdul["DQ", 1].data & ~good_bits) != 0) | ~np.isfinite(sci)
             err = hdul["ERR", 1].data
-        noise = pixel_noise(err)
-        x, y = find_sources(sci, mask, noise)
-        ra, dec = wcs_from_header(header).all_pix2world(x, y, 0)
+        wcs = wcs_from_header(header)
+
+        def near_a_star(x, y, wcs=wcs):
+            """Detections within reach of a catalog star (the match radius and 0.2")."""
+            ra, dec = wcs.all_pix2world(x, y, 0)
+            return (
+                nearest_distance_mas(ra, dec, cat_ra, cat_dec)
+                <= (MATCH_RADIUS_ARCSEC + 0.2) * 1000.0
+            )
+
+        x, y, found = find_sources(sci, mask, pixel_noise(err), keep=near_a_star)
+        ra, dec = wcs.all_pix2world(x, y, 0)
         east, north = match_offsets(np.asarray(ra), np.asarray(dec), cat_ra, cat_dec)
         rows.append(
             {
                 "visit": str(primary.get("ASN_ID", "?")).lower(),
                 "rootname": rootname_of(primary, path),
-                "n_found": len(x),
+                "n_found": found,
                 **clipped_offset(east, north),
             }
         )

@@ -107,7 +107,8 @@ def test_find_sources_centres_stars_to_a_few_hundredths_of_a_pixel():
     image = rng.normal(0.0, 1.0, (size, size)) + 0.01 * xx  # a smooth gradient cancels
     for x, y in truth:
         image += 400 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 0.55**2))
-    x, y = sources.find_sources(image, np.zeros_like(image, bool), 1.0)
+    x, y, found = sources.find_sources(image, np.zeros_like(image, bool), 1.0)
+    assert found == len(truth)
     assert len(x) == len(truth)
     distance = np.hypot(x[:, None] - truth[None, :, 0], y[:, None] - truth[None, :, 1])
     assert np.max(distance.min(axis=1)) < 0.05
