@@ -195,6 +195,34 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def rewrite_report(path: Path, base: FieldSpec, args) -> int:
+    """The report of an earlier run (its sensitivity.json), with its clean failures
+    reviewed again; sessions' caches and spec files are where that run left them."""
+    document = json.loads(path.read_text())
+    work = path.parent
+    for entry in document["clean"]:
+        seed = entry["seed"]
+        spec = (
+            base.source_path
+            if seed == base.synthetic.seed
+            else work / f"{base.name}-seed{seed}.toml"
+        )
+        reviews = review_session(spec, work / "cache", entry["failed"]) if entry["failed"] else []
+        entry["explained"] = [review.line() for review in reviews]
+    for result in document["sizes"]:
+        for key in ("threshold", "smallest"):
+            result[key] = float(result[key]) if result[key] is not None else None
+    order = [name for name in FAULTS if FAULTS[name].unit]
+    document["sizes"].sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
+    minutes = float(document.get("minutes", 0.0))
+    args.out.write_text(
+        report(document["sizes"], document["clean"], base, minutes * 60, args.steps)
+    )
+    path.write_text(json.dumps(document, indent=1, default=str))
+    print(f"written: {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--field", default="mini-sim")
@@ -212,9 +240,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sensitivity.json of an earlier run: its results are kept, except those this "
         "run measures again (same fault and seed) or replaces (its clean seeds)",
     )
+    parser.add_argument(
+        "--report-only",
+        type=Path,
+        help="write --out from this sensitivity.json, holding its clean failures against "
+        "the truth again (with the current skyqa.review), without running a session",
+    )
     args = parser.parse_args(argv)
 
     base = resolve_field(args.field)
+    if args.report_only:
+        return rewrite_report(args.report_only, base, args)
     work = args.work.resolve()
     cache = work / "cache"
     work.mkdir(parents=True, exist_ok=True)
@@ -258,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     order = [name for name in FAULTS if FAULTS[name].unit]
     results.sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
-    document = {"sizes": results, "clean": clean}
+    minutes = (time.perf_counter() - started) / 60
+    document = {"sizes": results, "clean": clean, "minutes": minutes}
     (work / "sensitivity.json").write_text(json.dumps(document, indent=1, default=str))
     args.out.write_text(report(results, clean, base, time.perf_counter() - started, args.steps))
     print(f"written: {args.out}")

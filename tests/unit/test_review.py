@@ -101,13 +101,26 @@ def test_pedestal_and_oracle_failures_are_recomputed_from_the_truth():
 
 
 @pytest.mark.parametrize(("rms", "confirmed"), [((4.0, 12.0), True), ((4.0, 9.0), False)])
-def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_the_threshold(rms, confirmed):
-    pipeline = FakePipeline([0.0, 0.02, 0.01], _raw(PEDESTALS), truth_rms=rms)
+def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_the_threshold(
+    monkeypatch, rms, confirmed
+):
+    from skyqa import review
+
+    def offsets(pipeline, truth, visit):
+        assert visit == "v1"
+        return [
+            {"rootname": name, "rms_mas": value, "shift_mas": 3.0, "rest_mas": 2.0,
+             "jitter_mas": 5.0}
+            for name, value in zip("ab", rms, strict=True)
+        ]  # fmt: skip
+
+    monkeypatch.setattr(review, "true_offsets", offsets)
+    pipeline = FakePipeline([0.0, 0.02, 0.01], _raw(PEDESTALS))
     for check in ("test_wcs_matches_truth[mini-sim-v1]", "test_sources_on_catalog[mini-sim-v1]"):
-        (review,) = review_failures(pipeline, [check], TRUTH)
-        assert review.confirmed is confirmed
-        assert "a 4.0 mas RMS from its true mapping (its own pointing jitter 5.0 mas)" in (
-            review.text
+        (verdict,) = review_failures(pipeline, [check], TRUTH)
+        assert verdict.confirmed is confirmed
+        assert "a 4.0 mas RMS from its true mapping (a shift of 3.0 mas, 2.0 mas RMS" in (
+            verdict.text
         )
 
 
