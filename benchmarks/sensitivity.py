@@ -212,6 +212,8 @@ def rewrite_report(path: Path, base: FieldSpec, args) -> int:
     for result in document["sizes"]:
         for key in ("threshold", "smallest"):
             result[key] = float(result[key]) if result[key] is not None else None
+        # The claim as the fault states it now (the search bracket was the run's own).
+        result["threshold"] = FAULTS[result["kind"]].claimed_threshold(base)
     order = [name for name in FAULTS if FAULTS[name].unit]
     document["sizes"].sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
     minutes = float(document.get("minutes", 0.0))
