@@ -44,6 +44,29 @@ from skyqa.review import review_session
 HERE = Path(__file__).resolve().parent
 DEFAULT_SEEDS = (101, 102, 103, 104, 105)
 DEFAULT_CLEAN_SEEDS = (2024, 7, 11, 31, 123, 201, 202, 203, 204, 205)
+NOTES = {
+    "noop-tweakback": "the size is the visit's pointing error; what the skipped FLT misses "
+    "is TweakReg's whole correction, the fit's own error (5-10 mas over the detector with "
+    "8-16 stars) included: caught at every size tried on most seeds, so sharper than the "
+    "size suggests, never blunter than the 5 mas the check claims",
+    "mismatched-sky": "one exposure's matched sky off by the size; the seam check needs the "
+    "seam past 0.1 by twice its uncertainty (0.01-0.03 on mini-sim), and a seed's own "
+    "clean seams (up to 0.09) add to or take from it",
+    "sky-header-mismatch": "the mosaic difference of two methods has no noise of its own: "
+    "caught at the threshold on every seed",
+    "misaligned-exposure": "one FLT moved north; the mean offset of its stars also holds "
+    "the catalog's and the fit's errors (a few mas), which add or take away",
+    "visit-rotated": "TweakReg's verification fit measures the turn to better than the "
+    "bracket's resolution",
+    "unflagged-hot-column": "the column's own deviation adds to or takes from the injected one",
+    "sky-step": "the seam check is blunter for a step across one exposure than for a "
+    "pedestal: match levels the exposure, leaving each half off by half the step; only "
+    "pairs that overlap one side of it see that half, with their uncertainty (0.03-0.05 in "
+    "mini-sim's corner overlaps) on top of the threshold, and the dither partner's overlap "
+    "straddles the step. The claim is what it honestly delivers: 0.5 x pixel noise "
+    "(`skyqa.faults.SkyStep`; the search ran from 1/4 to 8 times the seam threshold, 0.1)",
+}
+"""What each fault's size means for its check, for the report."""
 LOW, HIGH = 0.25, 8.0
 """The bracket searched, in multiples of the check's threshold."""
 
@@ -132,8 +155,24 @@ def _every_size_caught(result: dict) -> bool:
     return bool(statuses) and all(status == "failed" for status in statuses)
 
 
+def review_fails_clean(results: list[dict], base: FieldSpec, work: Path) -> list[str]:
+    """The truth's review of each check that failed clean on a seed of the size search."""
+    lines = []
+    for result in results:
+        if result["smallest"] is None:
+            spec = work / f"{base.name}-seed{result['seed']}.toml"
+            for review in review_session(spec, work / "cache", [result["check"]]):
+                lines.append(f"- seed {result['seed']}: {review.line()}")
+    return sorted(set(lines))
+
+
 def report(
-    results: list[dict], clean: list[dict], field: FieldSpec, seconds: float, steps: int
+    results: list[dict],
+    clean: list[dict],
+    field: FieldSpec,
+    seconds: float,
+    steps: int,
+    fails_clean: Sequence[str] = (),
 ) -> str:
     lines = [
         "# Detection power: smallest fault caught, and clean seeds",
@@ -171,6 +210,16 @@ def report(
             f"| `{kind}` ({unit}) | `{rows[0]['check'].split('[')[0]}` | {threshold:g} "
             f"| {per_seed} | {_size(median, unit)} | {median / threshold:.2f} |"
         )
+    lines += ["", "Notes:"]
+    lines += [f"- `{kind}`: {NOTES[kind]}." for kind in by_kind if kind in NOTES]
+    lines += [
+        "- fails clean: the check already fails on that seed without the fault (a real "
+        "failure: see the clean seeds below and their reviews), so it has no smallest size "
+        "there.",
+    ]
+    if fails_clean:
+        lines += ["", "The checks that failed clean on seeds of the size search, reviewed:"]
+        lines += list(fails_clean)
     lines += [
         "",
         "## Clean seeds: every failure, against the truth",
@@ -217,9 +266,9 @@ def rewrite_report(path: Path, base: FieldSpec, args) -> int:
     order = [name for name in FAULTS if FAULTS[name].unit]
     document["sizes"].sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
     minutes = float(document.get("minutes", 0.0))
-    args.out.write_text(
-        report(document["sizes"], document["clean"], base, minutes * 60, args.steps)
-    )
+    fails_clean = review_fails_clean(document["sizes"], base, work)
+    text = report(document["sizes"], document["clean"], base, minutes * 60, args.steps, fails_clean)
+    args.out.write_text(text)
     path.write_text(json.dumps(document, indent=1, default=str))
     print(f"written: {args.out}")
     return 0
@@ -299,7 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     minutes = (time.perf_counter() - started) / 60
     document = {"sizes": results, "clean": clean, "minutes": minutes}
     (work / "sensitivity.json").write_text(json.dumps(document, indent=1, default=str))
-    args.out.write_text(report(results, clean, base, time.perf_counter() - started, args.steps))
+    fails_clean = review_fails_clean(results, base, work)
+    seconds = time.perf_counter() - started
+    args.out.write_text(report(results, clean, base, seconds, args.steps, fails_clean))
     print(f"written: {args.out}")
     return 0
 

@@ -250,7 +250,13 @@ class NoopTweakback(Fault):
         """The first visit's DRZ and FLTs on copies, with the visit's pointing error made
         a shift of ``size`` mas north (its true error taken out, from the truth)."""
         from skyqa.align import drz_members
-        from skyqa.simulate import TRUTH_FILENAME, load_truth, tangent_offsets
+        from skyqa.simulate import (
+            TRUTH_FILENAME,
+            from_tangent_offsets,
+            load_truth,
+            tangent_offsets,
+        )
+        from skyqa.wfc3ir import rotation_matrix
 
         truth_path = paths[0].parent / TRUTH_FILENAME
         if not truth_path.is_file():
@@ -270,9 +276,6 @@ class NoopTweakback(Fault):
             if g.asn_id.upper() == visit
         ]
         centre_offset = np.mean(np.array(offsets, dtype=float), axis=0)
-        from skyqa.simulate import from_tangent_offsets
-        from skyqa.wfc3ir import rotation_matrix
-
         centre = tuple(float(v) for v in from_tangent_offsets(*centre_offset, *target))
         inverse = np.linalg.inv((1 + error.scale) * rotation_matrix(error.rotation_deg))
         shift = np.array([error.shift_east_arcsec, error.shift_north_arcsec])
@@ -474,6 +477,12 @@ class SkyStep(Fault):
     unit = "xnoise"
     default_size = 1.0
     threshold_of = "seam_max_noise_fraction"
+    threshold_scale = 5.0
+    """What the seam check honestly delivers for a step across one exposure: 0.5 x pixel
+    noise, five times its threshold (benchmarks/sensitivity.md: median 0.47 over 8
+    realisations of mini-sim). Once match levels the exposure each half is off by half the
+    step, only pairs overlapping one side of it see that half, and their uncertainty adds
+    to what the check needs; the dither partner's overlap straddles the step."""
     description = (
         "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
         "with an amplifier offset: no one sky value levels it"

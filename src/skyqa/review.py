@@ -15,8 +15,9 @@ results, the quantity each failed check judged, independently of the check's cod
   jitter (the part one fit per visit cannot remove).
 
 `Review.confirmed` is True when the truth shows the failure (past the check's
-threshold), False when it does not (the harness would be wrong), None for a check with
-no truth comparison.
+threshold: for the seam check, at least one of its failed pairs, and the pairs whose
+measurement overshot are named), False when it does not (the harness would be wrong),
+None for a check with no truth comparison.
 """
 
 from __future__ import annotations
@@ -92,11 +93,18 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
                 f"{pair['exposure_a']}-{pair['exposure_b']}: true seam {true_seam:+.3f} "
                 f"(skyqa measured {pair[method]:+.3f}, {error:+.1f} x its uncertainty away)"
             )
+        unshown = len(shown) - sum(shown)
+        note = (
+            f" {unshown} of the {len(shown)} failed pairs are within the threshold by the "
+            "truth (their measurement overshot it)."
+            if unshown and any(shown)
+            else ""
+        )
         return Review(
             check,
-            bool(shown) and all(shown),
+            any(shown),
             f"by the injected pedestals, drizzlepac's {method} skies leave the failed pairs "
-            f"these seams, x pixel noise (threshold {fraction}): {'; '.join(lines)}. "
+            f"these seams, x pixel noise (threshold {fraction}): {'; '.join(lines)}.{note} "
             f"Exposures furthest from their pedestal: {off}.",
         )
     if name == "test_match_recovers_injected_pedestals":

@@ -128,3 +128,14 @@ def test_a_check_without_a_truth_comparison_says_so():
     (review,) = review_failures(FakePipeline([0, 0, 0], [0, 0]), ["test_x[mini-sim]"], TRUTH)
     assert review == Review("test_x[mini-sim]", None, "read its verdicts")
     assert "NO TRUTH COMPARISON" in review.line()
+
+
+def test_a_seam_check_is_real_when_one_of_its_failed_pairs_is_and_names_the_others():
+    # b is 0.01 e-/s off (pair a-b truly 0.2); pair b-c is measured 0.2 too high.
+    sky = [0.0, 0.03, 0.02]  # c also 0.01 high: b-c truly 0
+    raw = _raw(PEDESTALS)
+    raw[1] += 0.2 * NOISE
+    pipeline = FakePipeline(sky, raw)
+    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    assert review.confirmed is True
+    assert "1 of the 2 failed pairs are within the threshold by the truth" in review.text
