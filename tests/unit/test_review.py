@@ -72,13 +72,18 @@ def test_a_seam_the_truth_shows_is_real():
     assert review.line().startswith("`test_seam_free[mini-sim-match]`: REAL: ")
 
 
+def _seam_review(sky, mismeasured_pair):
+    """The review of a failed match seam check, skyqa's measurement of one pair (0 for
+    a-b, 1 for b-c) 0.2 x noise off the truth."""
+    raw = _raw(PEDESTALS)
+    raw[mismeasured_pair] += 0.2 * NOISE
+    (review,) = review_failures(FakePipeline(sky, raw), ["test_seam_free[mini-sim-match]"], TRUTH)
+    return review
+
+
 def test_a_seam_only_the_measurement_sees_is_not_shown():
     # match is right; skyqa's measurement of pair a-b is 0.2 x noise off the truth.
-    sky = [0.0, 0.02, 0.01]
-    raw = _raw(PEDESTALS)
-    raw[0] += 0.2 * NOISE
-    pipeline = FakePipeline(sky, raw)
-    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    review = _seam_review([0.0, 0.02, 0.01], mismeasured_pair=0)
     assert review.confirmed is False
     assert "a-b: true seam +0.000 (skyqa measured +0.200" in review.text
     assert "NOT SHOWN BY THE TRUTH" in review.line()
@@ -131,11 +136,7 @@ def test_a_check_without_a_truth_comparison_says_so():
 
 
 def test_a_seam_check_is_real_when_one_of_its_failed_pairs_is_and_names_the_others():
-    # b is 0.01 e-/s off (pair a-b truly 0.2); pair b-c is measured 0.2 too high.
-    sky = [0.0, 0.03, 0.02]  # c also 0.01 high: b-c truly 0
-    raw = _raw(PEDESTALS)
-    raw[1] += 0.2 * NOISE
-    pipeline = FakePipeline(sky, raw)
-    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    # b is 0.01 e-/s off (pair a-b truly 0.2), c too (b-c truly 0, measured 0.2 too high).
+    review = _seam_review([0.0, 0.03, 0.02], mismeasured_pair=1)
     assert review.confirmed is True
     assert "1 of the 2 failed pairs are within the threshold by the truth" in review.text
