@@ -232,3 +232,54 @@ def test_inspection_file_and_mosaic_messages(tmp_path, data_regression):
             "inputs": _plain(check_inputs_untouched(tmp_path, manifest), tmp_path),
         }
     )
+
+
+def test_issue17_check_messages(data_regression):
+    """The stars on the catalog, the mosaics' pixels against their skies, and the
+    pedestal check with per-exposure tolerances: passes, failures, too few stars, NaN,
+    a duplicate row and no region at all."""
+    from skyqa.checks.alignment import check_sources_on_catalog
+    from skyqa.checks.mosaics import check_mosaic_sky
+
+    offsets = pd.DataFrame(
+        {
+            "visit": ["v1", "v1", "v2", "v2", "v3"],
+            "rootname": ["a", "b", "c", "d", "d"],
+            "n_found": [30, 28, 12, 25, 25], "n_matched": [12, 11, 3, 9, 9],
+            "east_mas": [3.0, 12.0, 0.5, NAN, 1.0], "north_mas": [4.0, -5.0, 0.5, 1.0, 1.0],
+            "offset_mas": [5.0, 13.0, 0.7, NAN, 1.4],
+            "uncertainty_mas": [1.5, 2.0, 4.0, 2.0, 1.0],
+            "scatter_mas": [5.2, 6.6, 6.9, 6.0, 3.0],
+        }
+    )  # fmt: skip
+    methods = ["localmin", "match", "globalmin+match", "globalmin"]
+    errors = {"match": 0.006}  # match's pixels had 0.006 e-/s more sky removed
+    rows = []
+    for region, noise in (("e1+e2", 0.05), ("e2", NAN)):
+        for i, a in enumerate(methods):
+            for b in methods[i + 1 :]:
+                predicted = 0.1 * (i + 1)
+                rows.append(
+                    {
+                        "method_a": a, "method_b": b, "region": region, "n_pixels": 2000,
+                        "measured_e_s": predicted + errors.get(a, 0.0) - errors.get(b, 0.0),
+                        "predicted_e_s": predicted, "noise_e_s": noise,
+                    }
+                )  # fmt: skip
+    regions = pd.DataFrame(rows)
+    data_regression.check(
+        {
+            "sources": _plain(check_sources_on_catalog(offsets, 10.0, 4)),
+            "mosaic_sky_match": _plain(check_mosaic_sky(regions, "match", 0.1)),
+            "mosaic_sky_localmin": _plain(check_mosaic_sky(regions, "localmin", 0.1)),
+            "mosaic_sky_none": _plain(check_mosaic_sky(regions.iloc[0:0], "match", 0.1)),
+            "pedestals_per_exposure": _plain(
+                check_pedestals_recovered(
+                    _sky({"a": 0.003, "b": -0.003, "c": 0.0}),
+                    {"a": 0.0, "b": 0.0, "c": 0.0},
+                    {"a": 0.0035, "b": 0.0025},
+                    "match",
+                )
+            ),
+        }
+    )
