@@ -104,7 +104,8 @@ RULES: list[tuple[str, str, str, str]] = [
     (r"x_column_medians__", r"counts >= 0|shape\[0\] \+ 1|np\.where\(good, sci, None\)", EQUIVALENT,
      "a column with no good pixel is NaN either way; the index never reaches the bound; "
      "None in a float array is NaN"),
-    (r"x_column_outlier__", r"nan_to_num\(columns, \)|deviation \+ np\.nanmedian", STAYS,
+    (r"x_column_(outlier|deviations)__", r"nan_to_num\(columns, \)|deviation \+ np\.nanmedian",
+     STAYS,
      "how wholly flagged columns are filled before the neighbours' median, and the "
      "centre of the MAD (the median deviation is ~0): the scores move well below the limit"),
     (r"x_report__", r"stacklevel=3|stacklevel", STAYS,

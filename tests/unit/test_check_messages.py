@@ -276,8 +276,8 @@ def test_issue17_check_messages(data_regression):
             "pedestals_per_exposure": _plain(
                 check_pedestals_recovered(
                     _sky({"a": 0.003, "b": -0.003, "c": 0.0}),
-                    {"a": 0.0, "b": 0.0, "c": 0.0},
-                    {"a": 0.0035, "b": 0.0025},
+                    {"a": 0.0, "b": 0.0, "c": 0.0, "d": 0.0},
+                    {"a": 0.0035, "b": 0.0025, "d": 0.004},
                     "match",
                 )
             ),

@@ -54,7 +54,7 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
                 "in the log, look at the overlap in the mosaic, and read the log for "
                 "'Reverting sky computation'.",
                 item=method,
-                value=beyond if finite else math.nan,
+                value=beyond,  # NaN whenever the seam or its uncertainty is
                 limit=max_noise_fraction,
             )
         )
