@@ -23,7 +23,7 @@ STAYS = "stays"
 
 RULES: list[tuple[str, str, str, str]] = [
     # (where: regex on the mutant's name, what: regex on its changed lines, kind, why)
-    (r"", r"\.astype\(None\)|dtype=None", EQUIVALENT,
+    (r"", r"\.astype\(None\)|dtype=None|\.to_numpy\(None\)", EQUIVALENT,
      "astype/to_numpy with dtype None gives float64: the values are floats already"),
     (r"", r'float\("NAN"\)', EQUIVALENT, "float() reads 'NAN' as it reads 'nan'"),
     (r"", r'hdul\["(sci|err|dq)"', EQUIVALENT, "FITS extension names match without case"),
@@ -31,7 +31,7 @@ RULES: list[tuple[str, str, str, str]] = [
      "the zipped sequences have one length by construction; strict only guards that"),
     (r"", r"^-\s+float$\n^\+\s+None$", EQUIVALENT,
      "astype/to_numpy with dtype None gives float64: the values are floats already"),
-    (r"", r"groupby\(\"rootname\", sort=None\)", EQUIVALENT,
+    (r"", r"groupby\(\"(rootname|region)\", sort=None\)", EQUIVALENT,
      "pandas takes sort=None as false: the same order as sort=False"),
     (r"x__residuals_from_truth__|x_check_pedestals_recovered__", r"groupby|^-.*dtype=float$",
      EQUIVALENT, "the per-exposure table is only looked up by name, and its values are floats"),

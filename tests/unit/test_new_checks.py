@@ -150,6 +150,16 @@ def test_mosaic_sky_at_and_just_past_the_threshold():
     assert failed.value == pytest.approx(-0.101)  # the match mosaic has too little sky left
 
 
+def test_mosaic_sky_exactly_at_the_threshold_passes_and_zero_noise_fails():
+    # Exact in binary: an excess of 0.125 against 0.125 x a pixel noise of 1.
+    at = _regions({"match": 0.125}, noise=1.0)
+    assert not failures(check_mosaic_sky(at, "match", 0.125))
+    assert failures(check_mosaic_sky(_regions({"match": 0.126}, noise=1.0), "match", 0.125))
+    (failed,) = failures(check_mosaic_sky(_regions({}, noise=0.0), "match", 0.1))
+    assert math.isnan(failed.value)
+    assert "not a number" in failed.measured
+
+
 def test_mosaic_sky_majority_points_at_the_wrong_method():
     table = _regions({"match": 0.02})  # match's pixels are off; the three others agree
     assert failures(check_mosaic_sky(table, "match", 0.1))
