@@ -244,6 +244,12 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+def _in_catalog_order(results: list[dict]) -> None:
+    """Sort results in place: by fault, in the catalog's order, then by seed."""
+    order = [name for name in FAULTS if FAULTS[name].unit]
+    results.sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
+
+
 def rewrite_report(path: Path, base: FieldSpec, args) -> int:
     """The report of an earlier run (its sensitivity.json), with its clean failures
     reviewed again; sessions' caches and spec files are where that run left them."""
@@ -263,8 +269,7 @@ def rewrite_report(path: Path, base: FieldSpec, args) -> int:
             result[key] = float(result[key]) if result[key] is not None else None
         # The claim as the fault states it now (the search bracket was the run's own).
         result["threshold"] = FAULTS[result["kind"]].claimed_threshold(base)
-    order = [name for name in FAULTS if FAULTS[name].unit]
-    document["sizes"].sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
+    _in_catalog_order(document["sizes"])
     minutes = float(document.get("minutes", 0.0))
     fails_clean = review_fails_clean(document["sizes"], base, work)
     text = report(document["sizes"], document["clean"], base, minutes * 60, args.steps, fails_clean)
@@ -343,8 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             clean + [entry for entry in earlier["clean"] if entry["seed"] not in seeds],
             key=lambda entry: entry["seed"],
         )
-    order = [name for name in FAULTS if FAULTS[name].unit]
-    results.sort(key=lambda result: (order.index(result["kind"]), result["seed"]))
+    _in_catalog_order(results)
     minutes = (time.perf_counter() - started) / 60
     document = {"sizes": results, "clean": clean, "minutes": minutes}
     (work / "sensitivity.json").write_text(json.dumps(document, indent=1, default=str))

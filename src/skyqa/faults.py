@@ -170,10 +170,9 @@ def _turn_wcs(path: Path, turn: np.ndarray, shift_arcsec, centre: tuple[float, f
                 header[f"CD{i + 1}_{j + 1}"] = float(cd[i, j])
 
 
-def _visit_drz(workdir: Path, record: dict, last: bool = False) -> Path:
-    """The first (or last) visit's DRZ in the alignment's or exposures' record."""
-    names = sorted(record["visit_drz_paths"])
-    return workdir / names[-1 if last else 0]
+def _last_visit_drz(workdir: Path, record: dict) -> Path:
+    """The last visit's DRZ in the alignment's or exposures' record."""
+    return workdir / sorted(record["visit_drz_paths"])[-1]
 
 
 # --- plumbing: the fault is written where the check reads -------------------------------
@@ -223,7 +222,7 @@ class VisitRotated(Fault):
         from skyqa.align import drz_members
         from skyqa.wfc3ir import rotation_matrix
 
-        drz = _visit_drz(workdir, record, last=True)
+        drz = _last_visit_drz(workdir, record)
         header = fits.getheader(drz, ("SCI", 1))
         centre = (header["CRVAL1"], header["CRVAL2"])
         turn = rotation_matrix(self.size)
@@ -509,7 +508,7 @@ class PointingBeyondSearchrad(Fault):
     def outputs(self, field, workdir, record):
         from skyqa.align import drz_members
 
-        drz = _visit_drz(workdir, record, last=True)
+        drz = _last_visit_drz(workdir, record)
         offset = 5.0 * field.tweakreg.searchrad
         for path in (drz, *(drz.parent / name for name in drz_members(drz))):
             _move_north(path, offset)

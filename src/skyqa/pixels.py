@@ -51,7 +51,7 @@ EDGE_MARGIN = 3
 """Grid samples left out along each exposure's edge (its pixels there are partly drizzled)."""
 
 
-def _footprint_mask(flt_header: fits.Header, out_wcs, shape, step: int) -> np.ndarray:
+def _footprint_mask(flt_header: fits.Header, wcs, out_wcs, shape, step: int) -> np.ndarray:
     """Which samples (every ``step``-th output pixel) an exposure's detector covers, less
     `EDGE_MARGIN` samples along its edge. The detector's outline (through its WCS, with
     SIP) is filled as a polygon on the sample grid (Pillow's scan-line fill: matplotlib's
@@ -59,9 +59,6 @@ def _footprint_mask(flt_header: fits.Header, out_wcs, shape, step: int) -> np.nd
     from PIL import Image, ImageDraw
     from scipy import ndimage
 
-    from skyqa.astrometry import wcs_from_header
-
-    wcs = wcs_from_header(flt_header)
     nx, ny = flt_header["NAXIS1"], flt_header["NAXIS2"]
     along = np.linspace(0.0, 1.0, 32, endpoint=False)
     low, high_x, high_y = np.full(32, -0.5), np.full(32, nx - 0.5), np.full(32, ny - 0.5)
@@ -83,28 +80,24 @@ REGION_SAMPLES = 5000
 
 
 def _area_ratio_nodes(
-    flt_header: fits.Header, out_wcs, step: int
+    flt_header: fits.Header, wcs, out_wcs, step: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An exposure's output-to-input pixel area ratio at nodes over its detector, with
     the nodes' positions in output samples (x, y)."""
-    from skyqa.astrometry import wcs_from_header
-
-    wcs = wcs_from_header(flt_header)
     nx, ny = flt_header["NAXIS1"], flt_header["NAXIS2"]
     xs = np.append(np.arange(0, nx, AREA_NODE_STEP), nx - 1).astype(float)
     ys = np.append(np.arange(0, ny, AREA_NODE_STEP), ny - 1).astype(float)
     gx, gy = (grid.ravel() for grid in np.meshgrid(xs, ys))
 
-    def arcsec(x, y):
-        ra, dec = wcs.all_pix2world(x, y, 0)
+    def arcsec(ra, dec):
         return ra * np.cos(np.deg2rad(dec)) * 3600.0, dec * 3600.0
 
-    e0, n0 = arcsec(gx, gy)
-    e1, n1 = arcsec(gx + 0.5, gy)
-    e2, n2 = arcsec(gx, gy + 0.5)
+    ra, dec = wcs.all_pix2world(gx, gy, 0)
+    e0, n0 = arcsec(ra, dec)
+    e1, n1 = arcsec(*wcs.all_pix2world(gx + 0.5, gy, 0))
+    e2, n2 = arcsec(*wcs.all_pix2world(gx, gy + 0.5, 0))
     area_in = np.abs((e1 - e0) * (n2 - n0) - (e2 - e0) * (n1 - n0)) / 0.25
     area_out = abs(np.linalg.det(out_wcs.pixel_scale_matrix)) * 3600.0**2
-    ra, dec = wcs.all_pix2world(gx, gy, 0)
     out_x, out_y = out_wcs.all_world2pix(ra, dec, 0)
     return out_x / step, out_y / step, area_out / area_in
 
@@ -182,13 +175,14 @@ def sky_regions(
 
     rootnames, exptimes, noises, masks, areas = [], [], [], [], []
     for path in flt_paths:
-        primary = fits.getheader(path, 0)
-        header = fits.getheader(path, ("SCI", 1))
+        with fits.open(path) as hdul:
+            primary, header = hdul[0].header, hdul["SCI", 1].header
+            noises.append(pixel_noise(hdul["ERR", 1].data))
         rootnames.append(rootname_of(primary, path))
         exptimes.append(float(primary["EXPTIME"]))
-        noises.append(exposure_noise(path))
-        masks.append(_footprint_mask(header, out_wcs, shape, step))
-        node_x, node_y, ratio = _area_ratio_nodes(header, out_wcs, step)
+        wcs = wcs_from_header(header)
+        masks.append(_footprint_mask(header, wcs, out_wcs, shape, step))
+        node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
         areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
     exptimes_arr = np.array(exptimes)
     noises_arr = np.array(noises)

@@ -89,15 +89,23 @@ def find_sources(
     return np.asarray(x)[good], np.asarray(y)[good], len(table)
 
 
-def nearest_distance_mas(ra, dec, cat_ra: np.ndarray, cat_dec: np.ndarray) -> np.ndarray:
-    """Each position's distance (mas) to its nearest catalog star (inf with no catalog)."""
+def _offsets_mas(ra, dec, cat_ra: np.ndarray, cat_dec: np.ndarray):
+    """(east, north) offsets (mas) of every position from every catalog star: two
+    (positions x stars) arrays."""
     ra, dec = np.asarray(ra, float), np.asarray(dec, float)
-    if len(cat_ra) == 0:
-        return np.full(len(ra), np.inf)
     cos_dec = np.cos(np.deg2rad(np.mean(cat_dec)))
     east = (ra[:, None] - cat_ra[None, :]) * cos_dec * MAS_PER_DEG
     north = (dec[:, None] - cat_dec[None, :]) * MAS_PER_DEG
-    return np.hypot(east, north).min(axis=1) if len(ra) else np.empty(0)
+    return east, north
+
+
+def nearest_distance_mas(ra, dec, cat_ra: np.ndarray, cat_dec: np.ndarray) -> np.ndarray:
+    """Each position's distance (mas) to its nearest catalog star (inf with no catalog)."""
+    if len(cat_ra) == 0:
+        return np.full(len(ra), np.inf)
+    if len(ra) == 0:
+        return np.empty(0)
+    return np.hypot(*_offsets_mas(ra, dec, cat_ra, cat_dec)).min(axis=1)
 
 
 def match_offsets(
@@ -107,9 +115,7 @@ def match_offsets(
     sources within `MATCH_RADIUS_ARCSEC` of one (each star matched once: the nearest)."""
     if len(ra) == 0 or len(cat_ra) == 0:
         return np.empty(0), np.empty(0)
-    cos_dec = np.cos(np.deg2rad(np.mean(cat_dec)))
-    east = (ra[:, None] - cat_ra[None, :]) * cos_dec * MAS_PER_DEG
-    north = (dec[:, None] - cat_dec[None, :]) * MAS_PER_DEG
+    east, north = _offsets_mas(ra, dec, cat_ra, cat_dec)
     distance = np.hypot(east, north)
     nearest = np.argmin(distance, axis=1)
     rows = np.arange(len(ra))

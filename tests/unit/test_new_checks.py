@@ -218,9 +218,8 @@ def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_pa
     }
     masks = {}
     for path in flts:
-        masks[path.name[:9]] = pixels._footprint_mask(
-            fits.getheader(path, ("SCI", 1)), out, (64, 96), 1
-        )
+        header = fits.getheader(path, ("SCI", 1))
+        masks[path.name[:9]] = pixels._footprint_mask(header, WCS(header), out, (64, 96), 1)
     mosaics = {}
     for method, values in skies.items():
         # The sky each exposure had subtracted, averaged where both cover (equal exptime).
