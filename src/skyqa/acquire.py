@@ -30,11 +30,14 @@ class ExposureSet:
 
     @classmethod
     def of_files(cls, directory: Path, paths: list[Path]) -> ExposureSet:
-        """The exposures (``*_flt.fits``) and visit mosaics (``*_drz.fits``) among files."""
+        """The exposures (``*_flt.fits``) and visit mosaics (``*_drz.fits``) among files,
+        each sorted by name: drizzlepac takes the catalog's epoch from the first exposure
+        and TweakReg's frame from the first DRZ, so the order must not be the archive's."""
+        ordered = sorted(paths, key=lambda path: path.name)
         return cls(
             directory=directory,
-            flt_paths=tuple(path for path in paths if path.name.endswith("_flt.fits")),
-            visit_drz_paths=tuple(path for path in paths if path.name.endswith("_drz.fits")),
+            flt_paths=tuple(path for path in ordered if path.name.endswith("_flt.fits")),
+            visit_drz_paths=tuple(path for path in ordered if path.name.endswith("_drz.fits")),
         )
 
     def to_record(self) -> dict:
@@ -115,7 +118,8 @@ def acquire_exposures(
             f"{field.mast.proposal_id}) are not in {download_dir} ({found}), and MAST "
             f"cannot be reached: {error} Fetch them on a machine with network with "
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
-            "there; offline, the synthetic replica runs as `pytest --field horsehead-sim`."
+            "there (README, 'Real data'); offline, the synthetic replica runs as "
+            "`pytest --field horsehead-sim`."
         ) from error
     reject_unusable(field, paths)
     return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
@@ -152,9 +156,11 @@ def reject_unusable(field: FieldSpec, paths: list[Path]) -> None:
     AcquisitionError
         Naming every unusable file and why.
     """
-    from skyqa.headers import input_problem
+    from skyqa.headers import duplicate_rootnames, input_problem
 
     problems = [problem for problem in map(input_problem, paths) if problem]
+    if not problems and duplicate_rootnames(paths):
+        problems = [duplicate_rootnames(paths).rstrip(".")]
     if problems:
         raise AcquisitionError(
             f"Field {field.name}: {len(problems)} input file(s) cannot be used: "

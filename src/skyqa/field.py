@@ -113,15 +113,21 @@ class MastSpec:
     filters: tuple[str, ...]
     products: tuple[str, ...] = ("FLT", "DRZ")
     project: str = "CALWF3"
+    expected_rootnames: tuple[str, ...] = ()
+    """The FLTs the query must find (ROOTNAMEs); checked after every fetch. () : any."""
+    expected_associations: tuple[str, ...] = ()
+    """The visit DRZs the query must find (association ids); () : any."""
 
 
 @dataclass(frozen=True)
 class LocalSpec:
     """Data a user already has: a folder of FLT and visit DRZ files, read and never written.
 
-    Paths are relative to the spec file's folder unless absolute. ``catalog`` is an
-    optional reference catalog file with columns ra, dec (deg) and optionally mag, in any
-    format astropy reads (ECSV, CSV, whitespace-separated with a header line).
+    Paths are relative to the spec file's folder unless absolute. ``catalog`` is the
+    reference catalog file, with columns ra, dec (deg) and optionally mag, in any format
+    astropy reads (ECSV, CSV, whitespace-separated with a header line): required with
+    ``[catalog] source = "file"``, not allowed otherwise (the Gaia and astrometric
+    catalogs need no file).
     """
 
     directory: str
@@ -238,10 +244,18 @@ class FieldSpec:
         return self.source_path.parent / path
 
     def visit_ids(self) -> tuple[str, ...]:
-        """Visit ids (lower-case ASN_ID) known before any data is read; () if unknown."""
-        if self.synthetic is None:
-            return ()
-        return tuple(dict.fromkeys(e.asn_id.lower() for e in self.synthetic.exposures))
+        """Visit ids (lower-case ASN_ID), sorted, known before the pipeline runs: from the
+        synthetic plan, the declared associations of a MAST field, or the visit DRZ
+        files in a local field's folder; () if unknown."""
+        if self.synthetic is not None:
+            return tuple(sorted({e.asn_id.lower() for e in self.synthetic.exposures}))
+        if self.mast is not None:
+            return tuple(sorted(name.lower() for name in self.mast.expected_associations))
+        if self.local is not None:
+            folder = self.local_path(self.local.directory)
+            # as the checks name a visit (`skyqa.align.visit_of`): the DRZ name's first part
+            return tuple(sorted({p.name.split("_")[0].lower() for p in folder.glob("*_drz.fits")}))
+        return ()
 
     def fingerprint(self) -> str:
         """Return a SHA-256 hex digest of the spec's content (not of its file path)."""
@@ -271,6 +285,138 @@ RETIRED_KEYS = {
     "on what a seam is (README, test_match_recovers_injected_pedestals); delete the line.",
 }
 """Keys of earlier skyqa versions, with what replaced them."""
+
+
+REFUSED_KEYS = {
+    "updatewcs": "skyqa never runs updatewcs: it would rebuild the archive's WCS from the "
+    "reference files (IDCTAB, NPOLFILE, D2IMFILE under $iref, or from CRDS) and drop the "
+    "alignment the checks judge; the headers' SIP and OCX/OCY keywords are what drizzlepac "
+    "uses (README, 'Real data'). Delete the line.",
+    "driz_cr": "skyqa drizzles aligned, cosmic-ray-flagged FLTs with driz_cr off, as the "
+    "tutorial does; cosmic-ray rejection would also need the exposures' median and blot "
+    "steps (README, 'Real data'). Delete the line.",
+}
+"""Keys skyqa refuses on purpose (they would need reference files, or change what is
+checked), with the reason."""
+
+_POSITIVE = "> 0"
+RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    # "[section].key": (low, high, low is excluded); None: unbounded
+    **{
+        f"[thresholds].{name}": (0.0, None, True)
+        for name in (
+            "fit_rms_max_pix",
+            "residual_shift_max_pix",
+            "residual_rotation_max_deg",
+            "residual_scale_max",
+            "tweakback_agreement_max_mas",
+            "wcs_truth_max_rms_mas",
+            "source_offset_max_mas",
+            "match_max_e_s",
+            "sky_relation_tolerance_e_s",
+            "logged_sky_tolerance_e_s",
+            "seam_max_noise_fraction",
+            "oracle_tolerance_e_s",
+            "unflagged_column_max_sigma",
+            "delivered_wcs_rms_max_pix",
+        )
+    },
+    "[thresholds].min_matches": (1, None, False),
+    "[thresholds].min_overlap_pixels": (1, None, False),
+    "[tweakreg].threshold": (0.0, None, True),
+    "[tweakreg].conv_width": (0.0, None, True),
+    "[tweakreg].minobj": (1, None, False),
+    "[tweakreg].searchrad": (0.0, None, True),
+    "[tweakreg].ylimit": (0.0, None, True),
+    "[tweakreg].nclip": (0, None, False),
+    "[astrodrizzle].final_rot": (-360.0, 360.0, False),
+    "[astrodrizzle].final_scale": (0.0, None, True),
+    "[catalog].radius_arcmin": (0.0, 60.0, True),
+    "[catalog].min_separation_arcsec": (0.0, None, False),
+    "[target].ra_deg": (0.0, 360.0, False),
+    "[target].dec_deg": (-90.0, 90.0, False),
+    "[baseline].default_atol": (0.0, None, False),
+    "[synthetic].n_stars": (1, None, False),
+    "[synthetic].psf_fwhm_pix": (0.0, None, True),
+    "[synthetic].hot_pixel_fraction": (0.0, 1.0, False),
+    "[synthetic].dead_pixel_fraction": (0.0, 1.0, False),
+    "[synthetic].catalog_radius_arcmin": (0.0, 60.0, True),
+}
+"""The physical range of numeric spec values: a negative threshold, a zero search
+radius or a fraction above 1 is refused with the range in the message."""
+_NOT_NEGATIVE_SYNTHETIC = (
+    "sky_base_e_s",
+    "visit_pedestal_range_e_s",
+    "exposure_pedestal_jitter_e_s",
+    "nebula_blobs",
+    "nebula_peak_e_s",
+    "read_noise_e",
+    "dark_e_s",
+    "pointing_shift_max_arcsec",
+    "pointing_rotation_max_deg",
+    "pointing_scale_max",
+    "proper_motion_dispersion_mas_yr",
+    "catalog_error_scale",
+    "distortion_residual_pix",
+    "exposure_jitter_mas",
+    "unflagged_cosmic_rays",
+    "unflagged_snowballs",
+)
+RANGES.update({f"[synthetic].{name}": (0.0, None, False) for name in _NOT_NEGATIVE_SYNTHETIC})
+FIT_GEOMETRIES = ("shift", "rscale", "general")
+
+
+def _range_text(low: float | None, high: float | None, open_low: bool) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if open_low else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"<= {high:g}")
+    return " and ".join(parts)
+
+
+def _check_ranges(sections: dict[str, Any], source: str) -> None:
+    """Refuse numeric values outside their physical range (`RANGES`), a fit geometry
+    TweakReg does not know, no sky method, and negative baseline tolerances.
+
+    Raises
+    ------
+    FieldSpecError
+        Naming the key, its value and the allowed range.
+    """
+    for where, (low, high, open_low) in RANGES.items():
+        section, key = where[1:].split("].")
+        value = getattr(sections.get(section), key, None)
+        if value is None:
+            continue
+        below = low is not None and (value <= low if open_low else value < low)
+        if below or (high is not None and value > high):
+            raise FieldSpecError(
+                f"{source}: {where} is {value!r}; allowed: {_range_text(low, high, open_low)}."
+            )
+    for table in ("alignment", "mdrizsky", "seams"):
+        for column, tolerance in getattr(sections["baseline"], table).items():
+            if tolerance < 0:
+                raise FieldSpecError(
+                    f"{source}: [baseline].{table}.{column} is {tolerance!r}; allowed: >= 0."
+                )
+    if sections["tweakreg"].fitgeometry not in FIT_GEOMETRIES:
+        raise FieldSpecError(
+            f"{source}: [tweakreg].fitgeometry is {sections['tweakreg'].fitgeometry!r}; "
+            f"allowed: {', '.join(FIT_GEOMETRIES)}."
+        )
+    if not sections["astrodrizzle"].skymethods:
+        raise FieldSpecError(
+            f"{source}: [astrodrizzle].skymethods is empty; name at least one of "
+            f"{', '.join(SKY_METHODS)}."
+        )
+    synthetic = sections.get("synthetic")
+    for exposure in synthetic.exposures if synthetic else ():
+        if exposure.exptime <= 0:
+            raise FieldSpecError(
+                f"{source}: exposure {exposure.rootname} has exptime {exposure.exptime!r}; "
+                "allowed: > 0 s."
+            )
 
 
 def _type_name(annotation: Any) -> str:
@@ -332,6 +478,9 @@ def _build(cls: type, mapping: dict[str, Any], where: str) -> Any:
         raise FieldSpecError(
             f"{where}: {retired[0]} is no longer a key: {RETIRED_KEYS[retired[0]]}"
         )
+    refused = [key for key in unknown if key in REFUSED_KEYS]
+    if refused:
+        raise FieldSpecError(f"{where}: {refused[0]} is refused: {REFUSED_KEYS[refused[0]]}")
     if unknown:
         allowed = ", ".join(sorted(fields))
         raise FieldSpecError(
@@ -404,6 +553,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         for key, cls in _SECTIONS.items()
         if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline")
     }
+    _check_ranges(sections, source)
     unknown_methods = sorted(set(sections["astrodrizzle"].skymethods) - set(SKY_METHODS))
     if unknown_methods:
         raise FieldSpecError(
@@ -421,7 +571,14 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
     file_catalog = sections["catalog"].source == "file"
     if file_catalog and (kind != "local" or sections["local"].catalog is None):
         raise FieldSpecError(
-            f"{source}: [catalog].source = 'file' needs a local field with [local].catalog set."
+            f"{source}: [catalog].source = 'file' needs a local field with [local].catalog "
+            "set (the path of the catalog file)."
+        )
+    if kind == "local" and sections["local"].catalog is not None and not file_catalog:
+        raise FieldSpecError(
+            f"{source}: [local].catalog is set but [catalog].source is "
+            f"{sections['catalog'].source!r}: the file would not be used. Set source = "
+            "'file' to align to it, or delete the catalog line."
         )
     name = _coerce(raw["name"], str, f"{source}: name")
     description = _coerce(raw["description"], str, f"{source}: description")

@@ -104,3 +104,21 @@ def input_problem(path: Path) -> str | None:
     if missing:
         return f"{path.name} lacks {', '.join(missing)}, which AstroDrizzle needs"
     return None
+
+
+def duplicate_rootnames(paths: list[Path]) -> str:
+    """A sentence naming FLTs that share a ROOTNAME (the same exposure twice: a HAP
+    ``hst_..._flt.fits`` beside the CALWF3 one would be drizzled twice), or ""."""
+    seen: dict[str, list[str]] = {}
+    for path in paths:
+        if path.name.endswith("_flt.fits"):
+            root = rootname_of(fits.getheader(path), path)
+            seen.setdefault(root, []).append(path.name)
+    repeated = {root: names for root, names in seen.items() if len(names) > 1}
+    if not repeated:
+        return ""
+    listed = "; ".join(f"{root}: {', '.join(names)}" for root, names in sorted(repeated.items()))
+    return (
+        f"{len(repeated)} exposure(s) appear in more than one FLT ({listed}): each would be "
+        "drizzled twice. Keep one file per ROOTNAME (the CALWF3 `<rootname>_flt.fits`)."
+    )

@@ -18,7 +18,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,14 @@ MANIFEST = "manifest.json"
 TOKEN_ENV = "MAST_API_TOKEN"
 DOWNLOAD_ATTEMPTS = 5
 BACKOFF_SECONDS = 2.0
-"""Waits between attempts double from this: 2, 4, 8, 16 s."""
-THROTTLED = {429, 502, 503, 504}
+"""Waits between attempts double from this: 2, 4, 8, 16 s (or the server's Retry-After)."""
+MAX_WAIT_SECONDS = 120.0
+"""The longest Retry-After honoured."""
+RETRIED_STATUSES = {408, 429, 500, 502, 503, 504}
+TIMEOUT_SECONDS = (30.0, 120.0)
+"""(connect, read) timeouts of a download request: a stalled socket is given up after
+two minutes without a byte and retried (astroquery's default is to wait for ever)."""
+CHUNK_BYTES = 1 << 20
 
 
 def _observations():
@@ -118,25 +124,139 @@ def unique_products(products: Table) -> Table:
     return products[keep]
 
 
-def fits_problem(path: Path, expected_size: int | None) -> str | None:
+def fits_problem(path: Path, product_name: str | None = None) -> str | None:
     """Why a downloaded file is not usable, or None if it is.
 
-    Checks the size MAST announced (when it did) and that the FITS file opens and its
-    data can be read to the end (a truncated file fails here).
+    The FITS file must open, verify, and have its data read to the end (a truncated file
+    fails here); with ``product_name``, its header must say it is that product: FILENAME
+    (where present) equal to the name and, for the archive's ``<rootname>_<kind>.fits``
+    names, ROOTNAME equal to the name's rootname. A file of the wrong product, or a
+    server's error page saved under a product's name, is caught here.
     """
     if not path.is_file():
         return "missing"
-    size = path.stat().st_size
-    if expected_size and size != expected_size:
-        return f"{size} bytes instead of {expected_size}"
     try:
         with fits.open(path, memmap=False) as hdul:
             hdul.verify("exception")
             for hdu in hdul:
                 _ = hdu.data
+            header = hdul[0].header
+            filename = str(header.get("FILENAME", "")).strip()
+            rootname = str(header.get("ROOTNAME", "")).strip()
     except Exception as error:
         return f"not a readable FITS file ({type(error).__name__}: {error})"
+    if product_name is None:
+        return None
+    if filename and filename.lower() != product_name.lower():
+        return f"its header says FILENAME = {filename!r}, not {product_name!r}"
+    expected_root = product_name.split("_")[0].lower()
+    if not product_name.startswith("hst_") and rootname and rootname.lower() != expected_root:
+        return f"its header says ROOTNAME = {rootname!r}, not {expected_root!r}"
     return None
+
+
+@dataclass(frozen=True)
+class Download:
+    """One verified product file and what the server said about it."""
+
+    path: Path
+    served_size: int
+    """Bytes the server announced and sent (Content-Length or Content-Range)."""
+    listed_size: int | None
+    """The product list's ``size``: MAST's catalogue value, which astroquery does not
+    trust either; a difference is noted in the manifest, not an error."""
+    validator: str | None
+    """The server's ETag (else Last-Modified) of the file, if it gave one."""
+
+    def note(self) -> str:
+        """A sentence for the manifest when the listed and served sizes differ."""
+        if self.listed_size is None or self.listed_size == self.served_size:
+            return ""
+        return (
+            f"the product list gives {self.listed_size} bytes; the server served "
+            f"{self.served_size} and the file verifies (the list's sizes are not maintained "
+            "when the archive reprocesses a file)"
+        )
+
+
+class _Incomplete(Exception):
+    """The server closed the response before the bytes it announced had arrived."""
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a download error is worth another attempt: connection reset or refused,
+    timeouts, a body cut short (chunked-encoding or incomplete reads)."""
+    import requests
+
+    return isinstance(
+        error,
+        (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            _Incomplete,
+        ),
+    )
+
+
+def _state_path(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".json")
+
+
+def _read_state(partial: Path) -> dict:
+    try:
+        return json.loads(_state_path(partial).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _discard(partial: Path) -> None:
+    partial.unlink(missing_ok=True)
+    _state_path(partial).unlink(missing_ok=True)
+
+
+def _transfer(session: Any, url: str, partial: Path, timeout: tuple[float, float]) -> tuple:
+    """One GET of ``url`` into ``partial``: continued with a Range request (guarded by the
+    validator the file was started with, ``If-Range``) when part of it is there.
+
+    Headers go with this request only: nothing is set on the (shared) session. Returns
+    (bytes the server announced for the whole file, its validator). Raises
+    ``requests`` errors, or `_Incomplete` when fewer bytes arrived than announced.
+    """
+    state = _read_state(partial)
+    have = partial.stat().st_size if partial.is_file() else 0
+    headers = {"Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+        headers["If-Range"] = state["validator"]
+    with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
+        response.raise_for_status()
+        validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+        announced = response.headers.get("Content-Length")
+        if response.status_code == 206:
+            start, _, total = response.headers["Content-Range"].split(" ")[-1].partition("/")
+            if int(start.split("-")[0]) != have:
+                raise _Incomplete(f"the server resumed at byte {start}, not {have}")
+            size, mode = int(total), "ab"
+        else:  # the whole file: a first request, or the file changed (If-Range failed)
+            size, mode = (int(announced) if announced else None), "wb"
+        _state_path(partial).write_text(json.dumps({"url": url, "validator": validator}))
+        with open(partial, mode) as handle:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                handle.write(chunk)
+    got = partial.stat().st_size
+    if size is not None and got != size:
+        raise _Incomplete(f"{got} of {size} bytes arrived")
+    return got, validator
+
+
+def _retry_after(response: Any) -> float | None:
+    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    try:
+        return min(float(value), MAX_WAIT_SECONDS) if value else None
+    except ValueError:
+        return None  # an HTTP date: use the back-off
 
 
 def download_product(
@@ -146,60 +266,70 @@ def download_product(
     progress: Callable[[str], None] = lambda message: None,
     attempts: int = DOWNLOAD_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
-) -> Path:
+    timeout: tuple[float, float] = TIMEOUT_SECONDS,
+) -> Download:
     """Download one product into ``directory``, resuming a partial file, with retries.
 
-    The file is written as ``<name>.part`` and renamed when it verifies. A throttled or
-    failed request is retried after a wait that doubles each time.
+    The file is written as ``<name>.part`` (with ``<name>.part.json``: the URL and the
+    server's validator) and renamed when it verifies (`fits_problem`) at the size the
+    server served. Every transient failure (connection reset or refused, timeout, a body
+    cut short, HTTP 429 and 5xx) is retried after a wait that doubles each time, or the
+    server's Retry-After. A partial file is resumed only under the validator it was
+    started with (``If-Range``: a file the archive replaced since comes whole); one with
+    no validator is started again.
 
     Raises
     ------
     NetworkUnavailableError
-        If MAST cannot be reached at all.
+        If no attempt reached the server at all.
     AcquisitionError
-        If the file still does not verify after the last attempt.
+        If the file still does not verify after the last attempt, or the server refused it.
     """
     from urllib.parse import quote
 
     observations = observations or _observations()
     name = str(product["productFilename"])
+    listed = int(product["size"]) if product["size"] else None
     target = directory / name
-    expected = int(product["size"]) if product["size"] else None
-    if fits_problem(target, expected) is None:
-        return target
     partial = directory / f"{name}.part"
+    if partial.is_file() and not _read_state(partial).get("validator"):
+        _discard(partial)  # no way to tell whether the server's file is still this one
     base = observations._portal_api_connection.MAST_DOWNLOAD_URL
     url = f"{base}?uri={quote(str(product['dataURI']), safe=':/')}"
-    problem = "not attempted"
+    problem, reached = "not attempted", False
     for attempt in range(1, attempts + 1):
+        wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
         try:
-            # astroquery's own downloader: its session carries the login, and
-            # continuation=True resumes a partial file with an HTTP Range request.
-            observations._download_file(
-                url, str(partial), continuation=True, head_safe=True, cache=False, verbose=False
-            )
-            problem = fits_problem(partial, expected)
+            served, validator = _transfer(observations._session, url, partial, timeout)
+            reached = True
+            problem = fits_problem(partial, name)
             if problem is None:
                 os.replace(partial, target)
-                return target
-            if expected and partial.stat().st_size >= expected:
-                partial.unlink()  # complete but corrupt: start again from zero
+                _state_path(partial).unlink(missing_ok=True)
+                return Download(target, served, listed, validator)
+            _discard(partial)  # complete as served, but not the product: start again
         except Exception as error:
-            status = getattr(getattr(error, "response", None), "status_code", None)
-            if status is None and is_network_error(error) and attempt == 1:
-                raise NetworkUnavailableError(
-                    f"MAST could not be reached to download {name} ({type(error).__name__})."
-                ) from error
-            problem = f"HTTP {status}" if status else f"{type(error).__name__}: {error}"
-            if status is not None and status not in THROTTLED:
+            response = getattr(error, "response", None)
+            status = getattr(response, "status_code", None)
+            reached = reached or status is not None or isinstance(error, _Incomplete)
+            if status is None and not _transient(error):
+                raise
+            if status is not None and status not in RETRIED_STATUSES:
+                problem = f"HTTP {status}"
                 break
+            problem = f"HTTP {status}" if status else f"{type(error).__name__}: {error}"
+            wait = _retry_after(response) or wait
         if attempt < attempts:
-            wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
             progress(f"{name}: {problem}; retrying in {wait:.0f} s ({attempt}/{attempts})")
             sleep(wait)
+    if not reached:
+        raise NetworkUnavailableError(
+            f"MAST did not answer any of {attempts} requests for {name} ({problem})."
+        )
+    kept = " (the partial file is kept and resumed)" if partial.is_file() else ""
     raise AcquisitionError(
-        f"Could not download {name} from MAST ({problem}) after {attempts} attempts; run "
-        f"`skyqa fetch` again later: a partial file is kept in {directory} and resumed."
+        f"Could not download {name} from MAST: {problem}, after {attempt} attempt(s); "
+        f"run `skyqa fetch` again later{kept}."
     )
 
 
@@ -214,6 +344,18 @@ def read_manifest(directory: Path) -> dict | None:
         return json.loads((directory / MANIFEST).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def _verified_entries(directory: Path, manifest: dict) -> dict[str, Download]:
+    """The files of an earlier manifest still present with their recorded SHA-256."""
+    kept = {}
+    for entry in manifest["files"]:
+        path = directory / entry["filename"]
+        if path.is_file() and path.stat().st_size == entry["size"]:
+            if file_digest(path) == entry["sha256"]:
+                listed = entry.get("listed_size", entry["size"])
+                kept[path.name] = Download(path, entry["size"], listed, entry.get("validator"))
+    return kept
 
 
 def verified_files(directory: Path, manifest: dict) -> list[Path] | None:
@@ -239,34 +381,99 @@ def fetch(
     """Make ``directory`` hold the field's verified products and their manifest.
 
     Uses the folder as it is when its manifest matches the spec's query and every file
-    verifies (no network); otherwise queries MAST and downloads what is missing.
+    verifies (no network); otherwise queries MAST and downloads what is missing. The
+    products are fetched and returned sorted by file name, and must be the files the spec
+    declares (`expected_problem`).
+
+    Raises
+    ------
+    NetworkUnavailableError
+        If MAST cannot be reached (the folder is not created for nothing).
+    AcquisitionError
+        If a product cannot be downloaded, or the products are not the declared ones.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(directory)
     if manifest is not None and manifest.get("query") == _query_record(spec):
         paths = verified_files(directory, manifest)
         if paths is not None:
-            return paths
+            return sorted(paths)
     products = query_products(spec, observations)
+    products = products[sorted(range(len(products)), key=lambda i: products["productFilename"][i])]
+    problem = expected_problem(spec, [str(name) for name in products["productFilename"]])
+    if problem:
+        raise AcquisitionError(f"MAST's answer to the [mast] query of the spec: {problem}")
     progress(f"MAST lists {len(products)} products for obs_id {spec.obs_id}")
-    paths = []
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = _verified_entries(directory, manifest if manifest else {"files": []})
+    downloads = []
     for index, product in enumerate(products, start=1):
-        paths.append(download_product(product, directory, observations, progress, sleep=sleep))
-        progress(f"downloaded {product['productFilename']} ({index}/{len(products)})")
+        name = str(product["productFilename"])
+        if name in kept:  # verified by an earlier fetch and unchanged since
+            downloads.append(kept[name])
+            continue
+        downloads.append(download_product(product, directory, observations, progress, sleep=sleep))
+        progress(f"downloaded {name} ({index}/{len(products)})")
+    from skyqa.headers import duplicate_rootnames
+
+    duplicated = duplicate_rootnames([download.path for download in downloads])
+    if duplicated:
+        raise AcquisitionError(duplicated)
     write_manifest(
         directory,
         spec,
         [
-            (path, str(product["dataURI"]), str(product["obs_id"]))
-            for path, product in zip(paths, products, strict=True)
+            (download.path, str(product["dataURI"]), str(product["obs_id"]))
+            for download, product in zip(downloads, products, strict=True)
         ],
+        notes={download.path.name: download.note() for download in downloads},
+        served={download.path.name: download for download in downloads},
     )
-    return paths
+    return [download.path for download in downloads]
 
 
-def write_manifest(directory: Path, spec: MastSpec, files: list[tuple[Path, str, str]]) -> None:
+def _served_record(download: Download | None) -> dict:
+    if download is None:
+        return {}
+    return {"listed_size": download.listed_size, "validator": download.validator}
+
+
+def expected_problem(spec: MastSpec, names: list[str]) -> str:
+    """What is wrong with a list of product file names against the spec's declared
+    ``expected_rootnames`` (FLTs) and ``expected_associations`` (visit DRZs); "" if
+    nothing is, or the spec declares none."""
+    problems = []
+    for kind, declared in (("flt", spec.expected_rootnames), ("drz", spec.expected_associations)):
+        if not declared:
+            continue
+        found = {name.split("_")[0].lower() for name in names if name.endswith(f"_{kind}.fits")}
+        wanted = {name.lower() for name in declared}
+        missing, extra = sorted(wanted - found), sorted(found - wanted)
+        if missing:
+            problems.append(
+                f"{len(missing)} declared {kind.upper()}(s) missing: {', '.join(missing)}"
+            )
+        if extra:
+            problems.append(f"{len(extra)} {kind.upper()}(s) not declared: {', '.join(extra)}")
+    if not problems:
+        return ""
+    return (
+        "; ".join(problems)
+        + ". The field's products are not the ones its spec declares: check the query "
+        "(obs_id, proposal, filters) and [mast].expected_rootnames / expected_associations."
+    )
+
+
+def write_manifest(
+    directory: Path,
+    spec: MastSpec,
+    files: list[tuple[Path, str, str]],
+    notes: dict[str, str] | None = None,
+    served: dict[str, Download] | None = None,
+) -> None:
     """Record a download folder: the query, the time, and per file its data URI, obs_id,
-    product kind, size and SHA-256. ``files`` holds (path, data URI, obs_id) triples.
+    product kind, size, SHA-256 and any note (``notes``, by file name: a listed size the
+    server did not serve) and, for downloads (``served``), the listed size and the
+    server's validator. ``files`` holds (path, data URI, obs_id) triples.
 
     A folder filled by other means (copied from a machine with network) becomes usable
     offline once it has this manifest.
@@ -282,8 +489,10 @@ def write_manifest(directory: Path, spec: MastSpec, files: list[tuple[Path, str,
                 "product": path.stem.rsplit("_", 1)[-1].upper(),
                 "size": path.stat().st_size,
                 "sha256": file_digest(path),
+                **({"note": notes[path.name]} if (notes or {}).get(path.name) else {}),
+                **_served_record((served or {}).get(path.name)),
             }
-            for path, data_uri, obs_id in files
+            for path, data_uri, obs_id in sorted(files)
         ],
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=1))

@@ -8,7 +8,7 @@ from skyqa import mast
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import resolve_field
 
-from ..mast_replay import MastReplay
+from ..mast_replay import MastReplay, standin_file
 
 SPEC = resolve_field("horsehead").mast
 
@@ -16,7 +16,17 @@ SPEC = resolve_field("horsehead").mast
 @pytest.fixture
 def replay(monkeypatch):
     monkeypatch.delenv(mast.TOKEN_ENV, raising=False)
-    return MastReplay().install(monkeypatch)
+    replay = MastReplay().install(monkeypatch)
+    yield replay
+    replay.server.close()
+
+
+def _product(replay, index=0):
+    return mast.query_products(SPEC)[index]
+
+
+def _no_wait(seconds):
+    pass
 
 
 def test_query_keeps_the_calwf3_flts_and_drzs(replay):
@@ -32,9 +42,10 @@ def test_query_keeps_the_calwf3_flts_and_drzs(replay):
 
 
 def test_empty_query_is_an_error_naming_the_query(monkeypatch):
-    MastReplay(empty=True).install(monkeypatch)
+    replay = MastReplay(empty=True).install(monkeypatch)
     with pytest.raises(AcquisitionError, match=r"MAST has no observation with obs_id ibxl5\*, "):
         mast.query_products(SPEC)
+    replay.server.close()
 
 
 def test_fetch_downloads_verifies_and_records_a_manifest(replay, tmp_path):
@@ -67,34 +78,154 @@ def test_a_changed_file_is_downloaded_again(replay, tmp_path):
     assert len(replay.downloads) == downloads + 1
 
 
-def test_throttled_requests_are_retried_with_growing_waits(replay, tmp_path):
-    replay.fail_next = [429, 503]
+def test_throttled_requests_are_retried_after_retry_after_or_growing_waits(replay, tmp_path):
+    replay.server.script = [("status", 429, 7), ("status", 503, None), ("status", 502, None)]
     waits, messages = [], []
-    product = mast.query_products(SPEC)[0]
-    path = mast.download_product(product, tmp_path, progress=messages.append, sleep=waits.append)
+    path = mast.download_product(
+        _product(replay), tmp_path, progress=messages.append, sleep=waits.append
+    ).path
     assert path.is_file()
-    assert waits == [2.0, 4.0]
-    assert "HTTP 429; retrying in 2 s (1/5)" in messages[0]
+    assert waits == [7.0, 4.0, 8.0]  # the server's Retry-After first, then the back-off
+    assert "HTTP 429; retrying in 7 s (1/5)" in messages[0]
 
 
-def test_failed_download_is_reported_after_one_attempt(replay, tmp_path):
-    replay.fail_next = [404]
-    product = mast.query_products(SPEC)[0]
-    with pytest.raises(
-        AcquisitionError, match=r"Could not download .* \(HTTP 404\) after 5 attempts"
-    ):
-        mast.download_product(product, tmp_path, sleep=lambda s: None)
-    assert replay.downloads == [replay.downloads[0]]  # a 404 is not retried
+def test_a_refused_file_is_not_retried(replay, tmp_path):
+    product = _product(replay)
+    del replay.server.files[str(product["productFilename"])]  # the service answers 404
+    with pytest.raises(AcquisitionError, match=r"Could not download .*: HTTP 404, after 1 "):
+        mast.download_product(product, tmp_path, sleep=_no_wait)
+    assert len(replay.downloads) == 1
 
 
-def test_truncated_file_is_detected_and_resumed(replay, tmp_path):
-    replay.fail_next = ["truncate"]
+def test_a_mid_body_disconnect_on_the_first_file_is_resumed_and_completes(
+    replay, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(mast, "CHUNK_BYTES", 1024)  # stand-ins are small: keep what arrived
+    replay.server.script = [("cut", 0.4)]
     messages = []
-    product = mast.query_products(SPEC)[0]
-    path = mast.download_product(product, tmp_path, progress=messages.append, sleep=lambda s: None)
-    assert mast.fits_problem(path, int(product["size"])) is None
-    assert "bytes instead of 8640" in messages[0]
+    products = mast.query_products(SPEC)
+    paths = mast.fetch(SPEC, tmp_path, messages.append, sleep=_no_wait)
+    first = str(products["productFilename"][0])
+    assert "ChunkedEncodingError" in messages[1] and messages[1].startswith(first)
+    gets = [headers for verb, name, headers in replay.server.requests if name == first]
+    assert gets[0].get("Range") is None
+    assert (
+        gets[1]["Range"].startswith("bytes=")
+        and gets[1]["If-Range"] == (replay.server.etags[first])
+    )
+    assert (tmp_path / first).read_bytes() == replay.server.files[first]
+    assert len(paths) == 27
+
+
+def test_after_a_ranged_retry_no_range_header_reaches_the_next_request(
+    replay, tmp_path, monkeypatch
+):
+    from astroquery.mast import Observations
+
+    monkeypatch.setattr(mast, "CHUNK_BYTES", 1024)
+    replay.server.script = [("cut", 0.5)]
+    mast.fetch(SPEC, tmp_path, sleep=_no_wait)
+    ranged = [i for i, (_, _, headers) in enumerate(replay.server.requests) if "Range" in headers]
+    assert ranged == [1]  # the retry only
+    assert "Range" not in replay.server.requests[2][2]
+    assert "Range" not in Observations._session.headers  # nothing left on the shared session
+
+
+def test_a_stalled_response_times_out_and_is_retried(replay, tmp_path):
+    replay.server.script = [("stall", 1.5)]
+    messages = []
+    download = mast.download_product(
+        _product(replay), tmp_path, progress=messages.append, sleep=_no_wait, timeout=(2, 0.3)
+    )
+    assert download.path.is_file()
+    assert "ReadTimeout" in messages[0]
     assert len(replay.downloads) == 2
+
+
+def test_a_connection_closed_before_any_answer_is_retried(replay, tmp_path):
+    replay.server.script = [("close",), ("close",)]
+    messages = []
+    download = mast.download_product(
+        _product(replay), tmp_path, progress=messages.append, sleep=_no_wait
+    )
+    assert download.path.is_file()
+    assert "ConnectionError" in messages[0]
+
+
+def test_no_server_at_all_is_network_unavailable(replay, tmp_path):
+    replay.server.close()  # the port now refuses connections
+    with pytest.raises(NetworkUnavailableError, match=r"MAST did not answer any of 5 requests"):
+        mast.download_product(_product(replay), tmp_path, sleep=_no_wait, timeout=(1, 1))
+
+
+def test_a_size_unlike_the_product_list_is_accepted_when_the_fits_verifies(replay, tmp_path):
+    replay.listed_sizes = {"ibxl50clq_flt.fits": 8_640_000}
+    mast.fetch(SPEC, tmp_path, sleep=_no_wait)
+    entry = next(
+        e
+        for e in json.loads((tmp_path / "manifest.json").read_text())["files"]
+        if e["filename"] == "ibxl50clq_flt.fits"
+    )
+    assert entry["size"] == len(replay.server.files["ibxl50clq_flt.fits"])
+    assert entry["note"].startswith("the product list gives 8640000 bytes; the server served")
+    notes = [
+        e for e in json.loads((tmp_path / "manifest.json").read_text())["files"] if "note" in e
+    ]
+    assert len(notes) == 1
+
+
+def test_a_stale_part_with_another_validator_restarts(replay, tmp_path):
+    product = _product(replay)
+    name = str(product["productFilename"])
+    old = replay.server.files[name]
+    (tmp_path / f"{name}.part").write_bytes(old[: len(old) // 2][::-1])  # other bytes
+    (tmp_path / f"{name}.part.json").write_text(json.dumps({"validator": '"before-reprocessing"'}))
+    download = mast.download_product(product, tmp_path, sleep=_no_wait)
+    assert download.path.read_bytes() == replay.server.files[name]
+    ask = replay.server.requests[-1][2]
+    assert ask["If-Range"] == '"before-reprocessing"'  # asked to resume, got the whole file
+
+
+def test_a_part_without_a_validator_is_not_resumed(replay, tmp_path):
+    product = _product(replay)
+    name = str(product["productFilename"])
+    (tmp_path / f"{name}.part").write_bytes(b"x" * 100)
+    mast.download_product(product, tmp_path, sleep=_no_wait)
+    assert "Range" not in replay.server.requests[-1][2]
+
+
+def test_a_file_that_is_not_the_product_is_refused(replay, tmp_path):
+    product = _product(replay)
+    name = str(product["productFilename"])
+    replay.server.publish(name, replay.server.files["ibxl58svq_flt.fits"])
+    with pytest.raises(AcquisitionError, match=r"FILENAME = 'ibxl58svq_flt.fits', not "):
+        mast.download_product(product, tmp_path, sleep=_no_wait, attempts=2)
+    assert not (tmp_path / name).exists()
+
+
+def test_products_are_fetched_in_name_order(replay, tmp_path):
+    paths = mast.fetch(SPEC, tmp_path, sleep=_no_wait)
+    assert [p.name for p in paths] == sorted(p.name for p in paths)
+    assert replay.downloads == sorted(replay.downloads)
+
+
+def test_undeclared_or_missing_products_stop_the_fetch(replay, tmp_path):
+    import dataclasses
+
+    spec = dataclasses.replace(SPEC, expected_rootnames=(*SPEC.expected_rootnames[1:], "ibxl59aaq"))
+    with pytest.raises(AcquisitionError, match=r"1 declared FLT\(s\) missing: ibxl59aaq; 1 FLT"):
+        mast.fetch(spec, tmp_path)
+    assert replay.downloads == []
+
+
+def test_an_exposure_in_two_flts_is_refused(tmp_path):
+    from skyqa.headers import duplicate_rootnames
+
+    for name in ("ibxl50clq_flt.fits", "hst_12812_50_wfc3_ir_f160w_ibxl50cl_flt.fits"):
+        content = standin_file("ibxl50clq_flt.fits")
+        (tmp_path / name).write_bytes(content)
+    sentence = duplicate_rootnames(sorted(tmp_path.iterdir()))
+    assert sentence.startswith("1 exposure(s) appear in more than one FLT (ibxl50clq: ")
 
 
 def test_token_is_used_and_never_written(replay, tmp_path, monkeypatch):
