@@ -179,7 +179,7 @@ class Download:
         )
 
 
-class _Incomplete(Exception):
+class _IncompleteError(Exception):
     """The server closed the response before the bytes it announced had arrived."""
 
 
@@ -195,7 +195,7 @@ def _transient(error: BaseException) -> bool:
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
-            _Incomplete,
+            _IncompleteError,
         ),
     )
 
@@ -222,7 +222,7 @@ def _transfer(session: Any, url: str, partial: Path, timeout: tuple[float, float
 
     Headers go with this request only: nothing is set on the (shared) session. Returns
     (bytes the server announced for the whole file, its validator). Raises
-    ``requests`` errors, or `_Incomplete` when fewer bytes arrived than announced.
+    ``requests`` errors, or `_IncompleteError` when fewer bytes arrived than announced.
     """
     state = _read_state(partial)
     have = partial.stat().st_size if partial.is_file() else 0
@@ -237,7 +237,7 @@ def _transfer(session: Any, url: str, partial: Path, timeout: tuple[float, float
         if response.status_code == 206:
             start, _, total = response.headers["Content-Range"].split(" ")[-1].partition("/")
             if int(start.split("-")[0]) != have:
-                raise _Incomplete(f"the server resumed at byte {start}, not {have}")
+                raise _IncompleteError(f"the server resumed at byte {start}, not {have}")
             size, mode = int(total), "ab"
         else:  # the whole file: a first request, or the file changed (If-Range failed)
             size, mode = (int(announced) if announced else None), "wb"
@@ -247,7 +247,7 @@ def _transfer(session: Any, url: str, partial: Path, timeout: tuple[float, float
                 handle.write(chunk)
     got = partial.stat().st_size
     if size is not None and got != size:
-        raise _Incomplete(f"{got} of {size} bytes arrived")
+        raise _IncompleteError(f"{got} of {size} bytes arrived")
     return got, validator
 
 
@@ -311,7 +311,7 @@ def download_product(
         except Exception as error:
             response = getattr(error, "response", None)
             status = getattr(response, "status_code", None)
-            reached = reached or status is not None or isinstance(error, _Incomplete)
+            reached = reached or status is not None or isinstance(error, _IncompleteError)
             if status is None and not _transient(error):
                 raise
             if status is not None and status not in RETRIED_STATUSES:
@@ -351,10 +351,10 @@ def _verified_entries(directory: Path, manifest: dict) -> dict[str, Download]:
     kept = {}
     for entry in manifest["files"]:
         path = directory / entry["filename"]
-        if path.is_file() and path.stat().st_size == entry["size"]:
-            if file_digest(path) == entry["sha256"]:
-                listed = entry.get("listed_size", entry["size"])
-                kept[path.name] = Download(path, entry["size"], listed, entry.get("validator"))
+        present = path.is_file() and path.stat().st_size == entry["size"]
+        if present and file_digest(path) == entry["sha256"]:
+            listed = entry.get("listed_size", entry["size"])
+            kept[path.name] = Download(path, entry["size"], listed, entry.get("validator"))
     return kept
 
 

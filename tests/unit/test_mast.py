@@ -106,7 +106,8 @@ def test_a_mid_body_disconnect_on_the_first_file_is_resumed_and_completes(
     products = mast.query_products(SPEC)
     paths = mast.fetch(SPEC, tmp_path, messages.append, sleep=_no_wait)
     first = str(products["productFilename"][0])
-    assert "ChunkedEncodingError" in messages[1] and messages[1].startswith(first)
+    assert "ChunkedEncodingError" in messages[1]
+    assert messages[1].startswith(first)
     gets = [headers for verb, name, headers in replay.server.requests if name == first]
     assert gets[0].get("Range") is None
     assert (
