@@ -115,8 +115,8 @@ def acquire_exposures(
         found = "no manifest.json" if manifest is None else "files missing or changed"
         raise NetworkUnavailableError(
             f"The data of field {field.name!r} (MAST obs_id {field.mast.obs_id}, proposal "
-            f"{field.mast.proposal_id}) are not in {download_dir} ({found}), and MAST "
-            f"cannot be reached: {error} Fetch them on a machine with network with "
+            f"{field.mast.proposal_id}) are not in {download_dir} ({found}), and {error} "
+            "Fetch them on a machine with network with "
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
             "there (README, 'Real data'); offline, the synthetic replica runs as "
             "`pytest --field horsehead-sim`."

@@ -205,7 +205,30 @@ class Cache:
         parent = self.root / field
         parent.mkdir(parents=True, exist_ok=True)
         final = parent / f"{stage}-{digest}"
-        with self._lock(parent / f".{stage}-{digest}.lock"):
+        lock = parent / f".{stage}-{digest}.lock"
+        try:
+            return self._build_locked(field, stage, key, build, final, lock)
+        except BaseException:
+            # A failed first build (no network, say) leaves no lock file and no empty
+            # field folder behind; a folder holding anything else is kept.
+            with contextlib.suppress(OSError):
+                if not final.exists():
+                    lock.unlink()
+                parent.rmdir()
+            raise
+
+    def _build_locked(
+        self,
+        field: str,
+        stage: str,
+        key: dict[str, Any],
+        build: Callable[[Path], dict[str, Any]],
+        final: Path,
+        lock: Path,
+    ) -> CacheEntry:
+        parent = final.parent
+        digest = final.name.rsplit("-", 1)[-1]
+        with self._lock(lock):
             manifest = self._load(final)
             if manifest is not None:
                 return CacheEntry(final, manifest, reused=True)

@@ -69,18 +69,64 @@ def gaia_cone_search(ra_deg: float, dec_deg: float, radius_arcmin: float) -> Tab
 
     Gaia.MAIN_GAIA_TABLE = GAIA_TABLE
     Gaia.ROW_LIMIT = -1
+    where = f"within {radius_arcmin:g}' of RA {ra_deg:.5f}, Dec {dec_deg:.5f}"
     try:
         job = Gaia.cone_search_async(
             SkyCoord(ra_deg, dec_deg, unit="deg"), radius=radius_arcmin * u.arcmin
         )
         result = job.get_results()
     except Exception as error:
-        if is_network_error(error):
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status is None and is_network_error(error):
             raise NetworkUnavailableError(
                 f"The Gaia archive could not be reached ({type(error).__name__})."
             ) from error
-        raise
-    return _standard_columns(result, "ra", "dec", "phot_g_mean_mag")
+        raise AcquisitionError(
+            f"The Gaia archive answered the cone search {where} with an error, not a "
+            f"catalog ({_first_line(error)}): try again later; if it persists, see "
+            "https://www.cosmos.esa.int/web/gaia/news for service status."
+        ) from error
+    return _service_table(result, "The Gaia archive", where, ("ra", "dec", "phot_g_mean_mag"))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:160]}" if text else type(error).__name__
+
+
+def _service_table(table: Table, service: str, where: str, columns: tuple) -> Table:
+    """ra, dec, mag from a catalog service's answer, or one sentence on what it sent.
+
+    drizzlepac reads the astrometric service's text answer into a table whatever it is:
+    an error line gives a table with no columns, a web page one with a column named
+    after its first HTML line, and a field with no sources a table with no rows.
+
+    Raises
+    ------
+    AcquisitionError
+        If the answer is not a catalog, or has no sources.
+    """
+    names = list(table.colnames)
+    lower = {name.lower(): name for name in names}  # an empty answer keeps the service's case
+    if any(name.lstrip().startswith("<") for name in names):
+        raise AcquisitionError(
+            f"{service} answered the query {where} with a web page (HTML), not a catalog: "
+            "the service is down, or a proxy answered for it. Try again later."
+        )
+    if not {column.lower() for column in columns[:2]} <= set(lower):
+        found = f"columns {', '.join(names[:6])}" if names else "an error line, no columns"
+        raise AcquisitionError(
+            f"{service} answered the query {where} with {found}, not a catalog with "
+            f"{' and '.join(columns[:2])}: the service failed (its answer is in the step's "
+            "log); try again later."
+        )
+    if len(table) == 0:
+        raise AcquisitionError(
+            f"{service} found no sources {where}: TweakReg would have nothing to align to. "
+            "Check the field's target and footprints, or align to another catalog "
+            "([catalog].source)."
+        )
+    return _standard_columns(table, *(lower.get(column.lower(), column) for column in columns))
 
 
 def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
@@ -94,12 +140,13 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
     """
     from skyqa.drizzle import console_to
 
-    with console_to(workdir / "astrometric_catalog.log"):  # drizzlepac's import warnings too
+    log = workdir / "astrometric_catalog.log"
+    with console_to(log):  # drizzlepac's import warnings too
         from drizzlepac.haputils.astrometric_utils import create_astrometric_catalog
 
         try:
             table = create_astrometric_catalog(
-                [str(path) for path in flt_paths],
+                [str(path) for path in sorted(flt_paths)],  # the epoch is the first one's
                 catalog="GAIAeDR3",
                 output=str(workdir / "astrometric_raw.ecsv"),
             )
@@ -109,8 +156,12 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
                     f"The astrometric catalog service could not be reached "
                     f"({type(error).__name__})."
                 ) from error
-            raise
-    return _standard_columns(table, "RA", "DEC", "mag")
+            raise AcquisitionError(
+                f"drizzlepac's create_astrometric_catalog failed ({_first_line(error)}); "
+                f"its log is {log}."
+            ) from error
+    where = f"for the footprints of {len(flt_paths)} exposures (GAIAeDR3)"
+    return _service_table(table, "The astrometric catalog service", where, ("RA", "DEC", "mag"))
 
 
 def read_catalog_file(path: Path) -> Table:
@@ -223,7 +274,7 @@ def build_reference_catalog(
                     f"{error} Fetch it with `skyqa fetch {field.name}` on a machine with network."
                 ) from error
             download_dir.mkdir(parents=True, exist_ok=True)
-            table.write(kept, format="ascii.ecsv", overwrite=True)
+            table.write(kept, format="ascii.ecsv", overwrite=True)  # a catalog with sources
     table = drop_close_pairs(table, field.catalog.min_separation_arcsec)
     if len(table) == 0:
         raise AcquisitionError(

@@ -29,7 +29,7 @@ def _faults(_: argparse.Namespace) -> int:
 
 
 def _fetch(arguments: argparse.Namespace) -> int:
-    from skyqa.errors import SkyQAError
+    from skyqa.errors import NetworkUnavailableError, SkyQAError
     from skyqa.field import resolve_field
     from skyqa.pipeline import Pipeline
     from skyqa.settings import resolve_cache_dir
@@ -39,6 +39,16 @@ def _fetch(arguments: argparse.Namespace) -> int:
         pipeline = Pipeline(field, resolve_cache_dir(arguments.cache_dir, None))
         exposures = pipeline.exposures()
         pipeline.reference_catalog()
+    except NetworkUnavailableError as error:
+        # The pipeline's message tells a pytest user to run `skyqa fetch`: this is it.
+        cause = error.__cause__ if isinstance(error.__cause__, SkyQAError) else error
+        print(
+            f"skyqa: {arguments.field}: {cause} Nothing was downloaded. Run `skyqa fetch` "
+            f"on a machine with network and copy its {pipeline.download_dir} folder to the "
+            "same place here (README, 'Real data').",
+            file=sys.stderr,
+        )
+        return 1
     except SkyQAError as error:
         print(f"skyqa: {error}", file=sys.stderr)
         return 1
