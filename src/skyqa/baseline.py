@@ -17,7 +17,7 @@ import pandas as pd
 from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.errors import FieldSpecError
-from skyqa.field import BaselineSpec
+from skyqa.field import BaselineSpec, FieldSpec
 from skyqa.verdict import Verdict, is_finite
 
 TABLES = ("alignment", "mdrizsky", "seams")
@@ -29,6 +29,61 @@ KEY_COLUMNS = {
     "mdrizsky": ["rootname"],
     "seams": ["exposure_a", "exposure_b"],
 }
+
+
+def packaged_baselines() -> Path:
+    """The registered fields' baselines shipped with skyqa (``skyqa._baselines``): the
+    checkout's ``baselines/`` in an editable install, inside the package in a wheel's."""
+    import skyqa._baselines
+
+    return Path(skyqa._baselines.__file__).parent
+
+
+def in_installed_package(path: Path) -> bool:
+    """Whether ``path`` is inside the installed skyqa package or a site-packages folder:
+    skyqa never writes there (an editable checkout's ``baselines/`` is not)."""
+    import site
+    import sysconfig
+
+    roots = {Path(__file__).parent, *map(Path, site.getsitepackages())}
+    roots |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    if site.ENABLE_USER_SITE:
+        roots.add(Path(site.getusersitepackages()))
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root.resolve()) for root in roots)
+
+
+def baseline_folder(field: FieldSpec, explicit: Path | None = None) -> Path:
+    """Where a field's baselines are: ``<explicit>/<field>`` when a baseline directory
+    is given (``--skyqa-baseline-dir``, ini, ``SKYQA_BASELINE_DIR``); else, for a
+    registered field, the baselines shipped with skyqa; else beside the user's spec file,
+    ``<spec folder>/baselines/<field>``."""
+    from skyqa.field import registered_fields
+
+    if explicit is not None:
+        return explicit / field.name
+    registered = registered_fields().get(field.name)
+    source = field.source_path
+    if registered is not None and source is not None and source.resolve() == registered.resolve():
+        return packaged_baselines() / field.name
+    folder = source.resolve().parent if source is not None else Path.cwd()
+    return folder / "baselines" / field.name
+
+
+def missing_baseline_sentence(field: str, name: str, path: Path, written: bool) -> str:
+    """What a run without a stored baseline says (the check then has no verdict)."""
+    if written:
+        return (
+            f"No baseline of the {name} table for field {field} was stored: {path} has been "
+            "written from this run. Review it (are these numbers right?) and keep it (commit "
+            "it beside your spec); the next run is compared with it. This run is no verdict "
+            "on the baseline comparison."
+        )
+    return (
+        f"No baseline of the {name} table for field {field} at {path}, and skyqa never "
+        "writes inside the installed package: pass --skyqa-baseline-dir DIR to keep "
+        "baselines there (written by the next run, then compared)."
+    )
 
 
 def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:

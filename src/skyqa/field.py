@@ -16,7 +16,6 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -630,8 +629,10 @@ def load_field_spec(path: str | Path) -> FieldSpec:
 
 def registered_fields() -> dict[str, Path]:
     """Return the fields shipped with skyqa, name -> spec file, sorted by name."""
-    folder = resources.files("skyqa") / "fields"
-    paths = [Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml")]
+    # Beside this module (not importlib.resources: an editable install that maps
+    # skyqa._baselines makes skyqa a namespace path that resources cannot read).
+    folder = Path(__file__).parent / "fields"
+    paths = list(folder.glob("*.toml"))
     return {path.stem: path for path in sorted(paths, key=lambda path: path.stem)}
 
 

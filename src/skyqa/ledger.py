@@ -19,6 +19,25 @@ PREVIOUS_COMPLETE = "last-complete"
 """Where a field's last complete report is kept when a run that is not complete replaces it."""
 
 
+class NotChecked(pytest.skip.Exception):
+    """Raised by `not_checked`: pytest shows a skip; the ledger records "not run"."""
+
+
+def not_checked(sentence: str) -> None:
+    """End the current check without a verdict, saying why (a missing baseline, say).
+
+    The check is recorded as "not run" with the sentence, so the field's verdict is
+    ``incomplete``: a check that could not judge never counts as passed (a plain skip
+    would read as "not applicable").
+
+    Raises
+    ------
+    NotChecked
+        Always.
+    """
+    raise NotChecked(sentence, pytrace=False)
+
+
 class CheckLedger:
     """A pytest plugin object: records every skyqa check, lists them, writes summaries.
 
@@ -60,6 +79,7 @@ class CheckLedger:
         self.summaries: dict[str, dict] = {}
         self.written: list[Path] = []
         self.kept: list[str] = []
+        self.unchecked: set[str] = set()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -112,12 +132,16 @@ class CheckLedger:
         set_recorder(keep)
         try:
             return (yield)
+        except NotChecked as reason:
+            record["status"], record["message"] = "not run", str(reason.msg)
+            self.unchecked.add(item.nodeid)
+            raise
         finally:
             set_recorder(None)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.checks.get(report.nodeid)
-        if record is None:
+        if record is None or report.nodeid in self.unchecked:
             return
         if report.when == "call" or report.outcome != "passed":
             status = report.outcome

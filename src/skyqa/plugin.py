@@ -60,8 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="DIR",
         help="Directory of stored baselines, one folder per field (default: "
-        "$SKYQA_BASELINE_DIR, else the skyqa checkout's baselines/, else <rootdir>/baselines). "
-        "Written only with pytest-regressions' --force-regen.",
+        "$SKYQA_BASELINE_DIR, else: a registered field's baselines shipped with skyqa, a "
+        "spec file's <spec folder>/baselines/). A missing baseline is written there from the "
+        "run (the field's verdict is then incomplete); --force-regen rewrites them. Never "
+        "written inside the installed package.",
     )
     group.addoption(
         "--skyqa-report-dir",
@@ -121,9 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption("skyqa_cache_dir"), config.getini("skyqa_cache_dir")
         ),
         baseline_dir=resolve_baseline_dir(
-            config.getoption("skyqa_baseline_dir"),
-            config.getini("skyqa_baseline_dir"),
-            config.rootpath,
+            config.getoption("skyqa_baseline_dir"), config.getini("skyqa_baseline_dir")
         ),
         allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
         fault=config.getoption("skyqa_inject_fault"),
@@ -143,6 +143,17 @@ def pytest_configure(config: pytest.Config) -> None:
         except FieldSpecError as error:
             raise pytest.UsageError(str(error)) from None
         fields[spec.name] = spec
+    if config.getoption("force_regen", False):
+        from skyqa.baseline import baseline_folder, in_installed_package
+
+        for spec in fields.values():
+            folder = baseline_folder(spec, settings.baseline_dir)
+            if in_installed_package(folder):
+                raise pytest.UsageError(
+                    f"--force-regen would rewrite {folder}, inside the installed skyqa "
+                    "package, which skyqa never writes: pass --skyqa-baseline-dir DIR to "
+                    "write the new baselines there."
+                )
     config.stash[SETTINGS_KEY] = settings
     config.stash[FIELDS_KEY] = fields
     if fields:
@@ -473,14 +484,18 @@ def seam_table(overlap_pairs, mosaics):
 
 @pytest.fixture(scope="session")
 def baseline_dir(skyqa_field, request: pytest.FixtureRequest):
-    """This field's folder of stored baselines (``<baseline dir>/<field>``).
+    """This field's folder of stored baselines (`skyqa.baseline.baseline_folder`):
+    ``<--skyqa-baseline-dir>/<field>``, the shipped baselines of a registered field, or
+    ``<spec folder>/baselines/<field>`` for a user's spec.
 
     Example::
 
         def test_has_baseline(baseline_dir):
             assert (baseline_dir / "mdrizsky.csv").exists()
     """
-    return request.config.stash[SETTINGS_KEY].baseline_dir / skyqa_field.name
+    from skyqa.baseline import baseline_folder
+
+    return baseline_folder(skyqa_field, request.config.stash[SETTINGS_KEY].baseline_dir)
 
 
 @pytest.fixture(scope="session")

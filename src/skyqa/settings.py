@@ -26,7 +26,8 @@ class Settings:
 
     fields: tuple[str, ...]
     cache_dir: Path
-    baseline_dir: Path
+    baseline_dir: Path | None
+    """An explicit baseline directory, else None (`skyqa.baseline.baseline_folder`)."""
     allow_astrometry_db: bool = False
     fault: str | None = None
     workers: int | None = None
@@ -40,17 +41,13 @@ def resolve_cache_dir(cli_value: str | None, ini_value: str | None) -> Path:
     return default_cache_dir()
 
 
-def resolve_baseline_dir(cli_value: str | None, ini_value: str | None, rootdir: Path) -> Path:
-    """The baseline directory: option, ini, ``SKYQA_BASELINE_DIR``, else ``baselines/``.
-
-    The default is the ``baselines/`` folder of the skyqa checkout when skyqa runs from
-    one (an editable install), else ``baselines/`` under pytest's rootdir.
-    """
+def resolve_baseline_dir(cli_value: str | None, ini_value: str | None) -> Path | None:
+    """An explicit baseline directory: option, ini, ``SKYQA_BASELINE_DIR``; None: each
+    field's own place (`skyqa.baseline.baseline_folder`)."""
     for value in (cli_value, ini_value, os.environ.get(BASELINE_DIR_ENV)):
         if value:
             return Path(value).expanduser()
-    checkout = Path(__file__).resolve().parents[2] / "baselines"
-    return checkout if checkout.is_dir() else rootdir / "baselines"
+    return None
 
 
 def resolve_workers(cli_value: int | None, ini_value: str | None) -> int | None:

@@ -141,9 +141,11 @@ def run_verdict(checks: list[dict], interrupted: str = "", error: str = "") -> t
             f"({_listed(by_status['failed'])}){not_run}."
         )
     if by_status["not run"]:
+        reasons = [c["message"] for c in by_status["not run"] if c.get("message")]
         return "incomplete", (
             f"{counts['not run']} of {selected} selected checks did not run "
             f"({_listed(by_status['not run'])}): no verdict on the field."
+            + (f" {reasons[0].strip().splitlines()[0][:400]}" if reasons else "")
         )
     passed = counts["passed"] + counts["warned"]
     details = _details(counts)
