@@ -94,8 +94,8 @@ def acquire_exposures(
         generated = generate_synthetic_field(field, workdir, drizzle_visit, progress, workers)
         return ExposureSet(
             directory=workdir,
-            flt_paths=generated.flt_paths,
-            visit_drz_paths=generated.visit_drz_paths,
+            flt_paths=tuple(sorted(generated.flt_paths, key=lambda path: path.name)),
+            visit_drz_paths=tuple(sorted(generated.visit_drz_paths, key=lambda path: path.name)),
             truth_path=generated.truth_path,
             catalog_path=generated.catalog_path,
         )

@@ -39,20 +39,6 @@ def packaged_baselines() -> Path:
     return Path(skyqa._baselines.__file__).parent
 
 
-def in_installed_package(path: Path) -> bool:
-    """Whether ``path`` is inside the installed skyqa package or a site-packages folder:
-    skyqa never writes there (an editable checkout's ``baselines/`` is not)."""
-    import site
-    import sysconfig
-
-    roots = {Path(__file__).parent, *map(Path, site.getsitepackages())}
-    roots |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
-    if site.ENABLE_USER_SITE:
-        roots.add(Path(site.getusersitepackages()))
-    resolved = path.resolve()
-    return any(resolved.is_relative_to(root.resolve()) for root in roots)
-
-
 def baseline_folder(field: FieldSpec, explicit: Path | None = None) -> Path:
     """Where a field's baselines are: ``<explicit>/<field>`` when a baseline directory
     is given (``--skyqa-baseline-dir``, ini, ``SKYQA_BASELINE_DIR``); else, for a

@@ -105,6 +105,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     namespace = early_config.known_args_namespace
     if getattr(namespace, "skyqa_fields", None) and not namespace.file_or_dir:
         args.append(str(CHECKS_DIR))
+        from skyqa.settings import in_installed_package
+
+        if in_installed_package(CHECKS_DIR):
+            # pytest would cache its rewritten check modules in the package's __pycache__:
+            # skyqa never writes inside the installed package.
+            import sys
+
+            sys.dont_write_bytecode = True
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -144,7 +152,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(error)) from None
         fields[spec.name] = spec
     if config.getoption("force_regen", False):
-        from skyqa.baseline import baseline_folder, in_installed_package
+        from skyqa.baseline import baseline_folder
+        from skyqa.settings import in_installed_package
 
         for spec in fields.values():
             folder = baseline_folder(spec, settings.baseline_dir)

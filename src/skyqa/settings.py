@@ -73,3 +73,17 @@ def resolve_workers(cli_value: int | None, ini_value: str | None) -> int | None:
             raise ValueError(f"{source} = {value!r}: give a whole number of processes, >= 1")
         return workers
     return None
+
+
+def in_installed_package(path: Path) -> bool:
+    """Whether ``path`` is inside the installed skyqa package or a site-packages folder:
+    skyqa never writes there (an editable checkout's ``baselines/`` is not)."""
+    import site
+    import sysconfig
+
+    roots = {Path(__file__).parent, *map(Path, site.getsitepackages())}
+    roots |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    if site.ENABLE_USER_SITE:
+        roots.add(Path(site.getusersitepackages()))
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root.resolve()) for root in roots)

@@ -25,3 +25,16 @@ def test_faults_lists_each_fault_with_how_it_is_injected_and_its_size(capsys):
     assert by_name["misaligned-exposure"][1:5] == ["exposures", "pipeline", "50", "mas"]
     assert by_name["nan-shift"][1:4] == ["alignment", "plumbing", "-"]
     assert lines[1].strip() == "must fail: test_shift_file"
+
+
+def test_fetch_offline_says_what_happened_and_leaves_nothing_behind(capsys, tmp_path):
+    # The test session refuses connections, as a machine with no network does.
+    assert main(["fetch", "horsehead", "--cache-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    message = [line for line in err.splitlines() if "Nothing was downloaded" in line]
+    assert len(message) == 1
+    assert message[0].startswith("skyqa: horsehead: MAST could not be reached (ConnectionError).")
+    assert f"copy its {tmp_path}/horsehead/mast folder to the same place here" in message[0]
+    assert "MAST cannot be reached: MAST could not" not in err
+    assert list(tmp_path.iterdir()) == []  # no empty field folder, no lock file

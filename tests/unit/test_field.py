@@ -139,3 +139,89 @@ def test_workers_setting_precedence_and_errors(monkeypatch):
         resolve_workers(0, None)
     with pytest.raises(ValueError, match=r"ini skyqa_workers = 'two'"):
         resolve_workers(None, "two")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "allowed"),
+    [
+        ("thresholds", "fit_rms_max_pix", -0.1, "> 0"),
+        ("thresholds", "seam_max_noise_fraction", 0.0, "> 0"),
+        ("thresholds", "min_matches", 0, ">= 1"),
+        ("tweakreg", "searchrad", 0.0, "> 0"),
+        ("tweakreg", "nclip", -1, ">= 0"),
+        ("catalog", "radius_arcmin", 90.0, "> 0 and <= 60"),
+        ("catalog", "min_separation_arcsec", -0.4, ">= 0"),
+        ("target", "dec_deg", -91.0, ">= -90 and <= 90"),
+        ("synthetic", "hot_pixel_fraction", 1.5, ">= 0 and <= 1"),
+        ("synthetic", "exposure_jitter_mas", -3.0, ">= 0"),
+    ],
+)
+def test_values_outside_their_physical_range_are_refused(mini_raw, section, key, value, allowed):
+    mini_raw.setdefault(section, {})[key] = value
+    pattern = rf"spec\.toml: \[{section}\]\.{key} is {value!r}; allowed: {allowed}\."
+    with pytest.raises(FieldSpecError, match=pattern.replace("+", r"\+")):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_edges_of_the_ranges_are_accepted(mini_raw):
+    mini_raw["tweakreg"]["nclip"] = 0
+    mini_raw["catalog"]["radius_arcmin"] = 60
+    mini_raw["target"]["dec_deg"] = -90
+    mini_raw["thresholds"]["min_matches"] = 1
+    mini_raw["synthetic"]["hot_pixel_fraction"] = 1.0
+    assert parse_field_spec(mini_raw).tweakreg.nclip == 0
+
+
+def test_no_sky_method_a_bad_fit_geometry_and_negative_tolerances_are_refused(mini_raw):
+    for change, pattern in [
+        (("astrodrizzle", "skymethods", []), r"skymethods is empty; name at least one of"),
+        (("tweakreg", "fitgeometry", "affine"), r"fitgeometry is 'affine'; allowed: shift, "),
+        (("baseline", "mdrizsky", {"match": -1e-3}), r"\[baseline\]\.mdrizsky\.match is -0\.001"),
+        (("synthetic", "exposure", None), r"exposure isqa01a1q has exptime 0\.0; allowed: > 0"),
+    ]:
+        raw = tomllib.loads(registered_fields()["mini-sim"].read_text())
+        section, key, value = change
+        if key == "exposure":
+            raw["synthetic"]["exposure"][0]["exptime"] = 0
+        else:
+            raw.setdefault(section, {})[key] = value
+        with pytest.raises(FieldSpecError, match=pattern):
+            parse_field_spec(raw, "spec.toml")
+
+
+def test_keys_that_would_need_reference_files_are_refused_with_the_reason(mini_raw):
+    mini_raw["astrodrizzle"]["updatewcs"] = True
+    with pytest.raises(FieldSpecError, match=r"updatewcs is refused: skyqa never runs updatewcs"):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_a_local_catalog_needs_source_file_and_the_reverse(tmp_path):
+    raw = {
+        "name": "mine",
+        "description": "d",
+        "kind": "local",
+        "target": {"name": "T", "ra_deg": 1.0, "dec_deg": 2.0},
+        "local": {"directory": "data", "catalog": "stars.csv"},
+        "catalog": {"source": "gaia"},
+    }
+    with pytest.raises(FieldSpecError, match=r"\[local\]\.catalog is set but \[catalog\]\.source"):
+        parse_field_spec(raw, "spec.toml")
+    raw["local"] = {"directory": "data"}
+    raw["catalog"] = {"source": "file"}
+    with pytest.raises(FieldSpecError, match=r"needs a local field with \[local\]\.catalog set"):
+        parse_field_spec(raw, "spec.toml")
+
+
+def test_visit_ids_of_local_and_mast_fields_are_known_before_the_pipeline(tmp_path):
+    horsehead = resolve_field("horsehead")
+    assert horsehead.visit_ids() == tuple(f"ibxl5{i}030" for i in range(9))
+    (tmp_path / "data").mkdir()
+    for name in ("ibxl51030_drz.fits", "ibxl50030_drz.fits", "ibxl50clq_flt.fits"):
+        (tmp_path / "data" / name).write_bytes(b"")
+    spec = tmp_path / "mine.toml"
+    spec.write_text(
+        'name = "mine"\ndescription = "d"\nkind = "local"\n'
+        '[target]\nname = "T"\nra_deg = 1.0\ndec_deg = 2.0\n'
+        '[local]\ndirectory = "data"\n[catalog]\nsource = "gaia"\n'
+    )
+    assert load_field_spec(spec).visit_ids() == ("ibxl50030", "ibxl51030")

@@ -6,13 +6,13 @@ from skyqa.baseline import (
     DISTANCE_CHECK,
     alignment_metrics,
     check_table_against_baseline,
-    in_installed_package,
     mdrizsky_metrics,
     missing_baseline_sentence,
     seam_metrics,
     tolerances_for,
 )
 from skyqa.ledger import not_checked
+from skyqa.settings import in_installed_package
 from skyqa.verdict import record, require
 
 
