@@ -1,7 +1,8 @@
 """skyqa installed from its wheel (not the checkout), run from folders that are not it.
 
-The wheel is built from this checkout and installed, without dependencies, into a fresh
-virtual environment that sees the test environment's packages (drizzlepac and the rest,
+The wheel is built from this checkout as a user builds one (pip, in build isolation: its
+build tools come from the package registry) and installed, without dependencies, into a
+fresh virtual environment that sees the test environment's packages (drizzlepac and the rest,
 already installed: no registry needed). skyqa itself comes from the wheel, and the test
 checks that it does.
 """
@@ -53,7 +54,6 @@ def wheel_env(tmp_path_factory):
             "pip",
             "wheel",
             "--no-deps",
-            "--no-build-isolation",
             "-w",
             root / "dist",
             CHECKOUT,
