@@ -333,9 +333,13 @@ def download_product(
     )
 
 
+QUERY_KEYS = ("obs_id", "proposal_id", "filters", "products", "project")
+"""The [mast] keys that make the query (the declared files only check its answer)."""
+
+
 def _query_record(spec: MastSpec) -> dict:
     """The query as the manifest stores it (JSON types: lists, not tuples)."""
-    return json.loads(json.dumps(asdict(spec)))
+    return json.loads(json.dumps({key: asdict(spec)[key] for key in QUERY_KEYS}))
 
 
 def read_manifest(directory: Path) -> dict | None:
@@ -396,6 +400,9 @@ def fetch(
     if manifest is not None and manifest.get("query") == _query_record(spec):
         paths = verified_files(directory, manifest)
         if paths is not None:
+            problem = expected_problem(spec, [path.name for path in paths])
+            if problem:
+                raise AcquisitionError(f"The files listed in {directory / MANIFEST}: {problem}")
             return sorted(paths)
     products = query_products(spec, observations)
     products = products[sorted(range(len(products)), key=lambda i: products["productFilename"][i])]

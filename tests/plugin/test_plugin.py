@@ -164,7 +164,7 @@ def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
     output = result.stdout.str()
     assert output.count("skyqa cannot check field horsehead") == 1
     assert f"are not in {tmp_path}/horsehead/mast (no manifest.json)" in output
-    assert "MAST cannot be reached" in output
+    assert "(no manifest.json), and MAST could not be reached (ConnectionError)." in output
     assert "`skyqa fetch horsehead`" in output
     assert "Traceback" not in output
 
@@ -243,12 +243,20 @@ def test_local_folder_field_runs_every_check_and_is_left_untouched(
     assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
     assert outcomes.get("errors", 0) == 0
     assert outcomes["passed"] >= 30
-    # Real data carry no truth: the truth checks say so and skip, nothing else does.
-    assert outcomes["skipped"] == 3 + 1  # and the delivered WCS of the unaligned DRZs
+    # Real data carry no truth: the truth checks say so and skip, nothing else does; the
+    # per-visit ones (and the delivered WCS of the unaligned DRZs) once per visit DRZ.
+    visits = len(mini_pipeline.exposures().visit_drz_paths)
+    assert outcomes["skipped"] == 2 + 2 * visits
     result.stdout.fnmatch_lines(
-        ["skyqa verdict for my-local: PASSED. All * checks ran: * (4 not applicable)."]
+        [f"skyqa verdict for my-local: PASSED. All * checks ran: * ({2 + 2 * visits} not appl*"]
     )
+    for visit in ("isqa01030", "isqa04030"):
+        result.stdout.fnmatch_lines([f"*test_alignment_fit?my-local-{visit}?*"])
     assert digests() == before
+
+
+def _toml_list(key: str, values: list[str]) -> str:
+    return f"{key} = [{', '.join(repr(value) for value in values)}]".replace("'", '"')
 
 
 @pytest.mark.integration
@@ -258,16 +266,31 @@ def test_planted_cache_lets_the_real_field_run_offline(
     """`pytest --field horsehead` with a cache laid out as `skyqa fetch` leaves it, and the
     network refused: the whole pipeline runs. (The planted files are mini-sim's, so the
     horsehead baselines are not compared here.)"""
+    import re
     import shutil
 
     from skyqa import mast
-    from skyqa.field import resolve_field
+    from skyqa.field import load_field_spec, registered_fields
 
-    field = resolve_field("horsehead")
     cache_dir = tmp_path / "cache"
     downloads = cache_dir / "horsehead" / "mast"
     downloads.mkdir(parents=True)
     exposures = mini_pipeline.exposures()
+    # The horsehead spec with the planted files declared (its own declares program 12812's).
+    text = registered_fields()["horsehead"].read_text()
+    text = re.sub(
+        r"expected_rootnames = \[[^\]]*\]",
+        _toml_list("expected_rootnames", [path.name[:9] for path in exposures.flt_paths]),
+        text,
+    )
+    text = re.sub(
+        r"expected_associations = \[[^\]]*\]",
+        _toml_list("expected_associations", [path.name[:9] for path in exposures.visit_drz_paths]),
+        text,
+    )
+    spec = tmp_path / "horsehead.toml"
+    spec.write_text(text)
+    field = load_field_spec(spec)
     planted = []
     for path in [*exposures.flt_paths, *exposures.visit_drz_paths]:
         shutil.copy2(path, downloads / path.name)
@@ -276,7 +299,7 @@ def test_planted_cache_lets_the_real_field_run_offline(
     shutil.copy2(exposures.catalog_path, downloads / "catalog_astrometric_5arcmin.ecsv")
 
     result = pytester.runpytest(
-        "--field", "horsehead", "--skyqa-cache-dir", str(cache_dir), "-k", "not matches_baseline"
+        "--field", str(spec), "--skyqa-cache-dir", str(cache_dir), "-k", "not matches_baseline"
     )  # fmt: skip
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]

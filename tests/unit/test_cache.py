@@ -51,10 +51,20 @@ def test_failed_build_leaves_no_entry(tmp_path):
 
     with pytest.raises(RuntimeError):
         cache.get_or_build("f", "stage", {"a": 1}, broken)
-    leftovers = [
-        path.name for path in (tmp_path / "f").iterdir() if not path.name.endswith(".lock")
-    ]
-    assert leftovers == []
+    assert not (tmp_path / "f").exists()  # no scratch, no lock file, no empty field folder
+
+
+def test_failed_build_keeps_the_other_entries_of_the_field(tmp_path):
+    cache = Cache(tmp_path)
+    kept = cache.get_or_build("f", "stage", {"a": 0}, _builder([]))
+
+    def broken(directory):
+        raise RuntimeError("killed mid-step")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("f", "stage", {"a": 1}, broken)
+    assert kept.directory.is_dir()
+    assert cache.find("f", "stage", {"a": 0}) is not None
 
 
 def test_manifest_records_key_and_digests(tmp_path):
