@@ -100,22 +100,23 @@ def acquire_exposures(
             catalog_path=generated.catalog_path,
         )
     from skyqa import mast
-    from skyqa.drizzle import copy_inputs
+    from skyqa.sandbox import copy_inputs
 
     if field.kind == "local":
         paths = local_inputs(field)
         reject_unusable(field, paths)
         return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
-    if download_dir is None:
-        raise ValueError("a mast field needs a download directory")
+    query = field.mast
+    if download_dir is None or query is None:
+        raise ValueError("a mast field needs its [mast] query and a download directory")
     try:
-        paths = mast.fetch(field.mast, download_dir, progress)
+        paths = mast.fetch(query, download_dir, progress)
     except NetworkUnavailableError as error:
         manifest = mast.read_manifest(download_dir)
         found = "no manifest.json" if manifest is None else "files missing or changed"
         raise NetworkUnavailableError(
-            f"The data of field {field.name!r} (MAST obs_id {field.mast.obs_id}, proposal "
-            f"{field.mast.proposal_id}) are not in {download_dir} ({found}), and {error} "
+            f"The data of field {field.name!r} (MAST obs_id {query.obs_id}, proposal "
+            f"{query.proposal_id}) are not in {download_dir} ({found}), and {error} "
             "Fetch them on a machine with network with "
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
             "there (README, 'Real data'); offline, the synthetic replica runs as "
@@ -133,6 +134,8 @@ def local_inputs(field: FieldSpec) -> list[Path]:
     AcquisitionError
         If the folder does not exist or holds no FLT or no DRZ.
     """
+    if field.local is None:
+        raise ValueError("a local field needs its [local] section")
     directory = field.local_path(field.local.directory)
     if not directory.is_dir():
         raise AcquisitionError(

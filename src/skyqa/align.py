@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.drizzle import console_to, copy_inputs, working_directory
 from skyqa.errors import PipelineStepError
 from skyqa.field import TweakRegSpec
+from skyqa.sandbox import console_to, copy_inputs, working_directory
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -79,12 +79,26 @@ def parse_shift_file(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*SHIFT_COLUMNS, "line"])
 
 
-def count_matches(match_file: Path) -> int:
+def match_file(directory: Path, drz: Path) -> Path:
+    """Where TweakReg writes the matched sources of a visit DRZ against the catalog."""
+    return directory / f"{drz.stem}_catalog_fit.match"
+
+
+def match_rows(path: Path) -> list[list[str]]:
+    """The data lines of a TweakReg ``.match`` file, split into their fields ([] if absent).
+
+    Fields 0-7 are the reference and input positions and their fit residuals; 10 and 11 the
+    source's original position in the input image (1-based pixels).
+    """
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def count_matches(path: Path) -> int:
     """Number of matched sources in a TweakReg ``*_catalog_fit.match`` file (0 if absent)."""
-    if not match_file.is_file():
-        return 0
-    lines = match_file.read_text().splitlines()
-    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return len(match_rows(path))
 
 
 def wcs_record(headers: Mapping[str, fits.Header], stage: str) -> pd.DataFrame:
@@ -108,11 +122,6 @@ def wcs_record(headers: Mapping[str, fits.Header], stage: str) -> pd.DataFrame:
 def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
     """`wcs_record` of each file's first SCI extension."""
     return wcs_record({path.name: fits.getheader(path, ("SCI", 1)) for path in paths}, stage)
-
-
-def visit_of(image: str) -> str:
-    """Visit id of a visit DRZ file name: 'ibxl50030_drz.fits' -> 'ibxl50030'."""
-    return Path(image).name.split("_")[0].lower()
 
 
 def signed_rotation(rotation_deg: pd.Series) -> pd.Series:
@@ -290,7 +299,7 @@ def align_visits(
         fit_rows.append(
             {
                 "image": drz.name,
-                "n_matches": count_matches(workdir / f"{drz.stem}_catalog_fit.match"),
+                "n_matches": count_matches(match_file(workdir, drz)),
                 "xrms_pix": float(in_shift["xrms_pix"].iloc[0]) if len(in_shift) else np.nan,
                 "yrms_pix": float(in_shift["yrms_pix"].iloc[0]) if len(in_shift) else np.nan,
             }

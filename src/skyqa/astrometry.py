@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.align import AlignmentResult, drz_members, visit_of
+from skyqa.align import AlignmentResult, drz_members
+from skyqa.names import visit_of
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS

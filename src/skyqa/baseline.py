@@ -18,6 +18,7 @@ from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.errors import FieldSpecError
 from skyqa.field import BaselineSpec, FieldSpec
+from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite
 
 TABLES = ("alignment", "mdrizsky", "seams")
@@ -78,7 +79,7 @@ def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:
     fits_ = alignment.fit_table.set_index("image")
     table = pd.DataFrame(
         {
-            "visit": [name.split("_")[0].lower() for name in shifts.index],
+            "visit": [visit_of(name) for name in shifts.index],
             "xsh_pix": shifts["xsh_pix"].to_numpy(),
             "ysh_pix": shifts["ysh_pix"].to_numpy(),
             "rot_deg": signed_rotation(shifts["rot_deg"]).to_numpy(),

@@ -138,7 +138,7 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
     NetworkUnavailableError
         If the catalog service cannot be reached.
     """
-    from skyqa.drizzle import console_to
+    from skyqa.sandbox import console_to
 
     log = workdir / "astrometric_catalog.log"
     with console_to(log):  # drizzlepac's import warnings too
@@ -253,6 +253,8 @@ def build_reference_catalog(
         generated = Table.read(exposures.catalog_path, format="ascii.ecsv")
         table = _standard_columns(generated, "ra", "dec", "mag")
     elif source == "file":
+        if field.local is None or field.local.catalog is None:
+            raise ValueError("a file catalog needs [local].catalog (checked by the spec)")
         table = read_catalog_file(field.local_path(field.local.catalog))
     else:
         if download_dir is None:

@@ -109,9 +109,8 @@ def _compare(arguments: argparse.Namespace) -> int:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    import pytest
-
     from skyqa.field import resolve_field
+    from skyqa.plugin import run_pytest
 
     try:
         resolve_field(arguments.field)
@@ -121,7 +120,7 @@ def _run(arguments: argparse.Namespace) -> int:
     pytest_arguments = ["--field", arguments.field, *arguments.pytest_args]
     if arguments.cache_dir:
         pytest_arguments += ["--skyqa-cache-dir", arguments.cache_dir]
-    return int(pytest.main(pytest_arguments))
+    return run_pytest(pytest_arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,12 +9,8 @@ already carry, so a copy shared between methods would leak one method into anoth
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +21,7 @@ from astropy.io import fits
 from skyqa.errors import PipelineStepError
 from skyqa.field import AstroDrizzleSpec
 from skyqa.headers import rootname_of
+from skyqa.sandbox import console_to, copy_inputs, working_directory
 
 VISIT_DRIZZLE_PARAMETERS = {
     "build": True,
@@ -48,52 +45,6 @@ plate scale, one ``_drz.fits`` with ``build=True`` whose D00nDATA keywords name 
 ramp fit rejected the hits, and what it left (simulated too) stays in the DRZ."""
 
 MOSAIC_LOG = "astrodrizzle.log"
-
-
-@contextlib.contextmanager
-def working_directory(path: Path) -> Iterator[None]:
-    """Run a block in ``path``: drizzlepac reads and writes relative to the CWD."""
-    previous = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
-
-
-@contextlib.contextmanager
-def console_to(log_path: Path) -> Iterator[None]:
-    """Send everything drizzlepac prints, and every warning it raises, to ``log_path``.
-
-    The pipeline's warnings are part of its log, not errors of the harness: they are
-    recorded there whatever the caller's warning filters say.
-    """
-    with (
-        open(log_path, "a", encoding="utf-8") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-        warnings.catch_warnings(record=True) as caught,
-    ):
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for warning in caught:
-                log.write(
-                    f"WARNING: {warning.category.__name__}: {warning.message} "
-                    f"[{warning.filename}:{warning.lineno}]\n"
-                )
-
-
-def copy_inputs(paths: Sequence[Path], workdir: Path) -> list[Path]:
-    """Copy files into ``workdir`` (created if needed); return the copies' paths."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for path in paths:
-        target = workdir / path.name
-        shutil.copyfile(path, target)
-        copies.append(target)
-    return copies
 
 
 def run_astrodrizzle(
@@ -308,7 +259,7 @@ def drizzle_mosaic(
     )
 
 
-def mdrizsky_by_method(mosaics: dict[str, Mosaic]) -> pd.DataFrame:
+def mdrizsky_by_method(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
     """MDRIZSKY (e-/s), one row per exposure and one column per sky method."""
     columns = {
         method: mosaic.mdrizsky.set_index("rootname")["mdrizsky_e_s"]

@@ -33,7 +33,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,6 +90,13 @@ class Fault:
     def __init__(self, size: float | None = None) -> None:
         self.size = self.default_size if size is None else float(size)
 
+    @property
+    def amount(self) -> float:
+        """The size of a sized fault, in its `unit`."""
+        if self.size is None:
+            raise TypeError(f"skyqa bug: fault {self.name} has no size")
+        return self.size
+
     def with_size(self, size: float) -> Fault:
         """A copy of this fault with another size (in ``unit``)."""
         if not self.unit:
@@ -127,13 +133,10 @@ class Fault:
 
 
 def _drizzlepac_module(name: str):
-    """A drizzlepac module, imported as skyqa.drizzle imports drizzlepac: its
-    dependencies' deprecation warnings are theirs, not a fault of the run."""
-    import importlib
+    """A drizzlepac module, imported as the pipeline imports it (`skyqa.sandbox`)."""
+    from skyqa.sandbox import quiet_import
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return importlib.import_module(f"drizzlepac.{name}")
+    return quiet_import(f"drizzlepac.{name}")
 
 
 def _update_sci_header(path: Path, **cards: float | str) -> None:
@@ -225,7 +228,7 @@ class VisitRotated(Fault):
         drz = _last_visit_drz(workdir, record)
         header = fits.getheader(drz, ("SCI", 1))
         centre = (header["CRVAL1"], header["CRVAL2"])
-        turn = rotation_matrix(self.size)
+        turn = rotation_matrix(self.amount)
         for path in (drz, *(drz.parent / name for name in drz_members(drz))):
             _turn_wcs(path, turn, (0.0, 0.0), centre)
 
@@ -275,7 +278,8 @@ class NoopTweakback(Fault):
             if g.asn_id.upper() == visit
         ]
         centre_offset = np.mean(np.array(offsets, dtype=float), axis=0)
-        centre = tuple(float(v) for v in from_tangent_offsets(*centre_offset, *target))
+        ra, dec = from_tangent_offsets(centre_offset[0], centre_offset[1], *target)
+        centre = (float(ra), float(dec))
         inverse = np.linalg.inv((1 + error.scale) * rotation_matrix(error.rotation_deg))
         shift = np.array([error.shift_east_arcsec, error.shift_north_arcsec])
         faulted = workdir / "faulted"
@@ -288,7 +292,7 @@ class NoopTweakback(Fault):
                 # The header error is centre + M (p - centre) + shift: undo it, then
                 # shift by the size.
                 _turn_wcs(copy, np.eye(2), -shift, centre)
-                _turn_wcs(copy, inverse, (0.0, self.size / 1000.0), centre)
+                _turn_wcs(copy, inverse, (0.0, self.amount / 1000.0), centre)
                 result.append(copy)
             else:
                 result.append(path)
@@ -325,7 +329,7 @@ class MisalignedExposure(Fault):
     caught_by = ("test_sources_on_catalog[{last_visit}]", "test_wcs_matches_truth[{last_visit}]")
 
     def outputs(self, field, workdir, record):
-        _move_north(_flts(workdir, record)[-1], self.size / 1000.0)
+        _move_north(_flts(workdir, record)[-1], self.amount / 1000.0)
 
 
 class _SkymatchFault(Fault):
@@ -390,7 +394,7 @@ class _SubtractSkyFault(Fault):
             result = original(image_list, *args, **kwargs)
             image = sorted(image_list, key=lambda item: item._filename)[0]
             chip = image[image.scienceExt, 1]
-            delta = self.size * exposure_noise(Path(image._filename))
+            delta = self.amount * exposure_noise(Path(image._filename))
             self.change(chip, image._filename, delta)
             return result
 
@@ -467,7 +471,7 @@ class UnflaggedHotColumn(Fault):
             data = hdul["SCI", 1].data
             bits = parse_bits(field.astrodrizzle.final_bits)
             _, spread = column_deviations(data, hdul["DQ", 1].data, bits)
-            data[:, data.shape[1] // 3] += np.float32(self.size * spread)
+            data[:, data.shape[1] // 3] += np.float32(self.amount * spread)
 
 
 class SkyStep(Fault):
@@ -490,7 +494,7 @@ class SkyStep(Fault):
 
     def outputs(self, field, workdir, record):
         path = _flts(workdir, record)[0]
-        step = self.size * exposure_noise(path)
+        step = self.amount * exposure_noise(path)
         with fits.open(path, mode="update") as hdul:
             data = hdul["SCI", 1].data
             data[data.shape[0] // 2 :, :] += np.float32(step)
@@ -741,6 +745,8 @@ def run_fault_suite(
         return SessionResult(name, fault, tuple(expected_checks(fault, field)), summary, code, log)
 
     # The clean session first: it fills the cache every fault session starts from.
+    if field.synthetic is None:
+        raise ValueError(f"the fault suite needs a synthetic field, not {field.name}")
     results = [clean(f"clean-seed{field.synthetic.seed}", target)]
     variants = [seed_variant(field, seed, work_dir) for seed in seeds]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

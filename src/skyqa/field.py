@@ -252,8 +252,9 @@ class FieldSpec:
             return tuple(sorted(name.lower() for name in self.mast.expected_associations))
         if self.local is not None:
             folder = self.local_path(self.local.directory)
-            # as the checks name a visit (`skyqa.align.visit_of`): the DRZ name's first part
-            return tuple(sorted({p.name.split("_")[0].lower() for p in folder.glob("*_drz.fits")}))
+            from skyqa.names import visit_of  # as the checks name a visit
+
+            return tuple(sorted({visit_of(path) for path in folder.glob("*_drz.fits")}))
         return ()
 
     def fingerprint(self) -> str:
@@ -460,7 +461,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
                 f"{where} must be of type {_type_name(annotation)}, got {value!r}."
             )
         return value
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise FieldSpecError(f"{where} must be a table, got {value!r}.")
         return _build(annotation, value, where)

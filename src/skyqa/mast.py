@@ -27,6 +27,7 @@ from astropy.io import fits
 from skyqa.cache import file_digest
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import MastSpec
+from skyqa.names import rootname_of_name
 from skyqa.offline import is_network_error
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def fits_problem(path: Path, product_name: str | None = None) -> str | None:
         return None
     if filename and filename.lower() != product_name.lower():
         return f"its header says FILENAME = {filename!r}, not {product_name!r}"
-    expected_root = product_name.split("_")[0].lower()
+    expected_root = rootname_of_name(product_name)
     if not product_name.startswith("hst_") and rootname and rootname.lower() != expected_root:
         return f"its header says ROOTNAME = {rootname!r}, not {expected_root!r}"
     return None
@@ -234,6 +235,7 @@ def _transfer(session: Any, url: str, partial: Path, timeout: tuple[float, float
         response.raise_for_status()
         validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
         announced = response.headers.get("Content-Length")
+        size: int | None
         if response.status_code == 206:
             start, _, total = response.headers["Content-Range"].split(" ")[-1].partition("/")
             if int(start.split("-")[0]) != have:
@@ -296,7 +298,8 @@ def download_product(
         _discard(partial)  # no way to tell whether the server's file is still this one
     base = observations._portal_api_connection.MAST_DOWNLOAD_URL
     url = f"{base}?uri={quote(str(product['dataURI']), safe=':/')}"
-    problem, reached = "not attempted", False
+    problem: str | None = "not attempted"
+    reached = False
     for attempt in range(1, attempts + 1):
         wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
         try:
@@ -452,7 +455,7 @@ def expected_problem(spec: MastSpec, names: list[str]) -> str:
     for kind, declared in (("flt", spec.expected_rootnames), ("drz", spec.expected_associations)):
         if not declared:
             continue
-        found = {name.split("_")[0].lower() for name in names if name.endswith(f"_{kind}.fits")}
+        found = {rootname_of_name(name) for name in names if name.endswith(f"_{kind}.fits")}
         wanted = {name.lower() for name in declared}
         missing, extra = sorted(wanted - found), sorted(found - wanted)
         if missing:
@@ -496,7 +499,7 @@ def write_manifest(
                 "product": path.stem.rsplit("_", 1)[-1].upper(),
                 "size": path.stat().st_size,
                 "sha256": file_digest(path),
-                **({"note": notes[path.name]} if (notes or {}).get(path.name) else {}),
+                **({"note": (notes or {})[path.name]} if (notes or {}).get(path.name) else {}),
                 **_served_record((served or {}).get(path.name)),
             }
             for path, data_uri, obs_id in sorted(files)

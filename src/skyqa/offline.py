@@ -17,7 +17,7 @@ def _is_local(address: object) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback  # type: ignore[arg-type]
     except ValueError:
         return False
 
@@ -44,13 +44,13 @@ def block_network() -> Iterator[None]:
 
         return connect
 
-    socket.socket.connect = guarded(original_connect)
-    socket.socket.connect_ex = guarded(original_connect_ex)
+    socket.socket.connect = guarded(original_connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = guarded(original_connect_ex)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        socket.socket.connect = original_connect
-        socket.socket.connect_ex = original_connect_ex
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
 
 
 def is_network_error(error: BaseException) -> bool:

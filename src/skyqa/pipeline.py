@@ -23,11 +23,11 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -43,6 +43,7 @@ from skyqa import (
     mast,
     measure,
     pixels,
+    sandbox,
     simulate,
     sources,
     wfc3ir,
@@ -81,16 +82,15 @@ def _import_drizzlepac() -> None:
 
     Never raises: an initializer that fails breaks the whole pool. A real import error
     is raised again by the stage that imports drizzlepac, inside its log capture
-    (`skyqa.drizzle.console_to`). The deprecation warnings of drizzlepac's dependencies
+    (`skyqa.sandbox.console_to`). The deprecation warnings of drizzlepac's dependencies
     at import are the pipeline's, not the harness's: ignored here, where no log records
     them (a strict warnings filter, such as skyqa's own tests use, would make them errors).
     """
+    from skyqa.sandbox import quiet_import
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import drizzlepac.astrodrizzle
-            import drizzlepac.tweakback
-            import drizzlepac.tweakreg  # noqa: F401
+        for name in ("astrodrizzle", "tweakback", "tweakreg"):
+            quiet_import(f"drizzlepac.{name}")
     except Exception:
         pass
 
@@ -288,6 +288,13 @@ def default_cost(stage: str) -> float:
     return known.get(stage, 4.0)
 
 
+def _loaded(job: StageJob, entry: CacheEntry) -> Any:
+    """A stage's result from its cache entry."""
+    if job.load is None:
+        raise TypeError(f"skyqa bug: stage {job.stage} has no loader")
+    return job.load(entry)
+
+
 def _build_in_worker(root: Path, field: str, job: StageJob) -> tuple[bool, float]:
     """Worker process: build one cache entry (or find it built by someone else)."""
     started = time.perf_counter()
@@ -345,7 +352,7 @@ class Pipeline:
         self.versions = cache.package_versions()
         self.timings: dict[str, float] = {}
         self._entries: dict[str, CacheEntry] = {}
-        self._results: dict[str, object] = {}
+        self._results: dict[str, Any] = {}
         self.draw_figures = False
         self.wanted: set[str] | None = None
         self._pool: ProcessPoolExecutor | None = None
@@ -387,17 +394,17 @@ class Pipeline:
             build = functools.partial(_described_build, build, job.describe)
         return dataclasses.replace(job, key=key, build=build)
 
-    def _result(self, stage: str, make: Callable[[], StageJob]) -> object:
+    def _result(self, stage: str, make: Callable[[], StageJob]) -> Any:
         """The result of ``stage``: loaded already, else from the cache entry of the job
         ``make()`` returns (built here if the cache does not have it)."""
         if stage not in self._results:
             job = make()
-            self._results[stage] = job.load(self._stage(job))
+            self._results[stage] = _loaded(job, self._stage(job))
         return self._results[stage]
 
     def _keep(self, job: StageJob, entry: CacheEntry, elapsed: float, how: str) -> None:
         self._entries[job.stage] = entry
-        self._results[job.stage] = job.load(entry)
+        self._results[job.stage] = _loaded(job, entry)
         self.timings[job.stage] = elapsed
         self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
 
@@ -578,7 +585,7 @@ class Pipeline:
         ``wanted`` ones, and ``asked``."""
         self._build_concurrently(self._downstream_jobs(asked), self._later_jobs(asked))
 
-    def _from_batch(self, asked: str, stage: str, make: Callable[[], StageJob]) -> object:
+    def _from_batch(self, asked: str, stage: str, make: Callable[[], StageJob]) -> Any:
         """The result of ``stage``, part of the batch result ``asked`` (a name of
         `BATCH_RESULTS`): the first time, the batch is built (`_batch`) and the stage is
         built here only if its worker failed."""
@@ -629,7 +636,9 @@ class Pipeline:
                         acquire.local_inputs(self.field) if self.field.kind == "local" else []
                     )
                 },
-                "code": cache.source_digest(simulate, wfc3ir, drizzle, headers, acquire, mast),
+                "code": cache.source_digest(
+                    simulate, wfc3ir, drizzle, sandbox, headers, acquire, mast
+                ),
             }
 
             def build(workdir: Path) -> dict:
@@ -648,7 +657,7 @@ class Pipeline:
             key = {
                 "exposures": self._entries["exposures"].content_digest,
                 "catalog": dataclasses.asdict(self.field.catalog),
-                "code": cache.source_digest(catalog),
+                "code": cache.source_digest(catalog, sandbox),
             }
 
             def build(workdir: Path) -> dict:
@@ -683,7 +692,7 @@ class Pipeline:
             "exposures": self._entries["exposures"].content_digest,
             "catalog": self._entries["catalog"].content_digest,
             "tweakreg": dataclasses.asdict(self.field.tweakreg),
-            "code": cache.source_digest(align, drizzle, headers),
+            "code": cache.source_digest(align, sandbox, headers),
         }
         build = functools.partial(
             _build_alignment, self.field, self.fault, exposures, reference, self.field.tweakreg
@@ -713,7 +722,7 @@ class Pipeline:
             "alignment": self._entries["alignment"].content_digest,
             "astrodrizzle": parameters,
             "skymethod": skymethod,
-            "code": cache.source_digest(drizzle, headers),
+            "code": cache.source_digest(drizzle, sandbox, headers),
         }
         build = functools.partial(
             _build_mosaic, self.field, self.fault, stage, aligned.aligned_flt_paths, skymethod
@@ -726,7 +735,7 @@ class Pipeline:
         key = {
             "alignment": self._entries["alignment"].content_digest,
             "tweakreg": dataclasses.asdict(self.field.tweakreg),
-            "code": cache.source_digest(align, drizzle),
+            "code": cache.source_digest(align, sandbox),
         }
         build = functools.partial(
             _build_residuals,

@@ -167,6 +167,8 @@ def sky_regions(
         good = np.isfinite(data) & (weight > 0)
         valid = good if valid is None else valid & good
         science[method] = data
+    if shape is None or valid is None:
+        raise ValueError("no mosaic to compare")  # not reached: two methods at least
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out_wcs = wcs_from_header(out_header)

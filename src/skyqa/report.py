@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import html
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -256,10 +257,9 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
 
 
 def _match_columns(match_file: Path) -> np.ndarray | None:
-    rows = []
-    for line in match_file.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            rows.append([float(value) for value in line.split()[:8]])
+    from skyqa.align import match_rows
+
+    rows = [[float(value) for value in fields[:8]] for fields in match_rows(match_file)]
     return np.array(rows) if rows else None
 
 
@@ -367,12 +367,9 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
 
 
 def _original_positions(match_file: Path) -> np.ndarray:
-    rows = []
-    for line in match_file.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            fields = line.split()
-            rows.append([float(fields[10]), float(fields[11])])
-    return np.array(rows)
+    from skyqa.align import match_rows
+
+    return np.array([[float(fields[10]), float(fields[11])] for fields in match_rows(match_file)])
 
 
 SEAM_COLOUR_LIMIT = 0.5
@@ -533,11 +530,14 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
             ("difference", figure_difference, (mosaics, directory / "difference.png")),
         ]
     if group == "alignment":
+        from skyqa.align import match_file as align_match_file
+        from skyqa.names import visit_of
+
         alignment = results["alignment"]
         tasks = []
         for drz in alignment.visit_drz_paths:
-            visit = drz.name.split("_")[0]
-            match_file = alignment.directory / f"{drz.stem}_catalog_fit.match"
+            visit = visit_of(drz)
+            match_file = align_match_file(alignment.directory, drz)
             tasks.append(
                 (
                     f"alignment {visit}",
@@ -760,7 +760,7 @@ def write_index(
     spec_text: str,
     figures: list[Path],
     problems: list[str],
-    facts: list[tuple[str, str]] = (),
+    facts: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """The report page: a header block (``facts``, `field_facts`), verdict, failures
     first, every check (its worst verdict first), versions, figures and the field spec."""

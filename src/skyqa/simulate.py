@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
+from numpy.typing import ArrayLike
 
 from skyqa import wfc3ir
 from skyqa.errors import AcquisitionError, FieldSpecError
@@ -74,8 +75,16 @@ GAIA_COLOUR_RANGE = (0.5, 3.0)
 # --- tangent-plane geometry -------------------------------------------------------------
 
 
+def _matrix(values: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A 2x2 array as the nested tuples the geometry records keep."""
+    return (
+        (float(values[0, 0]), float(values[0, 1])),
+        (float(values[1, 0]), float(values[1, 1])),
+    )
+
+
 def tangent_offsets(
-    ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, dec0_deg: float
+    ra_deg: ArrayLike, dec_deg: ArrayLike, ra0_deg: float, dec0_deg: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gnomonic (east, north) offsets in arcsec of sky positions from a tangent point."""
     ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
@@ -87,7 +96,7 @@ def tangent_offsets(
 
 
 def from_tangent_offsets(
-    east_arcsec: np.ndarray, north_arcsec: np.ndarray, ra0_deg: float, dec0_deg: float
+    east_arcsec: ArrayLike, north_arcsec: ArrayLike, ra0_deg: float, dec0_deg: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sky positions (deg) of gnomonic (east, north) offsets in arcsec from a tangent point."""
     x = np.asarray(east_arcsec, dtype=float) / ARCSEC_PER_RAD
@@ -353,9 +362,9 @@ def plan_geometry(
                     crpix=crpix,
                     ltv=ltv,
                     true_crval=(float(true_crval[0]), float(true_crval[1])),
-                    true_cd=tuple(map(tuple, cd.tolist())),
+                    true_cd=_matrix(cd),
                     header_crval=(float(header_crval[0]), float(header_crval[1])),
-                    header_cd=tuple(map(tuple, (turn @ cd).tolist())),
+                    header_cd=_matrix(turn @ cd),
                     jitter_mas=(float(jitter_mas[0]), float(jitter_mas[1])),
                 )
             )

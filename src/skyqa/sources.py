@@ -121,11 +121,11 @@ def match_offsets(
     rows = np.arange(len(ra))
     close = distance[rows, nearest] <= MATCH_RADIUS_ARCSEC * 1000.0
     # A catalog star claimed by several sources keeps only its nearest.
-    keep = []
+    claimed = []
     for star in np.unique(nearest[close]):
         claims = rows[close & (nearest == star)]
-        keep.append(claims[np.argmin(distance[claims, star])])
-    keep = np.array(sorted(keep), dtype=int)
+        claimed.append(claims[np.argmin(distance[claims, star])])
+    keep = np.array(sorted(claimed), dtype=int)
     return east[keep, nearest[keep]], north[keep, nearest[keep]]
 
 

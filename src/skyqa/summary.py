@@ -41,6 +41,7 @@ from importlib import metadata
 from pathlib import Path
 
 from skyqa.cache import KEY_PACKAGES, package_versions
+from skyqa.names import visit_of
 from skyqa.verdict import Verdict, worst
 
 SCHEMA = "skyqa-summary"
@@ -186,7 +187,7 @@ def pipeline_metrics(pipeline) -> dict:
     if "alignment" in results:
         fit = results["alignment"].fit_table
         metrics["fit_rms_pix"] = {
-            row["image"].split("_")[0]: {
+            visit_of(row["image"]): {
                 "xrms": _finite(float(row["xrms_pix"])),
                 "yrms": _finite(float(row["yrms_pix"])),
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -95,15 +95,6 @@ def about(verdicts: Iterable[Verdict], item: str) -> list[Verdict]:
     return [verdict for verdict in verdicts if item in ("all", verdict.item)]
 
 
-_recorder: Callable[[list[Verdict]], None] | None = None
-
-
-def set_recorder(recorder: Callable[[list[Verdict]], None] | None) -> None:
-    """Have `require` hand every verdict list to ``recorder`` (the report's ledger)."""
-    global _recorder
-    _recorder = recorder
-
-
 def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
     """Put ``note`` (a known cause, say) in front of the advice of every failed verdict."""
     if not note:
@@ -119,48 +110,3 @@ def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
 def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """The verdicts that did not pass."""
     return [verdict for verdict in verdicts if not verdict.passed]
-
-
-def record(verdicts: Iterable[Verdict]) -> None:
-    """Hand verdicts to the report without judging them here (another mechanism, such as
-    pytest-regressions, decides the test's outcome on the same values)."""
-    if _recorder is not None:
-        _recorder(list(verdicts))
-
-
-def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
-    """Record verdicts without failing (a check whose policy is "warn"); return the failed.
-
-    Each failed verdict is also raised as a `skyqa.errors.SkyQAWarning`, so pytest shows it.
-    """
-    import warnings
-
-    from skyqa.errors import SkyQAWarning
-
-    verdicts = list(verdicts)
-    if _recorder is not None:
-        _recorder(verdicts)
-    failed = failures(verdicts)
-    for verdict in failed:
-        warnings.warn(SkyQAWarning(verdict.message("WARNING")), stacklevel=2)
-    return failed
-
-
-def require(verdicts: Iterable[Verdict]) -> None:
-    """Fail the current test with every failed verdict's sentence, if any failed.
-
-    Every failure is listed, not just the first; pytest shows the sentences without a
-    traceback.
-    """
-    import pytest
-
-    verdicts = list(verdicts)
-    if _recorder is not None:
-        _recorder(verdicts)
-    if not verdicts:
-        pytest.fail("skyqa bug: a check produced no verdict at all.", pytrace=False)
-    failed = failures(verdicts)
-    if failed:
-        lines = [verdict.message() for verdict in failed]
-        header = f"{len(failed)} of {len(verdicts)} verdicts failed:"
-        pytest.fail("\n".join([header, *lines]), pytrace=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skyqa import align
-from skyqa.drizzle import console_to, working_directory
+from skyqa.sandbox import console_to, working_directory
 
 pytestmark = pytest.mark.integration
 

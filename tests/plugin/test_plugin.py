@@ -54,7 +54,8 @@ def test_checks_without_a_field_say_how_to_give_one(pytester):
 def test_failed_verdict_reads_as_a_sentence_without_traceback(pytester):
     pytester.makepyfile(
         """
-        from skyqa.verdict import Verdict, require
+        from skyqa.plugin.verdicts import require
+        from skyqa.verdict import Verdict
 
         def test_rms():
             require([Verdict("Fit RMS", "visit v1", False, "0.5 pix", "<= 0.3 pix", "look.")])
@@ -69,7 +70,8 @@ def test_failed_verdict_reads_as_a_sentence_without_traceback(pytester):
 def test_a_finding_under_a_warn_policy_reads_as_a_warning_not_a_failure(pytester):
     pytester.makepyfile(
         """
-        from skyqa.verdict import Verdict, report
+        from skyqa.plugin.verdicts import report
+        from skyqa.verdict import Verdict
 
         def test_delivered():
             report([Verdict("Delivered WCS", "visit v1", False, "GSC fit", "Gaia", "look.")])

@@ -73,7 +73,7 @@ def test_unreachable_gaia_names_what_is_missing_and_how_to_fetch(tmp_path):
 @pytest.mark.integration
 def test_astrometric_catalog_from_the_service_answer(mini_pipeline, tmp_path, monkeypatch):
     """drizzlepac's create_astrometric_catalog, fed the recorded service answer."""
-    from skyqa.drizzle import console_to
+    from skyqa.sandbox import console_to
 
     with console_to(tmp_path / "import.log"):  # its import warnings go to a log, as skyqa's do
         from drizzlepac.haputils import astrometric_utils
@@ -163,7 +163,7 @@ def test_catalog_service_failures_are_one_sentence_from_skyqa_fetch(
     """`skyqa fetch` of a field whose catalog service answers badly: exit 1, one sentence
     naming what came back, no traceback, and no catalog kept for later runs."""
     from skyqa.cli import main
-    from skyqa.drizzle import console_to
+    from skyqa.sandbox import console_to
 
     with console_to(tmp_path / "import.log"):
         from drizzlepac.haputils import astrometric_utils

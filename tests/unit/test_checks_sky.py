@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from skyqa.checks.sky import check_mdrizsky_finite, check_pedestals_recovered
-from skyqa.verdict import Verdict, failures, require
+from skyqa.plugin.verdicts import require
+from skyqa.verdict import Verdict, failures
 
 PEDESTALS = {"a": 0.80, "b": 0.83, "c": 0.78}
 

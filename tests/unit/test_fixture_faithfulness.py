@@ -96,7 +96,7 @@ def test_the_astrometric_answer_is_read_by_drizzlepacs_own_parser(monkeypatch, t
     """No recorded answer ships with astroquery or drizzlepac: the fixture must be what
     drizzlepac's `get_catalog` parses (count line, CSV with CRLF) into the columns its
     `convert_astrometric_table` knows for GAIAeDR3."""
-    from skyqa.drizzle import console_to
+    from skyqa.sandbox import console_to
 
     with console_to(tmp_path / "import.log"):
         from drizzlepac.haputils import astrometric_utils

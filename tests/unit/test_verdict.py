@@ -4,8 +4,9 @@ import math
 
 import pytest
 
+from skyqa.plugin.verdicts import record
 from skyqa.summary import run_verdict
-from skyqa.verdict import Verdict, about, annotate, failures, is_finite, record, worst
+from skyqa.verdict import Verdict, about, annotate, failures, is_finite, worst
 
 
 def _verdict(value=None, limit=None, passed=True, upper=True, item=""):
@@ -76,20 +77,20 @@ def test_annotate_puts_the_note_before_the_advice_of_failures_only():
 
 
 def test_record_and_report_hand_verdicts_to_the_recorder(recorder):
-    from skyqa.verdict import report
+    from skyqa.plugin.verdicts import report
 
     record([_verdict()])
     with pytest.warns(UserWarning, match="c WARNING for s") as warned:
         failed = report([_verdict(passed=False), _verdict()])
     assert len(failed) == 1
-    import skyqa.verdict
+    import skyqa.plugin.verdicts
 
-    assert warned[0].filename != skyqa.verdict.__file__  # shown where report() was called
+    assert warned[0].filename != skyqa.plugin.verdicts.__file__  # shown where it was called
     assert [len(batch) for batch in recorder] == [1, 2]
 
 
 def test_require_fails_with_every_failure_and_records_first(recorder):
-    from skyqa.verdict import require
+    from skyqa.plugin.verdicts import require
 
     with pytest.raises(pytest.fail.Exception) as raised:
         require([_verdict(passed=False), _verdict(), _verdict(passed=False)])
@@ -102,12 +103,11 @@ def test_require_fails_with_every_failure_and_records_first(recorder):
 
 @pytest.fixture
 def recorder():
-    from skyqa.verdict import set_recorder
+    from skyqa.plugin.verdicts import use_recorder
 
     batches = []
-    set_recorder(batches.append)
-    yield batches
-    set_recorder(None)
+    with use_recorder(batches.append):
+        yield batches
 
 
 def _checks(*statuses):
@@ -163,7 +163,7 @@ def test_run_verdict_names_the_last_line_of_an_errors_message_and_lists_at_most_
 
 
 def test_an_empty_check_fails_without_a_traceback():
-    from skyqa.verdict import require
+    from skyqa.plugin.verdicts import require
 
     with pytest.raises(pytest.fail.Exception) as raised:
         require([])

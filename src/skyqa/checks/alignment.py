@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyqa.align import parse_shift_file, signed_rotation, visit_of
+from skyqa.align import parse_shift_file, signed_rotation
 from skyqa.errors import PipelineStepError
+from skyqa.names import visit_of
 from skyqa.sources import MATCH_RADIUS_ARCSEC
 from skyqa.verdict import Verdict, is_finite
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from skyqa.measure import column_outlier
+from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite
 
 
@@ -63,7 +64,7 @@ def check_delivered_wcs(wcs_table: pd.DataFrame, rms_max_pix: float) -> list[Ver
     """Each visit DRZ came aligned to Gaia, with an RMS within the limit (in pixels)."""
     verdicts = []
     for _, row in wcs_table.iterrows():
-        visit = row["FILENAME"].split("_")[0].lower()
+        visit = visit_of(row["FILENAME"])
         name = str(row["WCSNAME"])
         rms = (float(row["RMS_RA_pix"]), float(row["RMS_DEC_pix"]))
         worst = max(rms) if all(map(is_finite, rms)) else math.nan

@@ -3,7 +3,7 @@
 import pytest
 
 from skyqa.checks.mosaics import check_mosaic_exists, check_mosaic_sky
-from skyqa.verdict import require
+from skyqa.plugin.verdicts import require
 
 
 def test_mosaic_exists(mosaic):

@@ -9,7 +9,8 @@ from skyqa.checks.seams import (
     check_seam_free,
 )
 from skyqa.checks.sky import fallback_note
-from skyqa.verdict import annotate, require
+from skyqa.plugin.verdicts import require
+from skyqa.verdict import annotate
 
 
 def test_overlaps_connected(overlap_pairs, aligned_flts):

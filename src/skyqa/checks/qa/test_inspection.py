@@ -7,7 +7,8 @@ from skyqa.checks.inspection import (
     check_uniform_setup,
     column_verdict,
 )
-from skyqa.verdict import about, report, require
+from skyqa.plugin.verdicts import report, require
+from skyqa.verdict import about
 
 
 def test_uniform_setup(header_table):

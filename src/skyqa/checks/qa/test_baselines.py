@@ -11,9 +11,8 @@ from skyqa.baseline import (
     seam_metrics,
     tolerances_for,
 )
-from skyqa.ledger import not_checked
+from skyqa.plugin.verdicts import not_checked, record, require
 from skyqa.settings import in_installed_package
-from skyqa.verdict import record, require
 
 
 @pytest.fixture

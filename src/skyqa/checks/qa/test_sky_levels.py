@@ -12,7 +12,8 @@ from skyqa.checks.sky import (
     fallback_note,
     pedestal_tolerances,
 )
-from skyqa.verdict import annotate, require
+from skyqa.plugin.verdicts import require
+from skyqa.verdict import annotate
 
 
 def test_mdrizsky_finite(mosaic):

@@ -10,32 +10,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from skyqa.verdict import Verdict, set_recorder
+if TYPE_CHECKING:
+    from skyqa.pipeline import Pipeline
+
+from skyqa.plugin.verdicts import NotChecked, use_recorder
+from skyqa.verdict import Verdict
 
 PREVIOUS_COMPLETE = "last-complete"
 """Where a field's last complete report is kept when a run that is not complete replaces it."""
-
-
-class NotChecked(pytest.skip.Exception):
-    """Raised by `not_checked`: pytest shows a skip; the ledger records "not run"."""
-
-
-def not_checked(sentence: str) -> None:
-    """End the current check without a verdict, saying why (a missing baseline, say).
-
-    The check is recorded as "not run" with the sentence, so the field's verdict is
-    ``incomplete``: a check that could not judge never counts as passed (a plain skip
-    would read as "not applicable").
-
-    Raises
-    ------
-    NotChecked
-        Always.
-    """
-    raise NotChecked(sentence, pytrace=False)
 
 
 class CheckLedger:
@@ -72,7 +58,7 @@ class CheckLedger:
         self.checks: dict[str, dict] = {}
         self.verdicts: dict[str, list[Verdict]] = {}
         self.field_of: dict[str, str] = {}
-        self.pipelines: dict[str, object] = {}
+        self.pipelines: dict[str, Pipeline] = {}
         self.errors: dict[str, str] = {}
         self.interrupted = ""
         self.running = ""
@@ -92,7 +78,7 @@ class CheckLedger:
             self.field_of[item.nodeid] = getattr(spec, "name", "")
             self.checks[item.nodeid] = {
                 "id": item.nodeid.split("::")[-1],
-                "name": item.originalname,
+                "name": getattr(item, "originalname", item.name),
                 "status": "not run",
                 "message": "",
                 "verdicts": [],
@@ -127,24 +113,20 @@ class CheckLedger:
                 if v.value is not None:
                     item.user_properties.append((f"skyqa {v.check} | {v.subject}", v.value))
 
-        # Imported by name from the module, not as the package's attribute: after
-        # pytester's in-process runs restore sys.modules, the attribute can be a stale copy.
-        set_recorder(keep)
-        try:
-            return (yield)
-        except NotChecked as reason:
-            record["status"], record["message"] = "not run", str(reason.msg)
-            self.unchecked.add(item.nodeid)
-            raise
-        finally:
-            set_recorder(None)
+        with use_recorder(keep):
+            try:
+                return (yield)
+            except NotChecked as reason:
+                record["status"], record["message"] = "not run", str(reason.msg)
+                self.unchecked.add(item.nodeid)
+                raise
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.checks.get(report.nodeid)
         if record is None or report.nodeid in self.unchecked:
             return
         if report.when == "call" or report.outcome != "passed":
-            status = report.outcome
+            status: str = report.outcome
             if report.outcome == "failed" and report.when != "call":
                 status = "error"
             if status == "passed" and any(not v["passed"] for v in record["verdicts"]):
@@ -168,7 +150,7 @@ class CheckLedger:
             test = self.running.split("::")[-1]
             self.interrupted = "Ctrl-C" + (f" during {test}" if test else "")
 
-    def register_pipeline(self, field: str, pipeline: object) -> None:
+    def register_pipeline(self, field: str, pipeline: Pipeline) -> None:
         """Remember a field's pipeline, for the timings and metrics of its summary; its
         report figures are drawn with its stages (`Pipeline.draw_figures`)."""
         self.pipelines[field] = pipeline
@@ -238,7 +220,9 @@ class CheckLedger:
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
         from skyqa.report import cached_figures, field_facts, write_index
 
-        figures, problems, facts = [], [], []
+        figures: list[Path] = []
+        problems: list[str] = []
+        facts: list[tuple[str, str]] = []
         spec_text = ""
         if pipeline is not None:
             versions = summary["environment"]["versions"]

@@ -1,7 +1,7 @@
 """QA: the pipeline never modified its inputs."""
 
 from skyqa.checks.inputs import check_inputs_untouched
-from skyqa.verdict import require
+from skyqa.plugin.verdicts import require
 
 
 def test_inputs_untouched(skyqa_pipeline, mosaics):

@@ -10,7 +10,8 @@ from skyqa.checks.alignment import (
     check_tweakback,
     check_wcs_against_truth,
 )
-from skyqa.verdict import about, require
+from skyqa.plugin.verdicts import require
+from skyqa.verdict import about
 
 
 def test_shift_file(alignment):
