@@ -44,6 +44,7 @@ from astropy.io import fits
 
 from skyqa.errors import FieldSpecError
 from skyqa.field import FieldSpec
+from skyqa.pipeline.stages import ALIGNMENT, EXPOSURES, mosaic_stage_name
 from skyqa.pixels import exposure_noise
 
 ARCSEC_DEG = 1.0 / 3600.0
@@ -183,7 +184,7 @@ def _last_visit_drz(workdir: Path, record: dict) -> Path:
 
 class NanShift(Fault):
     name = "nan-shift"
-    stage = "alignment"
+    stage = ALIGNMENT
     via = "plumbing"
     description = "the first visit's line of TweakReg's shift file holds NaN"
     caught_by = ("test_shift_file",)
@@ -198,7 +199,7 @@ class NanShift(Fault):
 
 class MixedFilter(Fault):
     name = "mixed-filter"
-    stage = "exposures"
+    stage = EXPOSURES
     via = "plumbing"
     description = "the last FLT says FILTER = F140W in a F160W field (the keyword only)"
     caught_by = ("test_uniform_setup",)
@@ -210,7 +211,7 @@ class MixedFilter(Fault):
 
 class VisitRotated(Fault):
     name = "visit-rotated"
-    stage = "alignment"
+    stage = ALIGNMENT
     via = "plumbing"
     unit = "deg"
     default_size = 0.02
@@ -238,7 +239,7 @@ class VisitRotated(Fault):
 
 class NoopTweakback(Fault):
     name = "noop-tweakback"
-    stage = "alignment"
+    stage = ALIGNMENT
     unit = "mas"
     default_size = 300.0
     threshold_of = "tweakback_agreement_max_mas"
@@ -318,7 +319,7 @@ class NoopTweakback(Fault):
 
 class MisalignedExposure(Fault):
     name = "misaligned-exposure"
-    stage = "exposures"
+    stage = EXPOSURES
     unit = "mas"
     default_size = 50.0
     threshold_of = "source_offset_max_mas"
@@ -335,7 +336,7 @@ class MisalignedExposure(Fault):
 class _SkymatchFault(Fault):
     """A fault of drizzlepac's sky matching: `skymatch` replaced while the stage runs."""
 
-    stage = "mosaic-match"
+    stage = mosaic_stage_name("match")
 
     def skymatch(self, original, *args, skymethod: str, **kwargs):
         """What runs instead of ``original`` (stsci.skypac's skymatch)."""
@@ -378,7 +379,7 @@ class _SubtractSkyFault(Fault):
     """A fault between drizzlepac's sky step and its drizzle step: ``subtractSky`` runs,
     then `change` alters what the first exposure has subtracted."""
 
-    stage = "mosaic-match"
+    stage = mosaic_stage_name("match")
     unit = "xnoise"
     threshold_of = "seam_max_noise_fraction"
 
@@ -432,7 +433,7 @@ class SkyHeaderMismatch(_SubtractSkyFault):
 
 class EmptyMosaic(Fault):
     name = "empty-mosaic"
-    stage = "mosaic-globalmin"
+    stage = mosaic_stage_name("globalmin")
     description = (
         "every pixel of every FLT drizzled into the globalmin mosaic is flagged 4 (bad "
         "detector pixel) in DQ, outside final_bits: AstroDrizzle drizzles nothing"
@@ -454,7 +455,7 @@ class EmptyMosaic(Fault):
 
 class UnflaggedHotColumn(Fault):
     name = "unflagged-hot-column"
-    stage = "exposures"
+    stage = EXPOSURES
     unit = "sigma"
     default_size = 30.0
     threshold_of = "unflagged_column_max_sigma"
@@ -476,7 +477,7 @@ class UnflaggedHotColumn(Fault):
 
 class SkyStep(Fault):
     name = "sky-step"
-    stage = "exposures"
+    stage = EXPOSURES
     unit = "xnoise"
     default_size = 1.0
     threshold_of = "seam_max_noise_fraction"
@@ -502,7 +503,7 @@ class SkyStep(Fault):
 
 class PointingBeyondSearchrad(Fault):
     name = "pointing-beyond-searchrad"
-    stage = "exposures"
+    stage = EXPOSURES
     description = (
         "the last visit's pointing error (DRZ and FLT headers) is 5 times TweakReg's "
         "searchrad: no match, NaN in the shift file"
@@ -520,7 +521,7 @@ class PointingBeyondSearchrad(Fault):
 
 class IsolatedExposure(Fault):
     name = "isolated-exposure"
-    stage = "exposures"
+    stage = EXPOSURES
     description = "the last FLT's header puts it 6 arcmin away, overlapping nothing"
     caught_by = ("test_overlaps_connected",)
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skyqa.pipeline.stages import ALIGNMENT, EXPOSURES, MOSAICS, OVERLAPS
+
 MAX_DISPLAY_PIXELS = 900
 """Mosaics are block-averaged to at most this many pixels a side for display."""
 ALIGNMENT_DISPLAY_PIXELS = 500
@@ -487,9 +489,9 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
 
 
 FIGURE_GROUPS = {
-    "mosaics": ("mosaics", "exposures"),
-    "alignment": ("alignment",),
-    "seams": ("mosaics", "overlaps", "alignment"),
+    "mosaics": (MOSAICS, EXPOSURES),
+    "alignment": (ALIGNMENT,),
+    "seams": (MOSAICS, OVERLAPS, ALIGNMENT),
 }
 """The figures are drawn and cached in groups, each from the results it names (keys of
 `skyqa.pipeline.Pipeline.computed`), in this order on the report page. A group whose
@@ -512,9 +514,9 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
     from skyqa.drizzle import mdrizsky_by_method
     from skyqa.measure import seam_table
 
-    mosaics = results.get("mosaics", {})
+    mosaics = results.get(MOSAICS, {})
     if group == "mosaics":
-        truth_path = getattr(results.get("exposures"), "truth_path", None)
+        truth_path = getattr(results.get(EXPOSURES), "truth_path", None)
         truth = None
         if truth_path is not None:
             from skyqa.simulate import load_truth
@@ -533,7 +535,7 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
         from skyqa.align import match_file as align_match_file
         from skyqa.names import visit_of
 
-        alignment = results["alignment"]
+        alignment = results[ALIGNMENT]
         tasks = []
         for drz in alignment.visit_drz_paths:
             visit = visit_of(drz)
@@ -547,8 +549,8 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
             )
         return tasks
     if group == "seams":
-        seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
-        footprints = exposure_footprints(results["alignment"].aligned_flt_paths)
+        seams = seam_table(results[OVERLAPS], {m: v.mdrizsky for m, v in mosaics.items()})
+        footprints = exposure_footprints(results[ALIGNMENT].aligned_flt_paths)
         return [
             ("seams", figure_seams, (seams, list(mosaics), footprints, directory / "seams.png"))
         ]

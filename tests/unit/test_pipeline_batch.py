@@ -1,11 +1,16 @@
-"""The pipeline's batch of independent stages, with stand-in stages (no drizzlepac)."""
+"""The scheduler's batch of independent jobs, with stand-in jobs (no drizzlepac), and a
+stage of one's own run by the pipeline with a fault."""
 
 import os
+from functools import partial
 from pathlib import Path
 
+from skyqa.cache import Cache
 from skyqa.faults import Fault
 from skyqa.field import resolve_field
-from skyqa.pipeline import LaterJob, Pipeline, StageJob
+from skyqa.pipeline import Pipeline
+from skyqa.pipeline.scheduler import Job, LaterJob, Scheduler
+from skyqa.pipeline.stages import Stage
 
 
 def _write(name: str, workdir: Path) -> dict:
@@ -17,67 +22,86 @@ def _die(workdir: Path) -> dict:
     os._exit(1)  # a worker killed mid-build (out of memory, say)
 
 
-def _load(entry):
-    return (entry.directory / entry.record["file"]).read_text()
+def _job(stage: str, build) -> Job:
+    return Job(stage, f"building {stage}", {"stage": stage}, build)
 
 
-def _job(stage: str, build) -> StageJob:
-    return StageJob(stage, f"building {stage}", {"stage": stage}, build, _load)
+class _Owner:
+    """What owns a scheduler's results (the pipeline does): stage -> file content."""
 
+    def __init__(self, tmp_path, messages, workers=2):
+        self.scheduler = Scheduler(Cache(tmp_path), "f", messages.append, workers)
+        self.results: dict[str, str] = {}
+        self.reused: dict[str, bool] = {}
 
-def _pipeline(tmp_path, messages) -> Pipeline:
-    return Pipeline(resolve_field("mini-sim"), tmp_path, progress=messages.append, workers=2)
+    def done(self, job, entry, elapsed, how):
+        self.results[job.stage] = (entry.directory / entry.record["file"]).read_text()
+        self.reused[job.stage] = entry.reused
+
+    def build_many(self, jobs, later=(), keep=False):
+        self.scheduler.build_many(jobs, later, lambda: set(self.results), self.done, keep)
 
 
 def test_later_jobs_start_when_what_they_need_is_built(tmp_path):
-    from functools import partial
-
-    messages = []
-    pipeline = _pipeline(tmp_path, messages)
+    owner = _Owner(tmp_path, [])
     jobs = [_job(name, partial(_write, name)) for name in ("a", "b", "c")]
     later = LaterJob("d", ("a", "b"), lambda: _job("d", partial(_write, "d")))
-    pipeline._build_concurrently(jobs, [later])
-    assert [pipeline._results[stage] for stage in "abcd"] == ["a", "b", "c", "d"]
-    assert all(not pipeline.stage_entry(stage).reused for stage in "abcd")
+    owner.build_many(jobs, [later])
+    assert [owner.results[stage] for stage in "abcd"] == ["a", "b", "c", "d"]
+    assert not any(owner.reused.values())
 
-    again = _pipeline(tmp_path, [])
-    again._build_concurrently(jobs, [later])  # all cached: nothing is built, d never made
-    assert all(again.stage_entry(stage).reused for stage in "abc")
+    again = _Owner(tmp_path, [])
+    again.build_many(jobs, [later])  # all cached: nothing is built, d never made
+    assert all(again.reused[stage] for stage in "abc")
+    assert "d" not in again.results
 
 
 def test_a_worker_that_dies_does_not_sink_the_batch(tmp_path):
     """A dead worker breaks the pool; the batch must stop submitting and leave what is
-    left to each stage's own method (which runs and reports it in this process). When the
-    pool breaks is a race, so the scenario runs a few times."""
-    from functools import partial
-
+    left to its owner (which builds and reports it in this process). When the pool
+    breaks is a race, so the scenario runs a few times."""
     for attempt in range(5):
         messages = []
-        pipeline = _pipeline(tmp_path / str(attempt), messages)
+        owner = _Owner(tmp_path / str(attempt), messages)
         jobs = [_job("dies", _die), *(_job(name, partial(_write, name)) for name in "ab")]
         later = LaterJob("c", ("a",), lambda: _job("c", partial(_write, "c")))
-        pipeline._build_concurrently(jobs, [later])  # must not raise
-        assert "dies" not in pipeline._results  # left for its own method to build and report
+        owner.build_many(jobs, [later])  # must not raise
+        assert "dies" not in owner.results  # left for its owner to build and report
         said = " ".join(messages)
         assert "failed in a worker" in said or "pool broke" in said, messages
 
 
-def test_a_kept_pool_serves_the_next_batch_and_close_stops_it(tmp_path):
+def test_a_kept_executor_serves_the_next_batch_and_close_stops_it(tmp_path):
     """The alignment's pool stays open for the batch after it (its workers have imported
     drizzlepac); the batch shuts it down, and a later batch starts a new one."""
-    from functools import partial
+    owner = _Owner(tmp_path, [])
+    owner.build_many([_job("a", partial(_write, "a"))], keep=True)
+    assert owner.scheduler.executor is not None
+    owner.build_many([_job(name, partial(_write, name)) for name in "bc"])
+    assert owner.scheduler.executor is None  # shut down at the end of the batch ...
+    assert [owner.results[stage] for stage in "abc"] == ["a", "b", "c"]
+    again = _Owner(tmp_path / "again", [])
+    again.build_many([_job("d", partial(_write, "d"))], keep=True)
+    assert again.scheduler.executor is not None
+    again.scheduler.close()  # ... and by close()
+    assert again.scheduler.executor is None
 
-    pipeline = _pipeline(tmp_path, [])
-    pipeline._build_concurrently([_job("a", partial(_write, "a"))], keep_pool=True)
-    kept = pipeline._pool
-    assert kept is not None
-    pipeline._build_concurrently([_job(name, partial(_write, name)) for name in "bc"])
-    assert pipeline._pool is None  # shut down at the end of the batch ...
-    assert [pipeline._results[stage] for stage in "abc"] == ["a", "b", "c"]
-    with _pipeline(tmp_path / "again", []) as again:  # ... and by close()
-        again._build_concurrently([_job("d", partial(_write, "d"))], keep_pool=True)
-        assert again._pool is not None
-    assert again._pool is None
+
+def test_any_executor_can_be_plugged_in(tmp_path):
+    """The scheduler uses only the `concurrent.futures.Executor` interface."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = []
+
+    def threads(workers, drizzlepac):
+        made.append((workers, drizzlepac))
+        return ThreadPoolExecutor(workers)
+
+    owner = _Owner(tmp_path, [])
+    owner.scheduler.executor_factory = threads
+    owner.build_many([_job(name, partial(_write, name)) for name in "ab"])
+    assert owner.results == {"a": "a", "b": "b"}
+    assert made == [(2, False)]
 
 
 def test_the_worker_start_survives_a_strict_warnings_filter():
@@ -87,8 +111,8 @@ def test_the_worker_start_survives_a_strict_warnings_filter():
     import sys
 
     code = (
-        "import sys; from skyqa.pipeline import _import_drizzlepac; _import_drizzlepac(); "
-        "print('drizzlepac.tweakreg' in sys.modules)"
+        "import sys; from skyqa.pipeline.scheduler import _import_drizzlepac; "
+        "_import_drizzlepac(); print('drizzlepac.tweakreg' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
@@ -107,6 +131,10 @@ class _Overwrite(Fault):
         (workdir / record["file"]).write_text("damaged")
 
 
+def _build_a(field, fault, workdir: Path) -> dict:
+    return _write("a", workdir)
+
+
 def _describe(workdir: Path, record: dict) -> dict:
     return {"content": (workdir / record["file"]).read_text()}
 
@@ -114,12 +142,10 @@ def _describe(workdir: Path, record: dict) -> dict:
 def test_a_stage_is_described_after_an_injected_fault_damaged_it(tmp_path):
     """What a stage records of its outputs for later runs (the mosaics' coverage) is
     measured after the fault's damage, else a later run would judge undamaged numbers."""
-    from functools import partial
-
-    job = StageJob("a", "building a", {"stage": "a"}, partial(_write, "a"), _load, _describe)
-    clean = _pipeline(tmp_path / "clean", [])
-    assert clean._stage(job).record["content"] == "a"
+    stage = Stage("a", "building a", (), _build_a, lambda entry: entry, describe=_describe)
+    clean = Pipeline(resolve_field("mini-sim"), tmp_path / "clean", progress=print, workers=1)
+    assert clean.result_of(stage).record["content"] == "a"
     faulted = Pipeline(
         resolve_field("mini-sim"), tmp_path / "faulted", fault=_Overwrite(), progress=print
     )
-    assert faulted._stage(job).record["content"] == "damaged"
+    assert faulted.result_of(stage).record["content"] == "damaged"

@@ -38,7 +38,6 @@ from skyqa.plugin.fixtures import (  # noqa: F401  (pytest finds fixtures here)
 from skyqa.plugin.keys import (
     CHECKS_DIR,
     FIELDS_KEY,
-    FIXTURE_RESULTS,
     LEDGER_NAME,
     SETTINGS_KEY,
     WANTED_KEY,
@@ -200,9 +199,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Tell the pipelines which batch results the selected tests need: with ``-k`` or a
     test id, only those are built (four mosaics are not drizzled for a tweakback check)."""
+    if not session.config.stash.get(FIELDS_KEY, {}):
+        return
+    from skyqa.pipeline.stages import batch_fixtures
+
     needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     session.config.stash[WANTED_KEY] = {
-        result for fixture, result in FIXTURE_RESULTS.items() if fixture in needed
+        result for fixture, result in batch_fixtures().items() if fixture in needed
     }
 
 

@@ -5,6 +5,9 @@ Each runs its pipeline stage once per session and field (`skyqa.pipeline.Pipelin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from skyqa.plugin.keys import LEDGER_NAME, SETTINGS_KEY, WANTED_KEY
@@ -68,8 +71,9 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     pipeline.close()
 
 
-def _run_stage(config: pytest.Config, pipeline, stage: str, *args):
-    """Run a pipeline stage; a skyqa error fails the test with its sentence, no traceback.
+def _run_stage(config: pytest.Config, pipeline, result: Callable[[], Any]) -> Any:
+    """Get a pipeline result (``result`` is one of the pipeline's methods); a skyqa
+    error fails the test with its sentence, no traceback.
 
     Without exposures no check can run: a failure to acquire or make them ends the
     session with one message instead of one error per check.
@@ -80,10 +84,10 @@ def _run_stage(config: pytest.Config, pipeline, stage: str, *args):
     try:
         if pipeline.field.kind == "synthetic":
             with block_network():
-                return getattr(pipeline, stage)(*args)
-        return getattr(pipeline, stage)(*args)
+                return result()
+        return result()
     except SkyQAError as error:
-        if isinstance(error, AcquisitionError) or stage == "exposures":
+        if isinstance(error, AcquisitionError) or result == pipeline.exposures:
             ledger = config.pluginmanager.get_plugin(LEDGER_NAME)
             if ledger is not None:
                 ledger.stage_error(pipeline.field.name, str(error))
@@ -103,7 +107,7 @@ def raw_exposures(skyqa_pipeline, request: pytest.FixtureRequest):
         def test_count(raw_exposures):
             assert len(raw_exposures.flt_paths) == 18
     """
-    return _run_stage(request.config, skyqa_pipeline, "exposures")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.exposures)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +119,7 @@ def column_outliers(skyqa_pipeline, raw_exposures, request: pytest.FixtureReques
         def test_columns(column_outliers):
             assert (column_outliers["score"] < 10).all()
     """
-    return _run_stage(request.config, skyqa_pipeline, "column_outliers")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.column_outliers)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +131,7 @@ def reference_catalog(skyqa_pipeline, raw_exposures, request: pytest.FixtureRequ
         def test_catalog(reference_catalog):
             assert len(reference_catalog.table) > 3
     """
-    return _run_stage(request.config, skyqa_pipeline, "reference_catalog")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.reference_catalog)
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +143,7 @@ def alignment(skyqa_pipeline, reference_catalog, request: pytest.FixtureRequest)
         def test_shifts(alignment):
             assert not alignment.shift_table.empty
     """
-    return _run_stage(request.config, skyqa_pipeline, "alignment")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.alignment)
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +156,7 @@ def alignment_residuals(skyqa_pipeline, alignment, request: pytest.FixtureReques
         def test_nothing_left(alignment_residuals):
             assert (alignment_residuals["xsh_pix"].abs() < 0.1).all()
     """
-    return _run_stage(request.config, skyqa_pipeline, "residuals")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.residuals)
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +170,7 @@ def alignment_placement(skyqa_pipeline, alignment, request: pytest.FixtureReques
         def test_moved(alignment_placement):
             assert (alignment_placement.tweakback["moved_mas"] > 0).all()
     """
-    return _run_stage(request.config, skyqa_pipeline, "placement")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.placement)
 
 
 @pytest.fixture(scope="session")
@@ -190,7 +194,7 @@ def mosaics(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
         def test_methods(mosaics):
             assert set(mosaics) == {"localmin", "match", "globalmin+match", "globalmin"}
     """
-    return _run_stage(request.config, skyqa_pipeline, "mosaics")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.mosaics)
 
 
 @pytest.fixture(scope="session")
@@ -241,7 +245,7 @@ def overlap_pairs(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
         def test_pairs(overlap_pairs):
             assert (overlap_pairs["n_pixels"] > 0).all()
     """
-    return _run_stage(request.config, skyqa_pipeline, "overlaps")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.overlaps)
 
 
 @pytest.fixture(scope="session")
@@ -254,7 +258,7 @@ def source_offsets(skyqa_pipeline, alignment, request: pytest.FixtureRequest):
         def test_offsets(source_offsets):
             assert (source_offsets["offset_mas"] < 10).all()
     """
-    return _run_stage(request.config, skyqa_pipeline, "source_offsets")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.source_offsets)
 
 
 @pytest.fixture(scope="session")
@@ -268,7 +272,7 @@ def mosaic_skies(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
         def test_regions(mosaic_skies):
             assert len(mosaic_skies) > 0
     """
-    return _run_stage(request.config, skyqa_pipeline, "mosaic_skies")
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.mosaic_skies)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,379 @@
+"""The whole workflow as one object: one public method per result.
+
+Each stage (`skyqa.pipeline.stages`) runs at most once per `Pipeline`, in its own
+directory of the on-disk cache, on copies of what the stage before it produced; a result
+whose key (the field spec's relevant section, the content of its inputs, the versions of
+the key packages and skyqa's own code for the stage) is already cached is reused. The
+stages after the alignment are built together, in worker processes
+(`skyqa.pipeline.scheduler`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyqa import cache
+from skyqa.cache import Cache, CacheEntry, source_digest
+from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
+from skyqa.pipeline.stages import (
+    ALIGNMENT,
+    CATALOG,
+    COLUMNS,
+    EXPOSURES,
+    FIGURES,
+    MOSAIC_PREFIX,
+    MOSAICS,
+    OVERLAPS,
+    PLACEMENT,
+    RESIDUALS,
+    SKIES,
+    SOURCES,
+    STAGES,
+    Stage,
+    figure_inputs,
+    figures_stage,
+    figures_stage_name,
+    mosaic_stage,
+)
+from skyqa.workers import available_cpus
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from skyqa.acquire import ExposureSet
+    from skyqa.align import AlignmentResult
+    from skyqa.astrometry import AlignmentPlacement
+    from skyqa.catalog import ReferenceCatalog
+    from skyqa.drizzle import Mosaic
+    from skyqa.faults import Fault
+    from skyqa.field import FieldSpec
+
+
+def _print_progress(message: str) -> None:
+    print(f"skyqa: {message}", file=sys.stderr, flush=True)
+
+
+def offline_environment(allow_astrometry_db: bool = False) -> None:
+    """Keep stwcs from querying the MAST astrometry database unless the user opts in.
+
+    With ``ASTROMETRY_STEP_CONTROL`` unset, a direct updatewcs call tries the database
+    three times with 60 s waits when there is no network.
+    """
+    if not allow_astrometry_db:
+        os.environ["ASTROMETRY_STEP_CONTROL"] = "OFF"
+
+
+def _call_build(build: Callable[..., dict], field, fault, inputs: tuple, workdir: Path) -> dict:
+    return build(field, fault, *inputs, workdir)
+
+
+def _faulted_build(fault, field, build, workdir: Path) -> dict:
+    with fault.active(field):
+        record = build(workdir)
+    fault.outputs(field, workdir, record)
+    return record
+
+
+def _described_build(build, describe, workdir: Path) -> dict:
+    record = build(workdir)
+    return {**record, **describe(workdir, record)}
+
+
+class Pipeline:
+    """The pipeline of one field, with results cached under ``cache_dir``.
+
+    Parameters
+    ----------
+    field : FieldSpec
+        What to process.
+    cache_dir : Path or str
+        Root of the on-disk cache (see `skyqa.cache`).
+    progress : callable, optional
+        Receives one line per long step; by default lines go to stderr.
+    allow_astrometry_db : bool
+        Let stwcs query the MAST astrometry database (needs the network).
+    fault : Fault, optional
+        Harness self-test only: inject this `skyqa.faults.Fault` into its stage (in that
+        stage's own cache entries; nothing else changes).
+    workers : int, optional
+        Stages built at once after the alignment (the four mosaics, the overlap
+        measurement, the verification fit, the WCS measurements, the column statistics,
+        the stars and, if ``draw_figures``, the report's figures); default: the CPUs
+        available. 1 builds everything in this process.
+    executor : callable, optional
+        Makes the executor those stages are built with (`skyqa.pipeline.scheduler`);
+        default: worker processes on this machine.
+
+    Attributes
+    ----------
+    draw_figures : bool
+        Build the report's figure groups (`figures`) in the same batch as the mosaics, each
+        as soon as what it shows is built (set by skyqa's report writer). Default False.
+    wanted : set of str or None
+        The results after the alignment that the caller will ask for (names of
+        `skyqa.pipeline.stages.BATCH_RESULTS`): the batch builds only these, and the one
+        asked for. None (the default): all of them (set by skyqa's plugin from the checks
+        it collected).
+    """
+
+    field: FieldSpec
+    workers: int
+    progress: Callable[[str], None]
+
+    def __init__(
+        self,
+        field: FieldSpec,
+        cache_dir: Path | str,
+        progress: Callable[[str], None] | None = None,
+        allow_astrometry_db: bool = False,
+        fault: Fault | None = None,
+        workers: int | None = None,
+        executor: ExecutorFactory = process_pool,
+    ) -> None:
+        self.field = field
+        self.fault = fault
+        self.workers = max(1, workers if workers is not None else available_cpus())
+        self.cache = Cache(Path(cache_dir))
+        self.progress = progress or _print_progress
+        self.versions = cache.package_versions()  # looked up here: tests replace it
+        self.timings: dict[str, float] = {}
+        self.draw_figures = False
+        self.wanted: set[str] | None = None
+        self.scheduler = Scheduler(self.cache, field.name, self.progress, self.workers, executor)
+        self._entries: dict[str, CacheEntry] = {}
+        self._results: dict[str, Any] = {}
+        self._stages: dict[str, Stage] = {}
+        offline_environment(allow_astrometry_db)
+        if fault is not None:
+            self.progress(
+                f"{field.name}: INJECTED FAULT {fault.label!r} ({fault.description}): this "
+                "run tests the harness, its results are not QA of the field"
+            )
+
+    # --- the results ------------------------------------------------------------------
+
+    @property
+    def download_dir(self) -> Path:
+        """Where a real field's files are downloaded: ``<cache>/<field>/mast``."""
+        return self.cache.root / self.field.name / "mast"
+
+    def exposures(self) -> ExposureSet:
+        """The field's FLTs and visit DRZs (generated, or downloaded)."""
+        return self.result_of(STAGES[EXPOSURES])
+
+    def reference_catalog(self) -> ReferenceCatalog:
+        """The reference catalog TweakReg aligns to."""
+        return self.result_of(STAGES[CATALOG])
+
+    def alignment(self) -> AlignmentResult:
+        """TweakReg on the visit DRZs and tweakback into their FLTs (`skyqa.align`).
+
+        With workers, it is built in the worker pool (which then stays open for the
+        batch after it, drizzlepac imported in every worker), beside the column
+        statistics if they are wanted (they need only the exposures)."""
+        if ALIGNMENT not in self._results:
+            stages = [STAGES[ALIGNMENT]] + ([STAGES[COLUMNS]] if self._wants(COLUMNS) else [])
+            self._build_many([self._job(stage) for stage in stages], keep=True)
+        return self.result_of(STAGES[ALIGNMENT])
+
+    def column_outliers(self) -> pd.DataFrame:
+        """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
+        return self.result_of(STAGES[COLUMNS])
+
+    def residuals(self) -> pd.DataFrame:
+        """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):
+        the shift file's table (`align.parse_shift_file`), ideally no shift at all."""
+        return self._from_batch(RESIDUALS, STAGES[RESIDUALS])
+
+    def placement(self) -> AlignmentPlacement:
+        """The aligned WCSs measured on the sky (`skyqa.astrometry.measure_alignment`):
+        tweakback's transfer into every FLT and, on synthetic fields, each FLT's offset
+        from its true WCS."""
+        return self._from_batch(PLACEMENT, STAGES[PLACEMENT])
+
+    def source_offsets(self) -> pd.DataFrame:
+        """Each aligned FLT's stars, found by photutils and placed by its WCS, against
+        the reference catalog (`skyqa.sources.source_offsets`)."""
+        return self._from_batch(SOURCES, STAGES[SOURCES])
+
+    def overlaps(self) -> pd.DataFrame:
+        """Sky differences of every overlapping pair of aligned FLTs (`skyqa.measure`)."""
+        return self._from_batch(OVERLAPS, STAGES[OVERLAPS])
+
+    def mosaic(self, skymethod: str) -> Mosaic:
+        """The final mosaic of all aligned FLTs with one sky method."""
+        return self._from_batch(MOSAICS, mosaic_stage(skymethod))
+
+    def mosaics(self) -> dict[str, Mosaic]:
+        """One mosaic per sky method of the field, in the spec's order."""
+        return {method: self.mosaic(method) for method in self.field.astrodrizzle.skymethods}
+
+    def mosaic_skies(self) -> pd.DataFrame:
+        """Every pair of mosaics' difference against their recorded sky differences,
+        region by region (`skyqa.pixels.sky_regions`)."""
+        return self._from_batch(SKIES, STAGES[SKIES])
+
+    def figures(self, group: str) -> list[Path]:
+        """The report's figures of one group (`skyqa.report.FIGURE_GROUPS`), from the
+        cache, else drawn now (in ``workers`` processes).
+
+        Raises
+        ------
+        ValueError
+            If the results the group shows have not been built by this pipeline.
+        skyqa.report.FigureError
+            If a figure could not be drawn (nothing of the group is cached).
+        """
+        return self.result_of(figures_stage(group, self.workers))
+
+    def shown(self, group: str) -> dict:
+        """The results a figure group shows, by the names `skyqa.report.FIGURE_GROUPS`
+        gives them.
+
+        Raises
+        ------
+        ValueError
+            If this pipeline has not built them yet.
+        """
+        from skyqa.report import FIGURE_GROUPS
+
+        missing = [
+            stage
+            for stage in figure_inputs(group, self.field.astrodrizzle.skymethods)
+            if stage not in self._results
+        ]
+        if missing:
+            raise ValueError(
+                f"The {group} figures of {self.field.name} show {', '.join(missing)}, "
+                "which this pipeline has not built yet."
+            )
+        results = self.computed()
+        return {name: results[name] for name in FIGURE_GROUPS[group]}
+
+    def computed(self) -> dict:
+        """The results this pipeline has produced so far, by stage name, with the
+        mosaics together as ``mosaics`` (sky method -> Mosaic); no figures."""
+        results = {
+            name: value
+            for name, value in self._results.items()
+            if not name.startswith((MOSAIC_PREFIX, f"{FIGURES}-"))
+        }
+        results[MOSAICS] = {
+            value.skymethod: value
+            for name, value in self._results.items()
+            if name.startswith(MOSAIC_PREFIX)
+        }
+        return results
+
+    def stage_entry(self, stage: str) -> CacheEntry:
+        """The cache entry of a stage that has run in this pipeline."""
+        return self._entries[stage]
+
+    def result_of(self, stage: Stage) -> Any:
+        """The result of ``stage`` (one of `skyqa.pipeline.stages`, or a stage of your
+        own): loaded already, else from its cache entry, built here if needed."""
+        if stage.name not in self._results:
+            entry, elapsed = self.scheduler.build(self._job(stage))
+            self._keep(stage, entry, elapsed)
+        return self._results[stage.name]
+
+    # --- how they are made --------------------------------------------------------------
+
+    def _job(self, stage: Stage) -> Job:
+        """The job that builds ``stage``: its inputs (built first, if needed), its full
+        cache key (their content, the spec, the code, the versions, any fault) and its
+        build: faulted, then described."""
+        inputs = stage.inputs(self)
+        key: dict[str, Any] = {
+            "inputs": {name: self._entries[name].content_digest for name in stage.needs(self)},
+            "spec": stage.spec(self.field),
+            "code": stage.code_digest(),
+            "versions": self.versions,
+        }
+        build = functools.partial(_call_build, stage.build, self.field, self.fault, inputs)
+        if self.fault is not None and self.fault.stage == stage.name:
+            from skyqa import faults, pixels
+
+            key["fault"] = {
+                "name": self.fault.name,
+                "size": self.fault.size,
+                "code": source_digest(faults, pixels),
+            }
+            build = functools.partial(_faulted_build, self.fault, self.field, build)
+        if stage.describe is not None:
+            build = functools.partial(_described_build, build, stage.describe)
+        self._stages[stage.name] = stage
+        return Job(stage.name, stage.label, key, build, stage.cost, stage.drizzlepac)
+
+    def _keep(self, stage: Stage, entry: CacheEntry, elapsed: float) -> None:
+        self._entries[stage.name] = entry
+        self._results[stage.name] = stage.load(entry)
+        self.timings[stage.name] = elapsed
+
+    def _done(self, job: Job, entry: CacheEntry, elapsed: float, how: str) -> None:
+        self._keep(self._stages[job.stage], entry, elapsed)
+        self.progress(f"{self.field.name}: {job.label}: {how} ({entry.directory})")
+
+    def _build_many(self, jobs: list[Job], later: list[LaterJob] | None = None, keep=False):
+        self.scheduler.build_many(
+            jobs, later or [], built=lambda: set(self._results), done=self._done, keep=keep
+        )
+
+    def _wants(self, result: str, asked: str = "") -> bool:
+        """Whether a batch builds ``result``: it is ``wanted`` (all are, without a
+        ``wanted``), or it is the one ``asked`` for."""
+        return self.wanted is None or result in self.wanted or result == asked
+
+    def _from_batch(self, asked: str, stage: Stage) -> Any:
+        """The result of ``stage``, part of the batch result ``asked``: the first time,
+        the batch is built (`_batch`), and the stage here only if its worker failed."""
+        if stage.name not in self._results:
+            self._batch(asked)
+        return self.result_of(stage)
+
+    def _batch(self, asked: str) -> None:
+        """Build the wanted results after the alignment at once, and ``asked``: the
+        mosaics and every batch stage whose inputs are built; the others (the mosaics'
+        sky regions, the report's figures if ``draw_figures``) as soon as theirs are."""
+        methods = self.field.astrodrizzle.skymethods
+        now: list[Stage] = []
+        if self._wants(MOSAICS, asked) or self._wants(SKIES, asked):
+            now += [mosaic_stage(method) for method in methods]
+        later = []
+        for name, stage in STAGES.items():
+            if not stage.batch or not self._wants(name, asked):
+                continue
+            needs = stage.needs(self)
+            if set(needs) <= set(self._results) | {ALIGNMENT, EXPOSURES, CATALOG}:
+                now.append(stage)
+            else:
+                later.append(LaterJob(name, needs, functools.partial(self._job, stage)))
+        if self.draw_figures:
+            from skyqa.report import FIGURE_GROUPS
+
+            later += [
+                LaterJob(
+                    figures_stage_name(group),
+                    figure_inputs(group, methods),
+                    functools.partial(self._job, figures_stage(group, 1)),
+                )
+                for group in FIGURE_GROUPS
+            ]
+        jobs = [self._job(stage) for stage in now if stage.name not in self._results]
+        self._build_many(jobs, [job for job in later if job.stage not in self._results])
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker pool, if one is running (its workers wait for work otherwise).
+        The pipeline stays usable: a later batch starts a new pool."""
+        self.scheduler.close()
