@@ -4,7 +4,7 @@
     python benchmarks/sensitivity.py --kinds sky-step --seeds 101 102 --clean-seeds
 
 Not part of the test suite (about half an hour on 2 cores). Two parts, on new
-realisations of ``mini-sim`` (`skyqa.faults.seed_variant`: other noise, stars,
+realisations of ``mini-sim`` (`skyqa.testing.seed_variant`: other noise, stars,
 pedestals, pointing errors, catalog errors, hits):
 
 1. **Clean seeds** (``--clean-seeds``): a full ``pytest --field`` session per seed. Every
@@ -37,9 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
-from skyqa.faults import FAULTS, expected_checks, get_fault, run_session, seed_variant
+from skyqa.faults import FAULTS, expected_checks, get_fault
 from skyqa.field import FieldSpec, load_field_spec, resolve_field
 from skyqa.review import review_session
+from skyqa.testing import run_session, seed_variant
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SEEDS = (101, 102, 103, 104, 105)

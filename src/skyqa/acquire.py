@@ -119,7 +119,7 @@ def acquire_exposures(
             f"{query.proposal_id}) are not in {download_dir} ({found}), and {error} "
             "Fetch them on a machine with network with "
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
-            "there (README, 'Real data'); offline, the synthetic replica runs as "
+            "there (docs/real-data.md); offline, the synthetic replica runs as "
             "`pytest --field horsehead-sim`."
         ) from error
     reject_unusable(field, paths)

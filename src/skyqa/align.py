@@ -10,7 +10,7 @@ The tutorial's recipe, on copies in one working directory:
    tox matrix runs in every drizzlepac environment), so it is not repeated here;
 2. tweakback (`drizzlepac.tweakback.apply_tweak`) on each DRZ, naming as the original
    WCS the DRZ's WCSNAME read *before* step 1. Passing the name read after the update is
-   a silent no-op (see the README), which is why the SCI header of every DRZ and FLT is
+   a silent no-op (docs/drizzlepac.md), which is why the SCI header of every DRZ and FLT is
    kept from before the update, for the checks to prove that each one really moved.
 
 `verify_alignment` then runs TweakReg once more, ``updatehdr=False``, on copies of the

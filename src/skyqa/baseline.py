@@ -138,7 +138,7 @@ def check_table_against_baseline(
     """
     advice_regen = (
         "if the change is intended, regenerate with --force-regen and review the diff of "
-        f"{baseline_path} before committing it (README: 'Accepting a new baseline')."
+        f"{baseline_path} before committing it (docs/baselines.md)."
     )
     numeric = table.select_dtypes(include=[np.number])
     nan_cells = [

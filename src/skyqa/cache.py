@@ -76,10 +76,14 @@ def file_digests(paths: Iterable[Path], threads: int = 4) -> list[str]:
 
 
 def source_digest(*modules: Any) -> str:
-    """SHA-256 of the source files of modules: a code change invalidates what they made."""
+    """SHA-256 of the source files of modules (every module of a package): a code change
+    invalidates what they made."""
     digest = hashlib.sha256()
     for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
+        source = Path(module.__file__)
+        files = sorted(source.parent.rglob("*.py")) if hasattr(module, "__path__") else [source]
+        for path in files:
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

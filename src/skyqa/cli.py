@@ -45,7 +45,7 @@ def _fetch(arguments: argparse.Namespace) -> int:
         print(
             f"skyqa: {arguments.field}: {cause} Nothing was downloaded. Run `skyqa fetch` "
             f"on a machine with network and copy its {pipeline.download_dir} folder to the "
-            "same place here (README, 'Real data').",
+            "same place here (docs/real-data.md).",
             file=sys.stderr,
         )
         return 1

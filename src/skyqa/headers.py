@@ -86,7 +86,7 @@ def input_problem(path: Path) -> str | None:
     The file must open and read to its end (a truncated or corrupt file fails), and an
     FLT must carry the keywords AstroDrizzle needs.
     """
-    from skyqa.mast import fits_problem
+    from skyqa.download import fits_problem
 
     problem = fits_problem(path, None)
     if problem is not None:

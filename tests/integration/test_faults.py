@@ -2,8 +2,8 @@
 
 Each fault runs a real ``pytest --field mini-sim --skyqa-inject-fault NAME`` session in a
 subprocess (sharing one cache, so a session redoes only the stages its fault changes),
-and each clean seed a real session of a new realisation of mini-sim. The README's fault
-table is `skyqa.faults.fault_table` of these sessions: the last test checks that it is.
+and each clean seed a real session of a new realisation of mini-sim. The documented fault
+table is `skyqa.testing.fault_table` of these sessions: the last test checks that it is.
 """
 
 import os
@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from skyqa.faults import FAULTS, evidence_table, fault_table, run_fault_suite
+from skyqa.faults import FAULTS
 from skyqa.field import resolve_field
+from skyqa.testing import evidence_table, fault_table, run_fault_suite
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+FAULT_PAGE = ROOT / "docs" / "faults.md"
 CLEAN_SEEDS = (7, 11, 31)
 TABLE = re.compile(r"(<!-- fault-table:begin -->\n)(.*?)(<!-- fault-table:end -->)", re.S)
 UPDATE_ENV = "SKYQA_UPDATE_FAULT_TABLE"
@@ -85,19 +86,19 @@ def test_clean_run_raises_no_false_alarm(suite, seed):
     assert result.summary["environment"]["injected_fault"] is None
 
 
-def test_readme_fault_table_is_the_suites_own(suite):
-    """The README's table is what this suite produced (set SKYQA_UPDATE_FAULT_TABLE=1 to
-    write it there after a deliberate change)."""
+def test_documented_fault_table_is_the_suites_own(suite):
+    """The table in docs/faults.md is what this suite produced (set
+    SKYQA_UPDATE_FAULT_TABLE=1 to write it there after a deliberate change)."""
     ordered = [suite["clean-seed2024"], *(suite[name] for name in FAULTS)]
     ordered += [suite[f"clean-seed{seed}"] for seed in CLEAN_SEEDS]
     produced = fault_table(ordered)
-    text = README.read_text()
+    text = FAULT_PAGE.read_text()
     match = TABLE.search(text)
-    assert match, f"{README} has no <!-- fault-table:begin/end --> markers"
+    assert match, f"{FAULT_PAGE} has no <!-- fault-table:begin/end --> markers"
     if os.environ.get(UPDATE_ENV) == "1" and match.group(2) != produced:
-        README.write_text(text[: match.start(2)] + produced + text[match.end(2) :])
-        pytest.fail(f"{README} fault table rewritten from this run: review and commit it")
+        FAULT_PAGE.write_text(text[: match.start(2)] + produced + text[match.end(2) :])
+        pytest.fail(f"{FAULT_PAGE} fault table rewritten from this run: review and commit it")
     assert match.group(2) == produced, (
-        "the README's fault table differs from what the suite produced; rerun with "
+        "the documented fault table differs from what the suite produced; rerun with "
         f"{UPDATE_ENV}=1 to write it, then review the change:\n{produced}"
     )

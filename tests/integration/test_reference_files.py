@@ -1,5 +1,5 @@
 """Real FLTs name their distortion reference file (IDCTAB = 'iref$...'); skyqa's pipeline
-must not need it, nor `iref` to be defined (README, "Real data")."""
+must not need it, nor `iref` to be defined (docs/real-data.md)."""
 
 from __future__ import annotations
 

@@ -150,8 +150,8 @@ def main() -> int:
     out = [
         "# Surviving mutants",
         "",
-        "Written by `python tests/mutation/classify.py` after `mutmut run` (README,",
-        '"Development"). Scope: skyqa.checks (the check functions), skyqa.measure,',
+        "Written by `python tests/mutation/classify.py` after `mutmut run`",
+        "(docs/development.md). Scope: skyqa.checks (the check functions), skyqa.measure,",
         "skyqa.verdict; killed by `pytest tests/unit`.",
         "",
         f"{total} mutants: {killed} killed, "

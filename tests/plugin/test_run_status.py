@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from skyqa.faults import run_session
 from skyqa.field import registered_fields
+from skyqa.testing import run_session
 
 
 def _report(report_dir: Path, field: str) -> tuple[dict, str]:

@@ -2,7 +2,7 @@
 signs, both sky axes, NaN, missing, duplicate and extra rows.
 
 A threshold ``T`` with ``<=`` passes at exactly ``T`` and fails just above it; a strict
-``<`` or ``>`` fails at exactly ``T``. Mutation testing (README, "Development") measures
+``<`` or ``>`` fails at exactly ``T``. Mutation testing (docs/development.md) measures
 how much of the check logic these tests pin.
 """
 

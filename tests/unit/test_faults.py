@@ -5,15 +5,9 @@ import pytest
 from astropy.io import fits
 
 from skyqa.errors import FieldSpecError
-from skyqa.faults import (
-    FAULTS,
-    SessionResult,
-    expected_checks,
-    fault_table,
-    get_fault,
-    seed_variant,
-)
+from skyqa.faults import FAULTS, expected_checks, get_fault
 from skyqa.field import load_field_spec, resolve_field
+from skyqa.testing import SessionResult, fault_table, seed_variant
 
 REQUIRED_BY_THE_ISSUE = {
     "nan-shift",

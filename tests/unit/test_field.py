@@ -1,4 +1,3 @@
-import dataclasses
 import tomllib
 
 import pytest
@@ -114,14 +113,6 @@ def test_invalid_toml_names_the_file(tmp_path):
     path.write_text("name = \n")
     with pytest.raises(FieldSpecError, match=r"broken\.toml is not valid TOML"):
         load_field_spec(path)
-
-
-def test_fingerprint_follows_content_not_path(tmp_path, mini_raw):
-    spec = parse_field_spec(mini_raw)
-    assert spec.fingerprint() == parse_field_spec(dict(mini_raw)).fingerprint()
-    changed = dict(mini_raw, synthetic=dict(mini_raw["synthetic"], seed=1))
-    assert parse_field_spec(changed).fingerprint() != spec.fingerprint()
-    assert dataclasses.replace(spec, source_path=tmp_path).fingerprint() == spec.fingerprint()
 
 
 def test_workers_setting_precedence_and_errors(monkeypatch):

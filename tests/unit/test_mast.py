@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from skyqa import download as downloads
 from skyqa import mast
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import resolve_field
@@ -81,7 +82,7 @@ def test_a_changed_file_is_downloaded_again(replay, tmp_path):
 def test_throttled_requests_are_retried_after_retry_after_or_growing_waits(replay, tmp_path):
     replay.server.script = [("status", 429, 7), ("status", 503, None), ("status", 502, None)]
     waits, messages = [], []
-    path = mast.download_product(
+    path = downloads.download_product(
         _product(replay), tmp_path, progress=messages.append, sleep=waits.append
     ).path
     assert path.is_file()
@@ -93,14 +94,14 @@ def test_a_refused_file_is_not_retried(replay, tmp_path):
     product = _product(replay)
     del replay.server.files[str(product["productFilename"])]  # the service answers 404
     with pytest.raises(AcquisitionError, match=r"Could not download .*: HTTP 404, after 1 "):
-        mast.download_product(product, tmp_path, sleep=_no_wait)
+        downloads.download_product(product, tmp_path, sleep=_no_wait)
     assert len(replay.downloads) == 1
 
 
 def test_a_mid_body_disconnect_on_the_first_file_is_resumed_and_completes(
     replay, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(mast, "CHUNK_BYTES", 1024)  # stand-ins are small: keep what arrived
+    monkeypatch.setattr(downloads, "CHUNK_BYTES", 1024)  # stand-ins are small: keep what arrived
     replay.server.script = [("cut", 0.4)]
     messages = []
     products = mast.query_products(SPEC)
@@ -121,7 +122,7 @@ def test_after_a_ranged_retry_no_range_header_reaches_the_next_request(
 ):
     from astroquery.mast import Observations
 
-    monkeypatch.setattr(mast, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(downloads, "CHUNK_BYTES", 1024)
     replay.server.script = [("cut", 0.5)]
     mast.fetch(SPEC, tmp_path, sleep=_no_wait)
     ranged = [i for i, (_, _, headers) in enumerate(replay.server.requests) if "Range" in headers]
@@ -133,7 +134,7 @@ def test_after_a_ranged_retry_no_range_header_reaches_the_next_request(
 def test_a_stalled_response_times_out_and_is_retried(replay, tmp_path):
     replay.server.script = [("stall", 1.5)]
     messages = []
-    download = mast.download_product(
+    download = downloads.download_product(
         _product(replay), tmp_path, progress=messages.append, sleep=_no_wait, timeout=(2, 0.3)
     )
     assert download.path.is_file()
@@ -144,7 +145,7 @@ def test_a_stalled_response_times_out_and_is_retried(replay, tmp_path):
 def test_a_connection_closed_before_any_answer_is_retried(replay, tmp_path):
     replay.server.script = [("close",), ("close",)]
     messages = []
-    download = mast.download_product(
+    download = downloads.download_product(
         _product(replay), tmp_path, progress=messages.append, sleep=_no_wait
     )
     assert download.path.is_file()
@@ -154,7 +155,7 @@ def test_a_connection_closed_before_any_answer_is_retried(replay, tmp_path):
 def test_no_server_at_all_is_network_unavailable(replay, tmp_path):
     replay.server.close()  # the port now refuses connections
     with pytest.raises(NetworkUnavailableError, match=r"MAST did not answer any of 5 requests"):
-        mast.download_product(_product(replay), tmp_path, sleep=_no_wait, timeout=(1, 1))
+        downloads.download_product(_product(replay), tmp_path, sleep=_no_wait, timeout=(1, 1))
 
 
 def test_a_size_unlike_the_product_list_is_accepted_when_the_fits_verifies(replay, tmp_path):
@@ -179,7 +180,7 @@ def test_a_stale_part_with_another_validator_restarts(replay, tmp_path):
     old = replay.server.files[name]
     (tmp_path / f"{name}.part").write_bytes(old[: len(old) // 2][::-1])  # other bytes
     (tmp_path / f"{name}.part.json").write_text(json.dumps({"validator": '"before-reprocessing"'}))
-    download = mast.download_product(product, tmp_path, sleep=_no_wait)
+    download = downloads.download_product(product, tmp_path, sleep=_no_wait)
     assert download.path.read_bytes() == replay.server.files[name]
     ask = replay.server.requests[-1][2]
     assert ask["If-Range"] == '"before-reprocessing"'  # asked to resume, got the whole file
@@ -189,7 +190,7 @@ def test_a_part_without_a_validator_is_not_resumed(replay, tmp_path):
     product = _product(replay)
     name = str(product["productFilename"])
     (tmp_path / f"{name}.part").write_bytes(b"x" * 100)
-    mast.download_product(product, tmp_path, sleep=_no_wait)
+    downloads.download_product(product, tmp_path, sleep=_no_wait)
     assert "Range" not in replay.server.requests[-1][2]
 
 
@@ -198,7 +199,7 @@ def test_a_file_that_is_not_the_product_is_refused(replay, tmp_path):
     name = str(product["productFilename"])
     replay.server.publish(name, replay.server.files["ibxl58svq_flt.fits"])
     with pytest.raises(AcquisitionError, match=r"FILENAME = 'ibxl58svq_flt.fits', not "):
-        mast.download_product(product, tmp_path, sleep=_no_wait, attempts=2)
+        downloads.download_product(product, tmp_path, sleep=_no_wait, attempts=2)
     assert not (tmp_path / name).exists()
 
 

@@ -8,7 +8,7 @@ from skyqa import simulate, wfc3ir
 from skyqa.field import resolve_field
 
 # Keywords AstroDrizzle fails without on WFC3/IR, and those skyqa relies on
-# (see the README, "The synthetic replica").
+# (see docs/replica.md).
 REQUIRED_PRIMARY = [
     "TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "EXPTIME", "EXPSTART", "EXPEND", "ROOTNAME",
     "ASN_ID", "TARGNAME", "RA_TARG", "DEC_TARG", "POSTARG1", "POSTARG2", "DATE-OBS",
@@ -267,10 +267,10 @@ def test_plan_refuses_dates_a_visit_cannot_have(mini):
 
 
 def test_detector_defects_are_fixed_and_subarrays_are_cuts_of_the_full_frame():
-    full_crpix, _ = simulate._subarray_geometry(wfc3ir.FULL_FRAME_PIX)
-    sub_crpix, ltv = simulate._subarray_geometry(256)
-    full = simulate._detector_defects(wfc3ir.FULL_FRAME_PIX, full_crpix, seed=7)
-    sub = simulate._detector_defects(256, sub_crpix, seed=7)
+    full_crpix, _ = simulate.geometry._subarray_geometry(wfc3ir.FULL_FRAME_PIX)
+    sub_crpix, ltv = simulate.geometry._subarray_geometry(256)
+    full = simulate.render._detector_defects(wfc3ir.FULL_FRAME_PIX, full_crpix, seed=7)
+    sub = simulate.render._detector_defects(256, sub_crpix, seed=7)
     start = int(-ltv[0])
     assert full["blob"].any()  # IR blobs, flagged 512
     np.testing.assert_array_equal(

@@ -268,7 +268,16 @@ STAGES: dict[str, Stage] = {
         Stage(
             EXPOSURES,
             "acquiring exposures",
-            code=("simulate", "wfc3ir", "drizzle", "sandbox", "headers", "acquire", "mast"),
+            code=(
+                "simulate",
+                "wfc3ir",
+                "drizzle",
+                "sandbox",
+                "headers",
+                "acquire",
+                "mast",
+                "download",
+            ),
             build=_build_exposures,
             load=_load_exposures,
             inputs=lambda run: (run.progress, run.download_dir, run.workers),

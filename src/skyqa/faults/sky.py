@@ -1,0 +1,184 @@
+"""Faults of the sky: how drizzlepac matches and subtracts it, and what the pixels hold."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+from astropy.io import fits
+
+from skyqa.faults.base import Fault, _drizzlepac_module, _flts, _update_sci_header
+from skyqa.pipeline.stages import EXPOSURES, mosaic_stage_name
+from skyqa.pixels import exposure_noise
+
+
+class _SkymatchFault(Fault):
+    """A fault of drizzlepac's sky matching: `skymatch` replaced while the stage runs."""
+
+    stage = mosaic_stage_name("match")
+
+    def skymatch(self, original, *args, skymethod: str, **kwargs):
+        """What runs instead of ``original`` (stsci.skypac's skymatch)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def active(self, field):
+        sky = _drizzlepac_module("sky")
+        with mock.patch.object(sky, "skymatch", functools.partial(self.skymatch, sky.skymatch)):
+            yield
+
+
+class MatchFallback(_SkymatchFault):
+    name = "match-fallback"
+    description = (
+        "sky matching raises inside AstroDrizzle (as with spherical_geometry 1.4), which "
+        "falls back to localmin"
+    )
+    caught_by = ("test_no_sky_fallback[match]",)
+
+    def skymatch(self, original, *args, skymethod="localmin", **kwargs):
+        if "match" in skymethod:
+            raise RuntimeError("skyqa fault injection: sky matching failed")
+        return original(*args, skymethod=skymethod, **kwargs)
+
+
+class WrongSkyMethod(_SkymatchFault):
+    name = "wrong-sky-method"
+    description = (
+        "sky matching silently computes localmin when match is asked: MDRIZSKY written by "
+        "another method than requested, with no warning in the log"
+    )
+    caught_by = ("test_match_sky_levels[match]",)
+
+    def skymatch(self, original, *args, skymethod="localmin", **kwargs):
+        return original(*args, skymethod="localmin", **kwargs)
+
+
+class _SubtractSkyFault(Fault):
+    """A fault between drizzlepac's sky step and its drizzle step: ``subtractSky`` runs,
+    then `change` alters what the first exposure has subtracted."""
+
+    stage = mosaic_stage_name("match")
+    unit = "xnoise"
+    threshold_of = "seam_max_noise_fraction"
+
+    def change(self, chip, filename: str, delta: float) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def active(self, field):
+        sky = _drizzlepac_module("sky")
+        original = sky.subtractSky
+
+        def subtract_sky(image_list, *args, **kwargs):
+            result = original(image_list, *args, **kwargs)
+            image = sorted(image_list, key=lambda item: item._filename)[0]
+            chip = image[image.scienceExt, 1]
+            delta = self.amount * exposure_noise(Path(image._filename))
+            self.change(chip, image._filename, delta)
+            return result
+
+        with mock.patch.object(sky, "subtractSky", subtract_sky):
+            yield
+
+
+class MismatchedSky(_SubtractSkyFault):
+    name = "mismatched-sky"
+    default_size = 0.5
+    description = (
+        "sky matching leaves the first exposure off by the size (x its pixel noise): "
+        "subtracted and recorded alike, so the mosaic has a seam"
+    )
+    caught_by = ("test_seam_free[match]",)
+
+    def change(self, chip, filename, delta):
+        chip.computedSky += delta
+        chip.subtractedSky += delta
+        _update_sci_header(Path(filename), MDRIZSKY=float(chip.computedSky))
+
+
+class SkyHeaderMismatch(_SubtractSkyFault):
+    name = "sky-header-mismatch"
+    default_size = 0.5
+    description = (
+        "the first exposure's pixels have the size (x its pixel noise) more sky "
+        "subtracted than its header MDRIZSKY records"
+    )
+    caught_by = ("test_mosaic_holds_recorded_sky[match]",)
+
+    def change(self, chip, filename, delta):
+        chip.computedSky += delta
+
+
+class EmptyMosaic(Fault):
+    name = "empty-mosaic"
+    stage = mosaic_stage_name("globalmin")
+    description = (
+        "every pixel of every FLT drizzled into the globalmin mosaic is flagged 4 (bad "
+        "detector pixel) in DQ, outside final_bits: AstroDrizzle drizzles nothing"
+    )
+    caught_by = ("test_mosaic_exists[globalmin]",)
+
+    def inputs(self, field, paths, workdir):
+        faulted = workdir / "faulted"
+        faulted.mkdir(exist_ok=True)
+        copies = []
+        for path in paths:
+            copy = faulted / path.name
+            shutil.copy2(path, copy)
+            with fits.open(copy, mode="update") as hdul:
+                hdul["DQ", 1].data = hdul["DQ", 1].data | np.int16(4)
+            copies.append(copy)
+        return copies
+
+
+class UnflaggedHotColumn(Fault):
+    name = "unflagged-hot-column"
+    stage = EXPOSURES
+    unit = "sigma"
+    default_size = 30.0
+    threshold_of = "unflagged_column_max_sigma"
+    description = (
+        "a column of the first FLT is hot by the size (x the robust spread of its "
+        "columns' medians), with DQ left at 0"
+    )
+    caught_by = ("test_no_unflagged_bad_columns",)
+
+    def outputs(self, field, workdir, record):
+        from skyqa.measure import column_deviations, parse_bits
+
+        with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            bits = parse_bits(field.astrodrizzle.final_bits)
+            _, spread = column_deviations(data, hdul["DQ", 1].data, bits)
+            data[:, data.shape[1] // 3] += np.float32(self.amount * spread)
+
+
+class SkyStep(Fault):
+    name = "sky-step"
+    stage = EXPOSURES
+    unit = "xnoise"
+    default_size = 1.0
+    threshold_of = "seam_max_noise_fraction"
+    threshold_scale = 5.0
+    """What the seam check honestly delivers for a step across one exposure: 0.5 x pixel
+    noise, five times its threshold (benchmarks/sensitivity.md: median 0.47 over 8
+    realisations of mini-sim). Once match levels the exposure each half is off by half the
+    step, only pairs overlapping one side of it see that half, and their uncertainty adds
+    to what the check needs; the dither partner's overlap straddles the step."""
+    description = (
+        "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
+        "with an amplifier offset: no one sky value levels it"
+    )
+    caught_by = ("test_seam_free[match]",)
+
+    def outputs(self, field, workdir, record):
+        path = _flts(workdir, record)[0]
+        step = self.amount * exposure_noise(path)
+        with fits.open(path, mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            data[data.shape[0] // 2 :, :] += np.float32(step)

@@ -1,0 +1,250 @@
+"""What a field spec holds: one frozen dataclass per section (`FieldSpec` and its parts).
+
+A field is one declarative TOML file. The package ships its registered fields in
+``skyqa/fields/``; a user may pass the path of a spec of their own to ``--field``.
+Every key is checked: an unknown key, a missing required key or a value of the wrong type
+is a `~skyqa.errors.FieldSpecError` that names the file, the key and what is allowed,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SKY_METHODS: tuple[str, ...] = ("localmin", "match", "globalmin+match", "globalmin")
+"""AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
+
+FIELD_KINDS: tuple[str, ...] = ("synthetic", "mast", "local")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The pointing target: name and ICRS position of RA_TARG/DEC_TARG."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+
+
+@dataclass(frozen=True)
+class PlannedExposure:
+    """One exposure of a synthetic program, with the geometry of the real one."""
+
+    rootname: str
+    asn_id: str
+    exptime: float
+    postarg1: float
+    postarg2: float
+    date_obs: str
+    orientat: float
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Parameters of the synthetic field generator (`skyqa.simulate`).
+
+    Fluxes and levels are in e-/s, angles in degrees unless the name says arcsec.
+    """
+
+    seed: int
+    exposures: tuple[PlannedExposure, ...]
+    proposal_id: int = 12812
+    detector_size: int = 1014
+    n_stars: int = 900
+    star_mag_bright: float = 17.0
+    star_mag_faint: float = 24.0
+    psf_fwhm_pix: float = 1.2
+    psf_moffat_beta: float = 2.5
+    sky_base_e_s: float = 0.77
+    visit_pedestal_range_e_s: float = 0.05
+    exposure_pedestal_jitter_e_s: float = 0.003
+    nebula_blobs: int = 40
+    nebula_peak_e_s: float = 0.6
+    read_noise_e: float = 15.0
+    dark_e_s: float = 0.02
+    hot_pixel_fraction: float = 0.004
+    dead_pixel_fraction: float = 0.001
+    pointing_shift_max_arcsec: float = 0.7
+    pointing_rotation_max_deg: float = 0.02
+    pointing_scale_max: float = 2.0e-4
+    catalog_mag_limit: float = 21.5
+    catalog_radius_arcmin: float = 5.0
+    # Real-world imperfections (`skyqa.simulate`), each 0 for a perfect replica:
+    catalog_epoch: float = 2016.0
+    """Epoch (decimal year) of the Gaia-like catalog's positions; they are carried to
+    the exposures' epoch with their measured proper motions, as drizzlepac's
+    astrometric catalog is."""
+    proper_motion_dispersion_mas_yr: float = 4.0
+    """Per-axis dispersion of the stars' true proper motions."""
+    catalog_error_scale: float = 1.0
+    """Gaia DR3-like position and proper-motion errors (growing with G), times this."""
+    two_parameter_mag_limit: float = 20.7
+    """Stars fainter (G) than this have no proper motion in the catalog half the time
+    (Gaia's 2-parameter solutions): their catalog position stays at the catalog epoch."""
+    distortion_residual_pix: float = 0.02
+    """RMS over the detector of the true distortion's difference from the header SIP:
+    a smooth field of the size the WFC3/IR solution's residuals have."""
+    exposure_jitter_mas: float = 3.0
+    """Per-axis RMS of each exposure's own pointing error on top of its visit's: a
+    part the visit's rscale fit cannot model (the small-angle maneuver's accuracy)."""
+    unflagged_cosmic_rays: int = 20
+    """Residual cosmic-ray hits per exposure left by the ramp fit, not flagged in DQ."""
+    unflagged_snowballs: int = 1
+    """IR snowballs per exposure, not flagged in DQ."""
+
+
+@dataclass(frozen=True)
+class MastSpec:
+    """The MAST query that finds a real field's data (`astroquery.mast.Observations`)."""
+
+    obs_id: str
+    proposal_id: str
+    filters: tuple[str, ...]
+    products: tuple[str, ...] = ("FLT", "DRZ")
+    project: str = "CALWF3"
+    expected_rootnames: tuple[str, ...] = ()
+    """The FLTs the query must find (ROOTNAMEs); checked after every fetch. () : any."""
+    expected_associations: tuple[str, ...] = ()
+    """The visit DRZs the query must find (association ids); () : any."""
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """Data a user already has: a folder of FLT and visit DRZ files, read and never written.
+
+    Paths are relative to the spec file's folder unless absolute. ``catalog`` is the
+    reference catalog file, with columns ra, dec (deg) and optionally mag, in any format
+    astropy reads (ECSV, CSV, whitespace-separated with a header line): required with
+    ``[catalog] source = "file"``, not allowed otherwise (the Gaia and astrometric
+    catalogs need no file).
+    """
+
+    directory: str
+    catalog: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """Which reference catalog TweakReg aligns to.
+
+    ``source`` is ``synthetic`` (the simulator's truth catalog), ``gaia`` (a Gaia DR3
+    cone search of ``radius_arcmin`` around the target), ``astrometric`` (drizzlepac's
+    proper-motion catalog built from the exposure footprints) or ``file`` (the ``catalog``
+    file of a ``local`` field). Stars closer than ``min_separation_arcsec`` to another
+    catalog star are dropped (0: keep all): WFC3/IR does not resolve such a pair, and
+    TweakReg matches both stars to one blended source.
+    """
+
+    source: Literal["synthetic", "gaia", "astrometric", "file"]
+    radius_arcmin: float = 5.0
+    min_separation_arcsec: float = 0.0
+
+
+@dataclass(frozen=True)
+class TweakRegSpec:
+    """TweakReg parameters; the defaults are the Horsehead tutorial's."""
+
+    threshold: float = 4.0
+    conv_width: float = 4.5
+    minobj: int = 3
+    searchrad: float = 1.0
+    ylimit: float = 0.4
+    nclip: int = 1
+    fitgeometry: str = "rscale"
+
+
+@dataclass(frozen=True)
+class AstroDrizzleSpec:
+    """AstroDrizzle parameters of the final mosaics; the defaults are the tutorial's."""
+
+    skymethods: tuple[str, ...] = SKY_METHODS
+    final_bits: str = "16"
+    final_wcs: bool = True
+    final_rot: float = 257.0
+    final_scale: float | None = None
+    preserve: bool = False
+    context: bool = False
+    output_prefix: str = "f160w"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """QA thresholds of a field. Units are in the names; see docs/field-spec.md for each."""
+
+    fit_rms_max_pix: float = 0.2
+    min_matches: int = 4
+    residual_shift_max_pix: float = 0.1
+    residual_rotation_max_deg: float = 0.005
+    residual_scale_max: float = 2.0e-4
+    tweakback_agreement_max_mas: float = 5.0
+    wcs_truth_max_rms_mas: float = 10.0
+    source_offset_max_mas: float = 10.0
+    match_max_e_s: float = 0.1
+    sky_relation_tolerance_e_s: float = 1.0e-5
+    logged_sky_tolerance_e_s: float = 1.0e-6
+    seam_max_noise_fraction: float = 0.1
+    oracle_tolerance_e_s: float = 0.005
+    min_overlap_pixels: int = 500
+    unflagged_column_max_sigma: float = 10.0
+    delivered_wcs_rms_max_pix: float = 0.5
+    delivered_wcs_policy: Literal["warn", "fail", "unaligned"] = "warn"
+    """``warn``: the archive's own alignment is reported as a warning; ``fail``: as a
+    failure; ``unaligned``: the spec declares its visit products deliberately unaligned
+    (the synthetic fields), so the check does not apply and says so."""
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """Absolute tolerances of the baseline comparison, per table and column.
+
+    Columns not named use ``default_atol``; integer and text columns compare exactly.
+    """
+
+    default_atol: float = 1.0e-6
+    alignment: dict[str, float] = field(default_factory=dict)
+    mdrizsky: dict[str, float] = field(default_factory=dict)
+    seams: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A validated field spec. ``source_path`` is the TOML file it was read from."""
+
+    name: str
+    description: str
+    kind: Literal["synthetic", "mast", "local"]
+    target: Target
+    catalog: CatalogSpec
+    tweakreg: TweakRegSpec
+    astrodrizzle: AstroDrizzleSpec
+    thresholds: Thresholds
+    baseline: BaselineSpec = field(default_factory=BaselineSpec)
+    synthetic: SyntheticSpec | None = None
+    mast: MastSpec | None = None
+    local: LocalSpec | None = None
+    source_path: Path | None = field(default=None, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def local_path(self, value: str) -> Path:
+        """A path of the [local] section, resolved against the spec file's folder."""
+        path = Path(value).expanduser()
+        if path.is_absolute() or self.source_path is None:
+            return path
+        return self.source_path.parent / path
+
+    def visit_ids(self) -> tuple[str, ...]:
+        """Visit ids (lower-case ASN_ID), sorted, known before the pipeline runs: from the
+        synthetic plan, the declared associations of a MAST field, or the visit DRZ
+        files in a local field's folder; () if unknown."""
+        if self.synthetic is not None:
+            return tuple(sorted({e.asn_id.lower() for e in self.synthetic.exposures}))
+        if self.mast is not None:
+            return tuple(sorted(name.lower() for name in self.mast.expected_associations))
+        if self.local is not None:
+            folder = self.local_path(self.local.directory)
+            from skyqa.names import visit_of  # as the checks name a visit
+
+            return tuple(sorted({visit_of(path) for path in folder.glob("*_drz.fits")}))
+        return ()
