@@ -11,34 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from skyqa.errors import FieldSpecError, UnknownFieldError
-from skyqa.field.model import (
-    FIELD_KINDS,
-    SKY_METHODS,
-    AstroDrizzleSpec,
-    BaselineSpec,
-    CatalogSpec,
-    FieldSpec,
-    LocalSpec,
-    MastSpec,
-    SyntheticSpec,
-    Target,
-    Thresholds,
-    TweakRegSpec,
-)
+from skyqa.field.model import FIELD_KINDS, SECTIONS, SKY_METHODS, FieldSpec, SyntheticSpec
 from skyqa.field.rules import REFUSED_KEYS, RETIRED_KEYS, _check_ranges
 
-_SECTIONS: dict[str, type] = {
-    "target": Target,
-    "catalog": CatalogSpec,
-    "tweakreg": TweakRegSpec,
-    "astrodrizzle": AstroDrizzleSpec,
-    "thresholds": Thresholds,
-    "baseline": BaselineSpec,
-    "synthetic": SyntheticSpec,
-    "mast": MastSpec,
-    "local": LocalSpec,
-}
-_TOP_LEVEL_KEYS = {"name", "description", "kind", *_SECTIONS}
+_TOP_LEVEL_KEYS = {"name", "description", "kind", *SECTIONS}
 
 
 def _type_name(annotation: Any) -> str:
@@ -172,7 +148,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         )
     sections = {
         key: _build(cls, raw.get(key, {}), f"{source}: [{key}]")
-        for key, cls in _SECTIONS.items()
+        for key, cls in SECTIONS.items()
         if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline")
     }
     _check_ranges(sections, source)

@@ -248,3 +248,17 @@ class FieldSpec:
 
             return tuple(sorted({visit_of(path) for path in folder.glob("*_drz.fits")}))
         return ()
+
+
+SECTIONS: dict[str, type] = {
+    "target": Target,
+    "catalog": CatalogSpec,
+    "tweakreg": TweakRegSpec,
+    "astrodrizzle": AstroDrizzleSpec,
+    "thresholds": Thresholds,
+    "baseline": BaselineSpec,
+    "synthetic": SyntheticSpec,
+    "mast": MastSpec,
+    "local": LocalSpec,
+}
+"""The spec's sections: table name -> the dataclass it is read into."""
