@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyqa.report import _block_average, _display_factor
+from skyqa.report.drawing import _block_average, _display_factor
 
 
 def _nanmean_blocks(image, factor):
@@ -120,7 +120,7 @@ def test_a_nan_verdict_is_the_worst_and_long_messages_wrap(tmp_path):
 def test_the_display_wcs_of_block_averages_places_each_block_where_its_pixels_are():
     from astropy.wcs import WCS
 
-    from skyqa.report import _display_wcs
+    from skyqa.report.drawing import _display_wcs
 
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
