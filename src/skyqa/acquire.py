@@ -162,8 +162,9 @@ def reject_unusable(field: FieldSpec, paths: list[Path]) -> None:
     from skyqa.headers import duplicate_rootnames, input_problem
 
     problems = [problem for problem in map(input_problem, paths) if problem]
-    if not problems and duplicate_rootnames(paths):
-        problems = [duplicate_rootnames(paths).rstrip(".")]
+    duplicated = "" if problems else duplicate_rootnames(paths)
+    if duplicated:
+        problems = [duplicated.rstrip(".")]
     if problems:
         raise AcquisitionError(
             f"Field {field.name}: {len(problems)} input file(s) cannot be used: "

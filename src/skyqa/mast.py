@@ -143,19 +143,6 @@ def _verified_entries(directory: Path, manifest: dict) -> dict[str, Download]:
     return kept
 
 
-def verified_files(directory: Path, manifest: dict) -> list[Path] | None:
-    """The manifest's files if every one is present with its recorded SHA-256, else None."""
-    paths = []
-    for entry in manifest["files"]:
-        path = directory / entry["filename"]
-        if not path.is_file() or path.stat().st_size != entry["size"]:
-            return None
-        if file_digest(path) != entry["sha256"]:
-            return None
-        paths.append(path)
-    return paths
-
-
 def fetch(
     spec: MastSpec,
     directory: Path,
@@ -177,14 +164,15 @@ def fetch(
     AcquisitionError
         If a product cannot be downloaded, or the products are not the declared ones.
     """
-    manifest = read_manifest(directory)
-    if manifest is not None and manifest.get("query") == _query_record(spec):
-        paths = verified_files(directory, manifest)
-        if paths is not None:
-            problem = expected_problem(spec, [path.name for path in paths])
-            if problem:
-                raise AcquisitionError(f"The files listed in {directory / MANIFEST}: {problem}")
-            return sorted(paths)
+    manifest = read_manifest(directory) or {"files": []}
+    same_query = manifest.get("query") == _query_record(spec)
+    kept = _verified_entries(directory, manifest) if same_query else {}
+    if same_query and len(kept) == len(manifest["files"]):
+        paths = sorted(download.path for download in kept.values())
+        problem = expected_problem(spec, [path.name for path in paths])
+        if problem:
+            raise AcquisitionError(f"The files listed in {directory / MANIFEST}: {problem}")
+        return paths
     products = query_products(spec, observations)
     products = products[sorted(range(len(products)), key=lambda i: products["productFilename"][i])]
     problem = expected_problem(spec, [str(name) for name in products["productFilename"]])
@@ -192,7 +180,8 @@ def fetch(
         raise AcquisitionError(f"MAST's answer to the [mast] query of the spec: {problem}")
     progress(f"MAST lists {len(products)} products for obs_id {spec.obs_id}")
     directory.mkdir(parents=True, exist_ok=True)
-    kept = _verified_entries(directory, manifest if manifest else {"files": []})
+    if not same_query:  # files of another query, still named as these products are
+        kept = _verified_entries(directory, manifest)
     downloads = []
     for index, product in enumerate(products, start=1):
         name = str(product["productFilename"])

@@ -339,7 +339,9 @@ class Pipeline:
     def _batch(self, asked: str) -> None:
         """Build the wanted results after the alignment at once, and ``asked``: the
         mosaics and every batch stage whose inputs are built; the others (the mosaics'
-        sky regions, the report's figures if ``draw_figures``) as soon as theirs are."""
+        sky regions, the report's figures if ``draw_figures``) as soon as theirs are.
+        Every result of a batch is made from the alignment: it is built first."""
+        self.alignment()
         methods = self.field.astrodrizzle.skymethods
         now: list[Stage] = []
         if self._wants(MOSAICS, asked) or self._wants(SKIES, asked):
@@ -349,7 +351,7 @@ class Pipeline:
             if not stage.batch or not self._wants(name, asked):
                 continue
             needs = stage.needs(self)
-            if set(needs) <= set(self._results) | {ALIGNMENT, EXPOSURES, CATALOG}:
+            if set(needs) <= set(self._results):
                 now.append(stage)
             else:
                 later.append(LaterJob(name, needs, functools.partial(self._job, stage)))
