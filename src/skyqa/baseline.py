@@ -3,7 +3,8 @@
 pytest-regressions does the comparing (``dataframe_regression``, with per-column absolute
 tolerances from the field spec). Before it runs, skyqa checks two things it does not:
 NaN (it treats NaN as equal to NaN) and columns present in the baseline but missing now
-(it only looks for the current columns in the baseline).
+(it only looks for the current columns in the baseline). The tables themselves are
+`skyqa.metrics`.
 """
 
 from __future__ import annotations
@@ -14,22 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyqa.align import AlignmentResult, signed_rotation
-from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.errors import FieldSpecError
 from skyqa.field import BaselineSpec, FieldSpec
-from skyqa.names import visit_of
+from skyqa.metrics import KEY_COLUMNS
 from skyqa.verdict import Verdict, is_finite
 
-TABLES = ("alignment", "mdrizsky", "seams")
 DISTANCE_CHECK = "Largest distance from the baseline"
 """The verdicts that report, per column, how near the values are to their tolerance;
 pytest-regressions is the judge of the values themselves."""
-KEY_COLUMNS = {
-    "alignment": ["visit"],
-    "mdrizsky": ["rootname"],
-    "seams": ["exposure_a", "exposure_b"],
-}
 
 
 def packaged_baselines() -> Path:
@@ -71,36 +64,6 @@ def missing_baseline_sentence(field: str, name: str, path: Path, written: bool) 
         "writes inside the installed package: pass --skyqa-baseline-dir DIR to keep "
         "baselines there (written by the next run, then compared)."
     )
-
-
-def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:
-    """Per visit: the fitted shift (pix), signed rotation (deg), scale, fit RMS, matches."""
-    shifts = alignment.shift_table.set_index("image")
-    fits_ = alignment.fit_table.set_index("image")
-    table = pd.DataFrame(
-        {
-            "visit": [visit_of(name) for name in shifts.index],
-            "xsh_pix": shifts["xsh_pix"].to_numpy(),
-            "ysh_pix": shifts["ysh_pix"].to_numpy(),
-            "rot_deg": signed_rotation(shifts["rot_deg"]).to_numpy(),
-            "scale": shifts["scale"].to_numpy(),
-            "xrms_pix": shifts["xrms_pix"].to_numpy(),
-            "yrms_pix": shifts["yrms_pix"].to_numpy(),
-            "n_matches": fits_.reindex(shifts.index)["n_matches"].fillna(0).astype(int).to_numpy(),
-        }
-    )
-    return table.sort_values("visit").reset_index(drop=True)
-
-
-def mdrizsky_metrics(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
-    """MDRIZSKY (e-/s) per exposure and method, sorted by rootname."""
-    return mdrizsky_by_method(mosaics).sort_values("rootname").reset_index(drop=True)
-
-
-def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
-    """Per pair: raw difference, its uncertainty, pixel noise and each method's seam."""
-    table = seams.drop(columns=["n_pixels"])
-    return table.sort_values(["exposure_a", "exposure_b"]).reset_index(drop=True)
 
 
 def tolerances_for(spec: BaselineSpec, name: str, columns: list[str]) -> dict[str, dict]:

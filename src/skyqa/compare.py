@@ -13,7 +13,6 @@ Reads the ``summary.json`` of each run and writes one table, as Markdown and HTM
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 
 from skyqa.cache import KEY_PACKAGES
 from skyqa.drizzle import FALLBACK_MARKER
+from skyqa.metrics import named_values, read_tables, summary_metrics
 from skyqa.summary import read_summary
 
 MISSING = "—"
@@ -116,47 +116,24 @@ def checks_table(runs: list[Run]) -> pd.DataFrame:
     return table
 
 
-def _flatten(metrics: dict) -> dict[str, float | None]:
-    values = {}
-    for method, per_exposure in metrics.get("mdrizsky_e_s", {}).items():
-        for rootname, value in per_exposure.items():
-            values[f"MDRIZSKY {method} {rootname} (e-/s)"] = value
-    for method, value in metrics.get("seam_score", {}).items():
-        values[f"seam score {method}"] = value
-    for visit, rms in metrics.get("fit_rms_pix", {}).items():
-        values[f"fit xrms {visit} (pix)"] = rms["xrms"]
-        values[f"fit yrms {visit} (pix)"] = rms["yrms"]
-    return values
-
-
-def stored_baseline(baseline_dir: Path | None, field: str) -> dict[str, float]:
+def stored_baseline(baseline_dir: Path | None, field: str) -> dict[str, float | None]:
     """The metrics the stored baseline tables hold, named as in the metrics table."""
     if baseline_dir is None:
         return {}
-    folder = Path(baseline_dir) / field
-    values: dict[str, float] = {}
-    if (folder / "mdrizsky.csv").is_file():
-        table = pd.read_csv(folder / "mdrizsky.csv", index_col=0).set_index("rootname")
-        for method in table.columns:
-            for rootname, value in table[method].items():
-                values[f"MDRIZSKY {method} {rootname} (e-/s)"] = float(value)
-    if (folder / "alignment.csv").is_file():
-        table = pd.read_csv(folder / "alignment.csv", index_col=0)
-        for _, row in table.iterrows():
-            values[f"fit xrms {row['visit']} (pix)"] = float(row["xrms_pix"])
-            values[f"fit yrms {row['visit']} (pix)"] = float(row["yrms_pix"])
-    return values
+    return named_values(summary_metrics(read_tables(Path(baseline_dir) / field)))
 
 
 def metrics_table(
-    runs: list[Run], reference: str | None = None, baseline: dict[str, float] | None = None
+    runs: list[Run],
+    reference: str | None = None,
+    baseline: dict[str, float | None] | None = None,
 ) -> pd.DataFrame:
     """Each metric's value per environment and its difference from the baseline.
 
     The baseline of a metric is its stored value where ``baseline`` has it, else its
     value in the ``reference`` environment (default: the first run with a summary).
     """
-    flat = {run.label: _flatten(run.summary["metrics"]) for run in runs if run.summary}
+    flat = {run.label: named_values(run.summary["metrics"]) for run in runs if run.summary}
     if not flat:
         return pd.DataFrame()
     reference = reference or next(iter(flat))
@@ -203,37 +180,34 @@ def to_markdown(title: str, sections: list[tuple[str, pd.DataFrame]], notes: lis
     return "\n".join(lines)
 
 
+FAILING_CELLS = ("FAIL", "crashed", "unreadable", "ERROR", "INCOMPLETE", "INTERRUPTED", "NOT RUN")
+"""Cells that start so are shown as failures (class ``failed``); ``PARTIAL`` as partial."""
+
+
+def _cell(value) -> tuple[str, str]:
+    text = _format(value)
+    if text.startswith(FAILING_CELLS):
+        return text, "failed"
+    return text, "partial" if text.startswith("PARTIAL") else ""
+
+
 def to_html(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
-    """The comparison as one self-contained HTML page; failures are red."""
+    """The comparison as one self-contained HTML page (`skyqa.report.render`); failures
+    are red."""
+    from skyqa.report.render import render
 
-    def cell(value) -> str:
-        text = html.escape(_format(value))
-        failing = ("FAIL", "crashed", "unreadable", "ERROR", "INCOMPLETE", "INTERRUPTED", "NOT RUN")
-        css = ' class="fail"' if text.startswith(failing) else ""
-        css = ' class="partial"' if text.startswith("PARTIAL") else css
-        return f"<td{css}>{text}</td>"
-
-    parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>",
-        "body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;margin-bottom:2em}",
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%} .fail{background:#f4c7c3}",
-        ".partial{background:#eee}",
-        "</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        *[f"<p>{html.escape(note)}</p>" for note in notes],
+    tables = [
+        {
+            "heading": heading,
+            "columns": [str(column) for column in table.columns],
+            "rows": [
+                (str(index), [_cell(value) for value in row.tolist()])
+                for index, row in table.iterrows()
+            ],
+        }
+        for heading, table in sections
     ]
-    for heading, table in sections:
-        parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th></th>")
-        parts += [f"<th>{html.escape(str(column))}</th>" for column in table.columns]
-        parts.append("</tr>")
-        for index, row in table.iterrows():
-            parts.append(f"<tr><th>{html.escape(str(index))}</th>")
-            parts += [cell(value) for value in row.tolist()]
-            parts.append("</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    return render("comparison.html", title=title, notes=notes, sections=tables)
 
 
 def compare(

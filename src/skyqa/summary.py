@@ -24,6 +24,9 @@ One file per field::
                   "fit_rms_pix": {visit: {"xrms": value, "yrms": value}}}
     }
 
+``metrics`` is `skyqa.metrics.summary_metrics` of the run's metric tables, the tables the
+baselines store.
+
 Version 2 (this one) added ``headline``, ``counts``, the verdicts ``error``,
 ``incomplete``, ``interrupted`` and ``partial``, the check status ``deselected``, and each
 check's ``worst`` (index of its worst verdict) and ``within`` (verdicts within their
@@ -41,8 +44,7 @@ from importlib import metadata
 from pathlib import Path
 
 from skyqa.cache import KEY_PACKAGES, package_versions
-from skyqa.names import visit_of
-from skyqa.verdict import Verdict, worst
+from skyqa.verdict import Verdict, finite_or_none, worst
 
 SCHEMA = "skyqa-summary"
 SCHEMA_VERSION = 2
@@ -64,18 +66,14 @@ def environment_info(label: str) -> dict:
     }
 
 
-def _finite(value):
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
 def verdict_record(verdict: Verdict) -> dict:
     """A verdict as JSON (a non-finite value becomes null; its ratio says inf as null too,
     and its ``measured`` text says what it was)."""
     record = asdict(verdict)
     record.pop("advice")
     record.pop("upper")
-    record["value"] = _finite(record["value"])
-    record["limit"] = _finite(record["limit"])
+    record["value"] = finite_or_none(record["value"])
+    record["limit"] = finite_or_none(record["limit"])
     ratio = verdict.ratio()
     record["ratio"] = None if ratio is None or not math.isfinite(ratio) else round(ratio, 6)
     return record
@@ -165,35 +163,6 @@ def _details(counts: dict) -> str:
     if counts["skipped"]:
         parts.append(f"{counts['skipped']} not applicable")
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def pipeline_metrics(pipeline) -> dict:
-    """The metrics the comparison tabulates, from whatever stages the pipeline ran."""
-    from skyqa.drizzle import mdrizsky_by_method
-    from skyqa.measure import seam_score, seam_table
-
-    results = pipeline.computed()
-    metrics: dict = {}
-    mosaics = {name: mosaic for name, mosaic in results.get("mosaics", {}).items()}
-    if mosaics:
-        table = mdrizsky_by_method(mosaics).set_index("rootname")
-        metrics["mdrizsky_e_s"] = {
-            method: {name: _finite(float(value)) for name, value in table[method].items()}
-            for method in table.columns
-        }
-    if mosaics and "overlaps" in results:
-        seams = seam_table(results["overlaps"], {m: v.mdrizsky for m, v in mosaics.items()})
-        metrics["seam_score"] = {method: _finite(seam_score(seams, method)) for method in mosaics}
-    if "alignment" in results:
-        fit = results["alignment"].fit_table
-        metrics["fit_rms_pix"] = {
-            visit_of(row["image"]): {
-                "xrms": _finite(float(row["xrms_pix"])),
-                "yrms": _finite(float(row["yrms_pix"])),
-            }
-            for _, row in fit.iterrows()
-        }
-    return metrics
 
 
 def build_summary(

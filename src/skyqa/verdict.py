@@ -68,6 +68,13 @@ def is_finite(value: object) -> bool:
         return False
 
 
+def finite_or_none(value: object) -> float | None:
+    """A finite number as float, anything else (NaN, inf, None, text) as None (JSON null)."""
+    if isinstance(value, str) or not is_finite(value):
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
 def severity(passed: bool, ratio: float | None) -> tuple[bool, float]:
     """How much a verdict needs a look, for ordering: a failed one before any that
     passed; among those, the larger `Verdict.ratio` (a failed one without a finite ratio

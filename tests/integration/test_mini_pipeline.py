@@ -137,3 +137,30 @@ def test_any_seed_gives_files_drizzlepac_accepts(seed, tmp_path_factory):
     (drz,) = generated.visit_drz_paths
     covered = (fits.getdata(drz, "WHT") > 0) & np.isfinite(fits.getdata(drz, "SCI"))
     assert covered.mean() > 0.5, f"seed {seed}: visit DRZ {drz} is mostly empty"
+
+
+def test_summary_and_stored_baselines_share_one_metrics_shape(mini_pipeline):
+    """The summary's metrics are made from the tables the baselines store: a run's and the
+    shipped mini-sim baselines' give the same names, and values within the spec's
+    baseline tolerances (`skyqa compare` reads both through `named_values`)."""
+    from pathlib import Path
+
+    from skyqa.metrics import TABLES, named_values, read_tables, run_tables, summary_metrics
+
+    mini_pipeline.overlaps()
+    tables, scores = run_tables(mini_pipeline.computed())
+    assert set(tables) == set(TABLES)
+    assert set(scores) == set(SKY_METHODS)
+    stored = read_tables(Path(__file__).parents[2] / "baselines" / "mini-sim")
+    for name in TABLES:
+        assert list(tables[name].columns) == list(stored[name].columns), name
+    run = named_values(summary_metrics(tables, scores))
+    kept = named_values(summary_metrics(stored))
+    assert set(run) - set(kept) == {f"seam score {method}" for method in SKY_METHODS}
+    assert set(kept) <= set(run)
+    tolerance = resolve_field("mini-sim").baseline
+    for name, value in kept.items():
+        atol = tolerance.mdrizsky.get(name.split()[1], tolerance.default_atol)
+        if name.startswith("fit"):
+            atol = tolerance.alignment.get(f"{name.split()[1]}_pix", tolerance.default_atol)
+        assert run[name] == pytest.approx(value, abs=atol), name

@@ -74,7 +74,7 @@ def test_compare_writes_markdown_and_html(tmp_path):
         in text
     )
     assert "- gone: no summary: the run crashed before writing one" in text
-    assert '<td class="fail">FAIL (match fell back)</td>' in page.read_text()
+    assert '<td class="failed">FAIL (match fell back)</td>' in page.read_text()
 
 
 def test_summary_of_another_schema_is_refused(tmp_path):

@@ -83,7 +83,7 @@ def test_the_row_of_a_check_shows_its_worst_verdict_not_its_first(tmp_path):
         "3 of 3 within threshold"
     )
     page = write_index(tmp_path / "index.html", _summary([check]), "", [], []).read_text()
-    row = page[page.index("<tr class='passed'><td>test_seam_free[f-match]") :]
+    row = page[page.index('<tr class="passed"><td>test_seam_free[f-match]') :]
     row = row[: row.index("</tr>")]
     assert "<td>pair c-d</td><td>-0.092 x pixel noise</td>" in row
     assert "0.92 of the way to the threshold" in row

@@ -257,17 +257,20 @@ class Pipeline:
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far, by stage name, with the
-        mosaics together as ``mosaics`` (sky method -> Mosaic); no figures."""
+        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order); no
+        figures."""
         results = {
             name: value
             for name, value in self._results.items()
             if not name.startswith((MOSAIC_PREFIX, f"{FIGURES}-"))
         }
-        results[MOSAICS] = {
+        built = {
             value.skymethod: value
             for name, value in self._results.items()
             if name.startswith(MOSAIC_PREFIX)
         }
+        methods = self.field.astrodrizzle.skymethods
+        results[MOSAICS] = {method: built[method] for method in methods if method in built}
         return results
 
     def stage_entry(self, stage: str) -> CacheEntry:

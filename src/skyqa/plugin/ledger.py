@@ -159,7 +159,8 @@ class CheckLedger:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # tryfirst: the verdicts must be known before the JUnit XML is written.
-        from skyqa.summary import build_summary, environment_info, pipeline_metrics
+        from skyqa.metrics import run_tables, summary_metrics
+        from skyqa.summary import build_summary, environment_info
 
         if not self.checks:
             return
@@ -174,7 +175,7 @@ class CheckLedger:
             pipeline = self.pipelines.get(field)
             metrics = {}
             if pipeline is not None and not self.interrupted:
-                metrics = pipeline_metrics(pipeline)
+                metrics = summary_metrics(*run_tables(pipeline.computed()))
             summary = build_summary(
                 field,
                 checks,

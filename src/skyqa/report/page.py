@@ -5,14 +5,10 @@ console's one line per check."""
 from __future__ import annotations
 
 import base64
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
-
-def _embed(path: Path) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{encoded}">'
+from skyqa.report.render import render
 
 
 def shown_verdict(check: dict) -> dict | None:
@@ -105,49 +101,27 @@ STATUS_ORDER = {
 """Order of the checks on the page: what needs a look first."""
 
 
-def _verdicts_table(check: dict) -> str:
-    """Every verdict of a check, worst first (`skyqa.verdict.severity`), folded away."""
+def _row(check: dict) -> dict:
+    """A check's row on the page: its worst verdict and, if it has two or more, all of
+    them, worst first (`skyqa.verdict.severity`)."""
     from skyqa.verdict import severity
 
-    escape = html.escape
-    verdicts = check.get("verdicts", [])
-    if len(verdicts) < 2:
-        return ""
-
-    def rank(verdict: dict) -> tuple[bool, float]:
-        return severity(verdict["passed"], verdict.get("ratio"))
-
-    rows = [
-        f"<tr class='{'passed' if v['passed'] else 'failed'}'><td>{escape(v['subject'])}</td>"
-        f"<td>{escape(v['measured'])}</td><td>{escape(v['threshold'])}</td>"
-        f"<td>{escape(_nearness(v))}</td></tr>"
-        for v in sorted(verdicts, key=rank, reverse=True)
-    ]
-    return (
-        f"<details><summary>all {len(verdicts)} verdicts, worst first</summary><table>"
-        "<tr><th>subject</th><th>measured</th><th>threshold</th><th>nearness</th></tr>"
-        + "".join(rows)
-        + "</table></details>"
-    )
-
-
-def _check_row(check: dict) -> str:
-    escape = html.escape
     shown = shown_verdict(check)
     if shown is None:
         message = check.get("message", "").strip().splitlines()
-        subject, measured, threshold = "", (message[-1][:300] if message else ""), ""
-        nearness = ""
+        worst = {"subject": "", "measured": message[-1][:300] if message else "", "threshold": ""}
     else:
-        subject, measured, threshold = shown["subject"], shown["measured"], shown["threshold"]
-        nearness = _nearness(shown)
-    return (
-        f"<tr class='{escape(check['status'])}'><td>{escape(check['id'])}</td>"
-        f"<td>{escape(check['status'])}</td><td>{escape(subject)}</td>"
-        f"<td>{escape(measured)}</td><td>{escape(threshold)}</td>"
-        f"<td>{escape(nearness)}</td><td>{escape(_within(check))}"
-        f"{_verdicts_table(check)}</td></tr>"
-    )
+        worst = {key: shown[key] for key in ("subject", "measured", "threshold")}
+    verdicts = check.get("verdicts", [])
+    ranked = sorted(verdicts, key=lambda v: severity(v["passed"], v.get("ratio")), reverse=True)
+    return {
+        "id": check["id"],
+        "status": check["status"],
+        **worst,
+        "nearness": _nearness(shown) if shown is not None else "",
+        "within": _within(check),
+        "verdicts": [{**v, "nearness": _nearness(v)} for v in ranked] if len(ranked) > 1 else [],
+    }
 
 
 def write_index(
@@ -160,81 +134,21 @@ def write_index(
 ) -> Path:
     """The report page: a header block (``facts``, `field_facts`), verdict, failures
     first, every check (its worst verdict first), versions, figures and the field spec."""
-    escape = html.escape
     checks = summary["checks"]
     ranked = sorted(checks, key=lambda check: STATUS_ORDER.get(check["status"], 1))
-    failed = [check for check in checks if check["status"] in ("failed", "error")]
-    verdict = summary["verdict"]
-    counts = summary["counts"]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>skyqa report: {escape(summary['field'])}</title><style>",
-        "body{font-family:sans-serif;margin:1.5em;max-width:1400px}",
-        "table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{border:1px solid #ccc;",
-        "padding:3px 6px;font-size:90%;vertical-align:top;text-align:left;",
-        "overflow-wrap:anywhere}",
-        ".failed,.error,.interrupted,.incomplete{background:#f4c7c3}",
-        ".passed{background:#d9ead3}.skipped,.deselected,.partial{background:#eee}",
-        ".warned{background:#fce8b2}",
-        "#verdict{font-size:140%;padding:0.5em;border-radius:4px}",
-        "img{max-width:100%;margin:0.5em 0;border:1px solid #ddd} pre{background:#f6f6f6;",
-        "padding:0.5em;font-size:85%;white-space:pre-wrap;overflow-wrap:anywhere}",
-        "details table{margin:0.3em 0} #checks td:nth-child(2){white-space:nowrap}",
-        "#checks td:first-child{min-width:16em} #checks td:last-child{min-width:10em}",
-        "</style></head><body>",
-        f"<h1>skyqa report: {escape(summary['field'])}</h1>",
-        "<table id='facts'>",
-        *[f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in facts],
-        "</table>",
-        f"<p id='verdict' class='{escape(verdict)}'>Verdict: <b>{escape(verdict.upper())}</b>"
-        f" &mdash; {escape(summary['headline'])}</p>",
-        f"<p id='counts'>{counts['selected']} of {counts['total']} checks selected: "
-        f"{counts['passed'] + counts['warned']} passed ({counts['warned']} with warnings), "
-        f"{counts['failed']} failed, {counts['error']} could not be evaluated, "
-        f"{counts['skipped']} not applicable, {counts['not run']} did not run. "
-        f"{escape(summary['created_utc'])}, environment "
-        f"{escape(summary['environment']['label'])}.</p>",
-    ]
-    if verdict not in ("passed", "failed"):
-        parts.append(
-            "<p id='not-complete' class='failed'>Not every check for this field ran: this "
-            "page is no verdict on the field. The last complete report, if there was one, "
-            "is kept in <code>last-complete/</code> beside this page.</p>"
-        )
-    fault = summary["environment"].get("injected_fault")
-    if fault:
-        parts.append(
-            f"<p id='injected-fault' class='failed'>Injected fault <b>{escape(fault)}</b>: "
-            "this run is a self-test of the harness, not QA of the field.</p>"
-        )
-    if failed:
-        parts.append("<h2 id='failures'>Failures</h2><ul>")
-        for check in failed:
-            parts.append(
-                f"<li class='failed'><b>{escape(check['id'])}</b><pre>"
-                f"{escape(check['message'][-3000:])}</pre></li>"
-            )
-        parts.append("</ul>")
-    parts += [
-        "<h2>Checks</h2><table id='checks'><tr><th>check</th><th>status</th>",
-        "<th>worst subject</th><th>measured</th><th>threshold</th><th>nearness</th>",
-        "<th>verdicts</th></tr>",
-        *[_check_row(check) for check in ranked],
-        "</table><h2>Versions</h2><table>",
-    ]
-    for name, version in summary["environment"]["versions"].items():
-        parts.append(f"<tr><th>{escape(name)}</th><td>{escape(str(version))}</td></tr>")
-    parts.append("</table>")
-    if problems:
-        parts.append("<h2>Report problems</h2><ul>")
-        parts += [f"<li>{escape(problem)}</li>" for problem in problems]
-        parts.append("</ul>")
-    parts.append("<h2>Figures</h2>")
-    for figure in figures:
-        parts.append(f"<h3>{escape(figure.stem)}</h3>{_embed(figure)}")
-    parts.append(
-        "<details><summary><h2 style='display:inline'>Field spec</h2></summary>"
-        f"<pre>{escape(spec_text)}</pre></details></body></html>"
+    page = render(
+        "index.html",
+        title=f"skyqa report: {summary['field']}",
+        summary=summary,
+        facts=list(facts),
+        injected_fault=summary["environment"].get("injected_fault"),
+        failures=[check for check in checks if check["status"] in ("failed", "error")],
+        rows=[_row(check) for check in ranked],
+        problems=problems,
+        figures=[
+            (figure.stem, base64.b64encode(figure.read_bytes()).decode()) for figure in figures
+        ],
+        spec_text=spec_text,
     )
-    path.write_text("".join(parts), encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path

@@ -4,13 +4,11 @@ import pytest
 
 from skyqa.baseline import (
     DISTANCE_CHECK,
-    alignment_metrics,
     check_table_against_baseline,
-    mdrizsky_metrics,
     missing_baseline_sentence,
-    seam_metrics,
     tolerances_for,
 )
+from skyqa.metrics import alignment_metrics, mdrizsky_metrics, seam_metrics
 from skyqa.plugin.verdicts import not_checked, record, require
 from skyqa.settings import in_installed_package
 

@@ -1,0 +1,137 @@
+"""A run's metrics in one shape, shared by the baselines, the summary and the comparison.
+
+The shape is three tables (pandas DataFrames), each with its key columns:
+
+- ``alignment``: per visit (``visit``), the fitted shift (pix), signed rotation (deg),
+  scale, fit RMS (``xrms_pix``, ``yrms_pix``) and number of matched sources;
+- ``mdrizsky``: per exposure (``rootname``), MDRIZSKY (e-/s), one column per sky method;
+- ``seams``: per overlapping pair (``exposure_a``, ``exposure_b``), the raw sky
+  difference (e-/s), its uncertainty, the pixel noise and each method's seam (x noise).
+
+The stored baselines are these tables as CSV (`skyqa.baseline`); a summary's ``metrics``
+is `summary_metrics` of them (with each method's seam score); ``skyqa compare`` names
+each value with `named_values`, for the summaries and the stored baselines alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from skyqa.align import AlignmentResult, signed_rotation
+from skyqa.drizzle import Mosaic, mdrizsky_by_method
+from skyqa.names import visit_of
+from skyqa.verdict import finite_or_none
+
+TABLES = ("alignment", "mdrizsky", "seams")
+KEY_COLUMNS = {
+    "alignment": ["visit"],
+    "mdrizsky": ["rootname"],
+    "seams": ["exposure_a", "exposure_b"],
+}
+
+
+def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:
+    """Per visit: the fitted shift (pix), signed rotation (deg), scale, fit RMS, matches."""
+    shifts = alignment.shift_table.set_index("image")
+    fits_ = alignment.fit_table.set_index("image")
+    table = pd.DataFrame(
+        {
+            "visit": [visit_of(name) for name in shifts.index],
+            "xsh_pix": shifts["xsh_pix"].to_numpy(),
+            "ysh_pix": shifts["ysh_pix"].to_numpy(),
+            "rot_deg": signed_rotation(shifts["rot_deg"]).to_numpy(),
+            "scale": shifts["scale"].to_numpy(),
+            "xrms_pix": shifts["xrms_pix"].to_numpy(),
+            "yrms_pix": shifts["yrms_pix"].to_numpy(),
+            "n_matches": fits_.reindex(shifts.index)["n_matches"].fillna(0).astype(int).to_numpy(),
+        }
+    )
+    return table.sort_values("visit").reset_index(drop=True)
+
+
+def mdrizsky_metrics(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
+    """MDRIZSKY (e-/s) per exposure and method, sorted by rootname."""
+    return mdrizsky_by_method(mosaics).sort_values("rootname").reset_index(drop=True)
+
+
+def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
+    """Per pair: raw difference, its uncertainty, pixel noise and each method's seam."""
+    table = seams.drop(columns=["n_pixels"])
+    return table.sort_values(["exposure_a", "exposure_b"]).reset_index(drop=True)
+
+
+def run_tables(results: Mapping[str, object]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """The metric tables of whatever stages a run built, and each method's seam score.
+
+    ``results`` is `skyqa.pipeline.Pipeline.computed`: a stage's result by stage name.
+    """
+    from skyqa.measure import seam_score, seam_table
+
+    tables: dict[str, pd.DataFrame] = {}
+    scores: dict[str, float] = {}
+    alignment = results.get("alignment")
+    if isinstance(alignment, AlignmentResult):
+        tables["alignment"] = alignment_metrics(alignment)
+    mosaics = results.get("mosaics")
+    if isinstance(mosaics, Mapping) and mosaics:
+        tables["mdrizsky"] = mdrizsky_metrics(mosaics)
+        overlaps = results.get("overlaps")
+        if isinstance(overlaps, pd.DataFrame):
+            seams = seam_table(overlaps, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
+            tables["seams"] = seam_metrics(seams)
+            scores = {method: seam_score(seams, method) for method in mosaics}
+    return tables, scores
+
+
+def read_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The metric tables stored in a folder (a field's baselines), those that are there."""
+    return {
+        name: pd.read_csv(folder / f"{name}.csv", index_col=0)
+        for name in TABLES
+        if (folder / f"{name}.csv").is_file()
+    }
+
+
+def summary_metrics(
+    tables: Mapping[str, pd.DataFrame], seam_scores: Mapping[str, float] | None = None
+) -> dict:
+    """The summary's ``metrics`` (schema version 2, `skyqa.summary`) from the tables:
+    ``mdrizsky_e_s`` {method: {rootname: e-/s}}, ``seam_score`` {method: score},
+    ``fit_rms_pix`` {visit: {"xrms", "yrms"}}; a non-finite value is null."""
+    metrics: dict = {}
+    if "mdrizsky" in tables:
+        table = tables["mdrizsky"].set_index("rootname")
+        metrics["mdrizsky_e_s"] = {
+            str(method): {str(name): finite_or_none(value) for name, value in table[method].items()}
+            for method in table.columns
+        }
+    if seam_scores:
+        metrics["seam_score"] = {
+            method: finite_or_none(score) for method, score in seam_scores.items()
+        }
+    if "alignment" in tables:
+        metrics["fit_rms_pix"] = {
+            str(row["visit"]): {
+                "xrms": finite_or_none(row["xrms_pix"]),
+                "yrms": finite_or_none(row["yrms_pix"]),
+            }
+            for _, row in tables["alignment"].iterrows()
+        }
+    return metrics
+
+
+def named_values(metrics: Mapping) -> dict[str, float | None]:
+    """Each value of a summary's ``metrics`` under the name the comparison shows."""
+    values: dict[str, float | None] = {}
+    for method, per_exposure in metrics.get("mdrizsky_e_s", {}).items():
+        for rootname, value in per_exposure.items():
+            values[f"MDRIZSKY {method} {rootname} (e-/s)"] = value
+    for method, value in metrics.get("seam_score", {}).items():
+        values[f"seam score {method}"] = value
+    for visit, rms in metrics.get("fit_rms_pix", {}).items():
+        values[f"fit xrms {visit} (pix)"] = rms["xrms"]
+        values[f"fit yrms {visit} (pix)"] = rms["yrms"]
+    return values
