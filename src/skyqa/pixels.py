@@ -25,7 +25,9 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,79 +148,29 @@ def sky_regions(
     ValueError
         If the mosaics are not on one grid.
     """
-    from skyqa.astrometry import wcs_from_header
-
-    methods = list(mosaics)
-    if len(methods) < 2:
+    if len(mosaics) < 2:
         return pd.DataFrame(columns=REGION_COLUMNS)
-    science, valid, shape, out_header = {}, None, None, None
-    for method, (sci_path, wht_path) in mosaics.items():
-        with fits.open(sci_path) as sci, fits.open(wht_path) as wht:
-            data = sci[0].data[::step, ::step].astype(float)
-            weight = wht[0].data[::step, ::step]
-            header = sci[0].header
-        if shape is None:
-            shape, out_header = data.shape, header
-        elif data.shape != shape:
-            raise ValueError(
-                f"the {method} mosaic ({sci_path.name}) is {data.shape} samples, the "
-                f"{methods[0]} mosaic {shape}: not one output grid"
-            )
-        good = np.isfinite(data) & (weight > 0)
-        valid = good if valid is None else valid & good
-        science[method] = data
-    if shape is None or valid is None:
-        raise ValueError("no mosaic to compare")  # not reached: two methods at least
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out_wcs = wcs_from_header(out_header)
-
-    from scipy.interpolate import LinearNDInterpolator
-
-    rootnames, exptimes, noises, masks, areas = [], [], [], [], []
-    for path in flt_paths:
-        with fits.open(path) as hdul:
-            primary, header = hdul[0].header, hdul["SCI", 1].header
-            noises.append(pixel_noise(hdul["ERR", 1].data))
-        rootnames.append(rootname_of(primary, path))
-        exptimes.append(float(primary["EXPTIME"]))
-        wcs = wcs_from_header(header)
-        masks.append(_footprint_mask(header, wcs, out_wcs, shape, step))
-        node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
-        areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
-    exptimes_arr = np.array(exptimes)
-    noises_arr = np.array(noises)
-
-    # Which exposures cover each sample, as one integer per sample (a bit per exposure).
-    code = np.zeros(shape, dtype=object if len(masks) > 62 else np.int64)
-    for index, mask in enumerate(masks):
-        code = code + mask.astype(code.dtype) * (1 << index)
-    code = np.where(valid, code, 0)
-    values, counts = np.unique(code[code != 0], return_counts=True)
-    regions = [
-        (value, count) for value, count in zip(values, counts, strict=True) if count >= min_pixels
-    ]
-
+    science, valid, out_wcs = _sampled_mosaics(mosaics, step)
+    exposures = _drizzled_exposures(flt_paths, out_wcs, valid.shape, step)
+    code, regions = _coverage_regions(exposures.masks, valid, min_pixels)
     skies = {
-        method: table.set_index("rootname")["mdrizsky_e_s"].reindex(rootnames).to_numpy(float)
+        method: table.set_index("rootname")["mdrizsky_e_s"]
+        .reindex(exposures.rootnames)
+        .to_numpy(float)
         for method, table in mdrizsky.items()
     }
     rows = []
     rng = np.random.default_rng(0)
     for value, count in regions:
-        members = [i for i in range(len(rootnames)) if (int(value) >> i) & 1]
+        members = [i for i in range(len(exposures.rootnames)) if (int(value) >> i) & 1]
         sample_y, sample_x = np.nonzero(code == value)
         if len(sample_x) > REGION_SAMPLES:
             keep = rng.choice(len(sample_x), REGION_SAMPLES, replace=False)
             sample_x, sample_y = sample_x[keep], sample_y[keep]
-        # Each sample's weights: exposure time x area ratio there (one row per exposure).
-        ratios = np.array([areas[i](sample_x, sample_y) for i in members], dtype=float)
-        ratios = np.where(np.isfinite(ratios), ratios, np.nanmean(ratios, axis=1)[:, None])
-        weights = exptimes_arr[members][:, None] * ratios
-        weights = weights / weights.sum(axis=0)
-        noise = float(np.sqrt(np.mean(noises_arr[members] ** 2)))
-        name = "+".join(rootnames[i] for i in members)
-        for method_a, method_b in itertools.combinations(methods, 2):
+        weights = exposures.weights(members, sample_x, sample_y)
+        noise = float(np.sqrt(np.mean(exposures.noises[members] ** 2)))
+        name = "+".join(exposures.rootnames[i] for i in members)
+        for method_a, method_b in itertools.combinations(mosaics, 2):
             difference = (
                 science[method_b][sample_y, sample_x] - science[method_a][sample_y, sample_x]
             )
@@ -239,3 +191,94 @@ def sky_regions(
                 }
             )
     return pd.DataFrame(rows, columns=REGION_COLUMNS)
+
+
+def _sampled_mosaics(
+    mosaics: Mapping[str, tuple[Path, Path]], step: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, Any]:
+    """Each method's mosaic sampled every ``step`` pixels, the samples valid in all of
+    them (finite, weight > 0), and the output grid's WCS (at full resolution)."""
+    from skyqa.astrometry import wcs_from_header
+
+    methods = list(mosaics)
+    science: dict[str, np.ndarray] = {}
+    valid, shape, out_header = None, None, None
+    for method, (sci_path, wht_path) in mosaics.items():
+        with fits.open(sci_path) as sci, fits.open(wht_path) as wht:
+            data = sci[0].data[::step, ::step].astype(float)
+            weight = wht[0].data[::step, ::step]
+            header = sci[0].header
+        if shape is None:
+            shape, out_header = data.shape, header
+        elif data.shape != shape:
+            raise ValueError(
+                f"the {method} mosaic ({sci_path.name}) is {data.shape} samples, the "
+                f"{methods[0]} mosaic {shape}: not one output grid"
+            )
+        good = np.isfinite(data) & (weight > 0)
+        valid = good if valid is None else valid & good
+        science[method] = data
+    if valid is None:
+        raise ValueError("no mosaic to compare")  # not reached: two methods at least
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out_wcs = wcs_from_header(out_header)
+    return science, valid, out_wcs
+
+
+@dataclass(frozen=True)
+class _DrizzledExposures:
+    """What `sky_regions` needs of each drizzled exposure, in ``flt_paths`` order: its
+    name, exposure time (s), pixel noise (e-/s), footprint on the sampled output grid,
+    and its pixel-area ratio (input to output) interpolated over that grid."""
+
+    rootnames: list[str]
+    exptimes: np.ndarray
+    noises: np.ndarray
+    masks: list[np.ndarray]
+    areas: list[Any]
+
+    def weights(self, members: list[int], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each sample's weights (one row per member): exposure time x area ratio there,
+        normalised over the members."""
+        ratios = np.array([self.areas[i](x, y) for i in members], dtype=float)
+        ratios = np.where(np.isfinite(ratios), ratios, np.nanmean(ratios, axis=1)[:, None])
+        weights = self.exptimes[members][:, None] * ratios
+        return weights / weights.sum(axis=0)
+
+
+def _drizzled_exposures(
+    flt_paths: Sequence[Path], out_wcs: Any, shape: tuple[int, ...], step: int
+) -> _DrizzledExposures:
+    from scipy.interpolate import LinearNDInterpolator
+
+    from skyqa.astrometry import wcs_from_header
+
+    rootnames, exptimes, noises, masks, areas = [], [], [], [], []
+    for path in flt_paths:
+        with fits.open(path) as hdul:
+            primary, header = hdul[0].header, hdul["SCI", 1].header
+            noises.append(pixel_noise(hdul["ERR", 1].data))
+        rootnames.append(rootname_of(primary, path))
+        exptimes.append(float(primary["EXPTIME"]))
+        wcs = wcs_from_header(header)
+        masks.append(_footprint_mask(header, wcs, out_wcs, shape, step))
+        node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
+        areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
+    return _DrizzledExposures(rootnames, np.array(exptimes), np.array(noises), masks, areas)
+
+
+def _coverage_regions(
+    masks: list[np.ndarray], valid: np.ndarray, min_pixels: int
+) -> tuple[np.ndarray, list[tuple[Any, int]]]:
+    """Which exposures cover each valid sample, as one integer per sample (a bit per
+    exposure), and the regions (codes) with at least ``min_pixels`` samples."""
+    code = np.zeros(valid.shape, dtype=object if len(masks) > 62 else np.int64)
+    for index, mask in enumerate(masks):
+        code = code + mask.astype(code.dtype) * (1 << index)
+    code = np.where(valid, code, 0)
+    values, counts = np.unique(code[code != 0], return_counts=True)
+    regions = [
+        (value, count) for value, count in zip(values, counts, strict=True) if count >= min_pixels
+    ]
+    return code, regions

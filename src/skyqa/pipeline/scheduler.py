@@ -160,18 +160,7 @@ class Scheduler:
         waiting = list(later)
 
         def ready() -> list[Job]:
-            """The later jobs whose inputs are built now and are not cached."""
-            jobs = []
-            for later_job in [job for job in waiting if set(job.needs) <= built()]:
-                waiting.remove(later_job)
-                try:
-                    job = later_job.make()
-                except Exception as error:  # left to its owner, which reports it
-                    self.progress(f"{self.field}: {later_job.stage}: not started: {error}")
-                    continue
-                if not self._done_if_cached(job, done):
-                    jobs.append(job)
-            return jobs
+            return self._ready(waiting, built(), done)
 
         pending = self.longest_first(pending + ready())
         if len(pending) > 1:
@@ -203,6 +192,21 @@ class Scheduler:
             raise
         if not keep:
             self.close()
+
+    def _ready(self, waiting: list[LaterJob], built: set[str], done: Done) -> list[Job]:
+        """Take from ``waiting`` the jobs whose inputs are ``built``: those not cached, to
+        be built (one that cannot be made is left to its owner, which reports it)."""
+        jobs = []
+        for later_job in [job for job in waiting if set(job.needs) <= built]:
+            waiting.remove(later_job)
+            try:
+                job = later_job.make()
+            except Exception as error:
+                self.progress(f"{self.field}: {later_job.stage}: not started: {error}")
+                continue
+            if not self._done_if_cached(job, done):
+                jobs.append(job)
+        return jobs
 
     def _collect(self, job: Job, future: Future, done: Done) -> None:
         try:
