@@ -34,6 +34,11 @@ class CacheError(SkyQAError):
     """The on-disk cache cannot be used (unwritable, or an entry is inconsistent)."""
 
 
+class ClusterError(SkyQAError):
+    """The Dask cluster of ``--skyqa-scheduler`` cannot be used (not reachable, no
+    workers, or workers that do not share the cache)."""
+
+
 class SkyQAWarning(UserWarning):
     """A finding reported without failing (the policy of a check says "warn")."""
 

@@ -14,6 +14,7 @@ from skyqa.cache import default_cache_dir
 CACHE_DIR_ENV = "SKYQA_CACHE_DIR"
 BASELINE_DIR_ENV = "SKYQA_BASELINE_DIR"
 WORKERS_ENV = "SKYQA_WORKERS"
+SCHEDULER_ENV = "SKYQA_SCHEDULER"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Settings:
     allow_astrometry_db: bool = False
     fault: str | None = None
     workers: int | None = None
+    scheduler: str | None = None
+    """The address of a Dask scheduler whose workers build the stages (`skyqa.cluster`);
+    None: the local process pool."""
 
 
 def resolve_cache_dir(cli_value: str | None, ini_value: str | None) -> Path:
@@ -47,6 +51,15 @@ def resolve_baseline_dir(cli_value: str | None, ini_value: str | None) -> Path |
     for value in (cli_value, ini_value, os.environ.get(BASELINE_DIR_ENV)):
         if value:
             return Path(value).expanduser()
+    return None
+
+
+def resolve_scheduler(cli_value: str | None, ini_value: str | None) -> str | None:
+    """A Dask scheduler's address: ``--skyqa-scheduler``, ini, ``SKYQA_SCHEDULER``; None:
+    the local process pool."""
+    for value in (cli_value, ini_value, os.environ.get(SCHEDULER_ENV)):
+        if value:
+            return value.strip()
     return None
 
 

@@ -111,8 +111,8 @@ def test_the_worker_start_survives_a_strict_warnings_filter():
     import sys
 
     code = (
-        "import sys; from skyqa.pipeline.scheduler import _import_drizzlepac; "
-        "_import_drizzlepac(); print('drizzlepac.tweakreg' in sys.modules)"
+        "import sys; from skyqa.pipeline.scheduler import import_drizzlepac; "
+        "import_drizzlepac(); print('drizzlepac.tweakreg' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True

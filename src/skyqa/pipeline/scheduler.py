@@ -60,7 +60,7 @@ Done = Callable[[Job, CacheEntry, float, str], None]
 """Called with each built (or found) entry: the job, its entry, seconds, and how."""
 
 
-def _import_drizzlepac() -> None:
+def import_drizzlepac() -> None:
     """Worker start: import drizzlepac (about 1.6 s), on every worker at once.
 
     Never raises: an initializer that fails breaks the whole pool. A real import error
@@ -78,7 +78,7 @@ def _import_drizzlepac() -> None:
 
 def process_pool(workers: int, drizzlepac: bool) -> Executor:
     """The default executor: ``workers`` processes that exit with this one."""
-    return worker_pool(workers, _import_drizzlepac if drizzlepac else None)
+    return worker_pool(workers, import_drizzlepac if drizzlepac else None)
 
 
 def build_entry(root: Path, field: str, job: Job) -> tuple[bool, float]:
@@ -100,9 +100,10 @@ class Scheduler:
     progress : callable
         Receives one line per job started and finished.
     workers : int
-        Jobs built at once by `build_many`; 1 builds everything in this process.
+        Jobs built at once by the local pool; 1 builds everything in this process.
     executor : ExecutorFactory
-        Makes the executor of `build_many` (default `process_pool`).
+        Makes the executor of `build_many` (default `process_pool`; another, such as
+        `skyqa.cluster.Cluster.executor`, decides itself how many jobs run at once).
     """
 
     def __init__(
@@ -148,12 +149,13 @@ class Scheduler:
 
         Cached jobs are handed to ``done`` at once. A job whose worker failed is not
         handed on: its owner builds it again in this process, where its error is
-        reported as it would be without workers. With one worker nothing is built here
-        (the owner builds each job when it is asked for). The executor is shut down at
-        the end unless ``keep`` (more jobs follow).
+        reported as it would be without workers. With one worker of the local pool
+        nothing is built here (the owner builds each job when it is asked for); any
+        other executor (a Dask cluster's) gets every job, whatever ``workers`` says.
+        The executor is shut down at the end unless ``keep`` (more jobs follow).
         """
         pending = [job for job in jobs if not self._done_if_cached(job, done)]
-        if self.workers < 2 or not pending:
+        if not pending or (self.workers < 2 and self.executor_factory is process_pool):
             if not keep:
                 self.close()
             return

@@ -29,6 +29,7 @@ from skyqa.plugin.fixtures import (  # noqa: F401  (pytest finds fixtures here)
     reference_catalog,
     seam_table,
     skymethod,
+    skyqa_cluster,
     skyqa_field,
     skyqa_pipeline,
     source_offsets,
@@ -111,9 +112,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "and the overlap measurement), each in its own cache folder (default: "
         "$SKYQA_WORKERS, else the CPUs available; 1: everything in the pytest process).",
     )
+    group.addoption(
+        "--skyqa-scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Build the pipeline stages on a Dask cluster: the address of its scheduler "
+        "(tcp://host:8786; default $SKYQA_SCHEDULER, else the local process pool). Needs "
+        "skyqa[dask] and a cache every worker sees at the same path.",
+    )
     parser.addini("skyqa_cache_dir", "Default for --skyqa-cache-dir.", default=None)
     parser.addini("skyqa_baseline_dir", "Default for --skyqa-baseline-dir.", default=None)
     parser.addini("skyqa_workers", "Default for --skyqa-workers.", default=None)
+    parser.addini("skyqa_scheduler", "Default for --skyqa-scheduler.", default=None)
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
@@ -134,7 +144,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_configure(config: pytest.Config) -> None:
     from skyqa.errors import FieldSpecError
     from skyqa.field import resolve_field
-    from skyqa.settings import Settings, resolve_baseline_dir, resolve_cache_dir, resolve_workers
+    from skyqa.settings import (
+        Settings,
+        resolve_baseline_dir,
+        resolve_cache_dir,
+        resolve_scheduler,
+        resolve_workers,
+    )
 
     try:
         workers = resolve_workers(config.getoption("skyqa_workers"), config.getini("skyqa_workers"))
@@ -152,6 +168,9 @@ def pytest_configure(config: pytest.Config) -> None:
         allow_astrometry_db=config.getoption("skyqa_allow_astrometry_db"),
         fault=config.getoption("skyqa_inject_fault"),
         workers=workers,
+        scheduler=resolve_scheduler(
+            config.getoption("skyqa_scheduler"), config.getini("skyqa_scheduler")
+        ),
     )
     fields = {}
     if settings.fault is not None:

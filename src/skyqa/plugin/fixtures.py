@@ -42,6 +42,32 @@ def skyqa_field(request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
+def skyqa_cluster(request: pytest.FixtureRequest):
+    """The Dask cluster of ``--skyqa-scheduler`` (`skyqa.cluster.Cluster`), connected and
+    checked once per session; None without one (the local process pool builds)."""
+    settings = request.config.stash[SETTINGS_KEY]
+    if settings.scheduler is None:
+        yield None
+        return
+    from skyqa.cluster import Cluster
+    from skyqa.errors import ClusterError
+
+    try:
+        cluster = Cluster.connect(settings.scheduler, settings.cache_dir)
+    except ClusterError as error:
+        ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
+        if ledger is not None:
+            for field in ledger.fields:
+                ledger.stage_error(field, str(error))
+        pytest.exit(
+            f"skyqa cannot use the Dask cluster: {error}",
+            returncode=pytest.ExitCode.TESTS_FAILED,
+        )
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
 def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     """The field's `skyqa.pipeline.Pipeline`; every stage runs once per session.
 
@@ -55,6 +81,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
     from skyqa.pipeline import Pipeline
 
     settings = request.config.stash[SETTINGS_KEY]
+    cluster = request.getfixturevalue("skyqa_cluster")
     pipeline = Pipeline(
         skyqa_field,
         settings.cache_dir,
@@ -62,6 +89,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
         allow_astrometry_db=settings.allow_astrometry_db,
         fault=get_fault(settings.fault) if settings.fault else None,
         workers=settings.workers,
+        **({"executor": cluster.executor} if cluster is not None else {}),
     )
     pipeline.wanted = request.config.stash.get(WANTED_KEY, None)
     ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
