@@ -61,6 +61,7 @@ def test_a_dask_cluster_builds_what_the_local_pool_builds(mini_pipeline, local_c
         cluster.close()
     built_on_workers = [line for line in lines if "(worker)" in line]
     assert any("drizzling the match mosaic" in line for line in built_on_workers), lines
+
     # The same entries as the local pool's (their keys differ: a rebuilt alignment's files
     # carry new dates), and the same numbers.
     def stages(root: Path) -> set[str]:

@@ -372,6 +372,14 @@ class Pipeline:
         jobs = [self._job(stage) for stage in now if stage.name not in self._results]
         self._build_many(jobs, [job for job in later if job.stage not in self._results])
 
+    def build_wanted(self) -> None:
+        """Build everything this pipeline is `wanted` for (everything, without a
+        ``wanted``) after the exposures and the catalog: the alignment, then the whole
+        batch at once. `skyqa.pipeline.session.build_fields` runs it for several fields
+        together."""
+        self.alignment()
+        self._batch("")
+
     def __enter__(self) -> Pipeline:
         return self
 

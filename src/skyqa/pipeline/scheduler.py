@@ -11,6 +11,7 @@ outlive this one (`skyqa.workers`); any other `Executor` (a cluster's) can be pl
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import (
@@ -21,6 +22,7 @@ from concurrent.futures import (
     ProcessPoolExecutor,
     wait,
 )
+from concurrent.futures import wait as wait_for  # `wait` is a parameter of shutdown
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,51 @@ def import_drizzlepac() -> None:
 def process_pool(workers: int, drizzlepac: bool) -> Executor:
     """The default executor: ``workers`` processes that exit with this one."""
     return worker_pool(workers, import_drizzlepac if drizzlepac else None)
+
+
+class SharedPool:
+    """One process pool for several pipelines (many fields in one session): an
+    `ExecutorFactory` whose executors all submit to the same ``workers`` processes, so
+    that the fields' jobs share the machine instead of each field starting its own pool.
+    Shutting down one batch's executor leaves the pool running; `close` ends it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, workers: int, drizzlepac: bool) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = process_pool(self.workers, True)
+            return _Borrowed(self._pool)
+
+    def close(self) -> None:
+        """Stop the pool's processes (waiting for what they are building)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+
+class _Borrowed(Executor):
+    """A batch's view of a `SharedPool`: its shutdown cancels only its own jobs."""
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+        self._futures: list[Future] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = self._pool.submit(fn, *args, **kwargs)
+        self._futures.append(future)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            for future in self._futures:
+                future.cancel()
+        if wait:
+            wait_for(self._futures)
 
 
 def build_entry(root: Path, field: str, job: Job) -> tuple[bool, float]:

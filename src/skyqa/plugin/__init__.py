@@ -32,6 +32,7 @@ from skyqa.plugin.fixtures import (  # noqa: F401  (pytest finds fixtures here)
     skyqa_cluster,
     skyqa_field,
     skyqa_pipeline,
+    skyqa_pipelines,
     source_offsets,
     truth,
     visit,

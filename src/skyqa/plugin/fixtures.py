@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from skyqa.plugin.keys import LEDGER_NAME, SETTINGS_KEY, WANTED_KEY
+from skyqa.plugin.keys import FIELDS_KEY, LEDGER_NAME, SETTINGS_KEY, WANTED_KEY
 
 
 def _progress(config: pytest.Config):
@@ -68,7 +68,72 @@ def skyqa_cluster(request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
+def skyqa_pipelines(request: pytest.FixtureRequest):
+    """Every field's `skyqa.pipeline.Pipeline`, by field name, made once per session.
+
+    With several fields, their pipelines share one pool of worker processes (or the Dask
+    cluster) and every field's stages are built at once before the first check
+    (`skyqa.pipeline.session.build_fields`); one field's are built as its checks ask.
+    """
+    from skyqa.faults import get_fault
+    from skyqa.pipeline import Pipeline
+    from skyqa.pipeline.scheduler import SharedPool
+    from skyqa.pipeline.session import build_fields
+    from skyqa.workers import available_cpus
+
+    config = request.config
+    settings = config.stash[SETTINGS_KEY]
+    fields = config.stash.get(FIELDS_KEY, {})
+    cluster = request.getfixturevalue("skyqa_cluster")
+    shared = None
+    if cluster is not None:
+        options: dict[str, Any] = {"executor": cluster.executor}
+    elif len(fields) > 1:
+        shared = SharedPool(settings.workers or available_cpus())
+        options = {"executor": shared, "workers": shared.workers}
+    else:
+        options = {"workers": settings.workers}
+    ledger = config.pluginmanager.get_plugin(LEDGER_NAME)
+    pipelines = {}
+    for name, spec in fields.items():
+        pipeline = Pipeline(
+            spec,
+            settings.cache_dir,
+            progress=_progress(config),
+            allow_astrometry_db=settings.allow_astrometry_db,
+            fault=get_fault(settings.fault) if settings.fault else None,
+            **options,
+        )
+        pipeline.wanted = config.stash.get(WANTED_KEY, None)
+        if ledger is not None:
+            ledger.register_pipeline(name, pipeline)
+        pipelines[name] = pipeline
+    try:
+        if len(pipelines) > 1:
+            for name, sentence in build_fields(list(pipelines.values()), _acquire).items():
+                _progress(config)(f"{name}: not built with the other fields: {sentence}")
+        yield pipelines
+    finally:
+        for pipeline in pipelines.values():
+            pipeline.close()
+        if shared is not None:
+            shared.close()
+
+
+def _acquire(pipeline) -> None:
+    """A field's exposures and catalog, with the network closed for a synthetic field."""
+    import contextlib
+
+    from skyqa.offline import block_network
+
+    synthetic = pipeline.field.kind == "synthetic"
+    with block_network() if synthetic else contextlib.nullcontext():
+        pipeline.exposures()
+        pipeline.reference_catalog()
+
+
+@pytest.fixture(scope="session")
+def skyqa_pipeline(skyqa_field, skyqa_pipelines):
     """The field's `skyqa.pipeline.Pipeline`; every stage runs once per session.
 
     Example::
@@ -77,26 +142,7 @@ def skyqa_pipeline(skyqa_field, request: pytest.FixtureRequest):
             skyqa_pipeline.mosaics()
             assert "alignment" in skyqa_pipeline.timings
     """
-    from skyqa.faults import get_fault
-    from skyqa.pipeline import Pipeline
-
-    settings = request.config.stash[SETTINGS_KEY]
-    cluster = request.getfixturevalue("skyqa_cluster")
-    pipeline = Pipeline(
-        skyqa_field,
-        settings.cache_dir,
-        progress=_progress(request.config),
-        allow_astrometry_db=settings.allow_astrometry_db,
-        fault=get_fault(settings.fault) if settings.fault else None,
-        workers=settings.workers,
-        **({"executor": cluster.executor} if cluster is not None else {}),
-    )
-    pipeline.wanted = request.config.stash.get(WANTED_KEY, None)
-    ledger = request.config.pluginmanager.get_plugin(LEDGER_NAME)
-    if ledger is not None:
-        ledger.register_pipeline(skyqa_field.name, pipeline)
-    yield pipeline
-    pipeline.close()
+    return skyqa_pipelines[skyqa_field.name]
 
 
 def _run_stage(config: pytest.Config, pipeline, result: Callable[[], Any]) -> Any:

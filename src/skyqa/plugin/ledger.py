@@ -187,6 +187,10 @@ class CheckLedger:
             )
             self.summaries[field] = summary
             self._write(self.report_dir / field, summary, pipeline)
+        if len(self.summaries) > 1:
+            from skyqa.report.session import write_session_report
+
+            self.written += write_session_report(self.report_dir, self.summaries)
         self._junit_properties(session.config)
         if session.exitstatus == pytest.ExitCode.OK and any(
             summary["verdict"] in ("failed", "error", "incomplete")
@@ -272,6 +276,17 @@ class CheckLedger:
                 bold=True,
                 green=summary["verdict"] == "passed",
                 red=summary["verdict"] != "passed",
+            )
+        if len(self.summaries) > 1:
+            from skyqa.report.session import session_summary
+
+            session = session_summary(self.summaries)
+            terminalreporter.write_line(
+                f"skyqa verdict for the session: {session['verdict'].upper()}. "
+                f"{session['headline']}",
+                bold=True,
+                green=session["verdict"] == "passed",
+                red=session["verdict"] != "passed",
             )
         if self.injected_fault:
             terminalreporter.write_line(

@@ -1,0 +1,89 @@
+"""Several fields in one session: their stages built together, one combined report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from skyqa.field import resolve_field
+from skyqa.report.page import STATUS_ORDER
+from skyqa.report.session import generic_id, schema_path, session_summary
+from skyqa.testing import seed_variant
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_fields_are_built_together_and_reported_together(pytester, tmp_path):
+    import jsonschema
+
+    mini = resolve_field("mini-sim")
+    specs = [seed_variant(mini, seed, tmp_path) for seed in (7, 11)]
+    result = pytester.runpytest(
+        *[argument for spec in specs for argument in ("--field", str(spec))],
+        "--skyqa-cache-dir", str(tmp_path / "cache"), "--skyqa-workers", "2",
+        "-k", "not test_matches_baseline",
+    )  # fmt: skip
+    output = result.stdout.str()
+    names = [f"mini-sim-seed{seed}" for seed in (7, 11)]
+    # Both fields' batches were handed to the one pool before either's mosaics were done:
+    # the fields' jobs were in flight together, not field after field.
+    first_mosaic_done = min(
+        output.index(f"{name}: drizzling the match mosaic: done") for name in names
+    )
+    for name in names:
+        assert output.index(f"{name}: building 9 independent stages") < first_mosaic_done
+        result.stdout.fnmatch_lines([f"skyqa verdict for {name}: PARTIAL*"])
+    result.stdout.fnmatch_lines(["skyqa verdict for the session: PARTIAL. 2 fields: 2 partial.*"])
+    report = pytester.path / "skyqa-report"
+    session = json.loads((report / "session-summary.json").read_text())
+    jsonschema.validate(session, json.loads(schema_path().read_text()))
+    assert [entry["field"] for entry in session["fields"]] == names
+    page = (report / "index.html").read_text()
+    table = page[
+        page.index('id="fields-checks"') : page.index("</table>", page.index('id="fields-checks"'))
+    ]
+    # Fields x checks, the rows that need a look first on top: here every row passed but
+    # the deselected baseline comparisons, which come last.
+    rows = table.split("<tr>")[2:]
+    order = [
+        min(STATUS_ORDER[status] for status in re.findall(r'class="([a-z ]+)"', row))
+        for row in rows
+    ]
+    assert order == sorted(order)
+    checks = {
+        generic_id(check["id"], name)
+        for name in names
+        for check in json.loads((report / name / "summary.json").read_text())["checks"]
+    }
+    assert len(rows) == len(checks)
+    assert all(row.startswith("<td>test_matches_baseline[") for row in rows[-3:])
+    assert all(f'<a href="{name}/index.html">' in page for name in names)
+
+
+def test_a_check_id_without_its_field():
+    assert generic_id("test_seam_free[mini-sim-match]", "mini-sim") == "test_seam_free[match]"
+    assert generic_id("test_overlaps_connected[mini-sim]", "mini-sim") == "test_overlaps_connected"
+    assert generic_id("test_x[other-match]", "mini-sim") == "test_x[other-match]"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        (["passed", "passed"], "passed"),
+        (["passed", "partial"], "partial"),
+        (["incomplete", "failed", "passed"], "failed"),
+        (["failed", "error"], "error"),
+        (["error", "interrupted"], "interrupted"),
+    ],
+)
+def test_the_session_verdict_is_its_worst_fields(verdicts, expected):
+    summaries = {
+        f"f{index}": {"verdict": verdict, "headline": "h", "counts": {}, "checks": []}
+        for index, verdict in enumerate(verdicts)
+    }
+    session = session_summary(summaries)
+    assert session["verdict"] == expected
+    if expected != "passed":
+        assert "Look first at" in session["headline"]
