@@ -87,3 +87,34 @@ def test_the_session_verdict_is_its_worst_fields(verdicts, expected):
     assert session["verdict"] == expected
     if expected != "passed":
         assert "Look first at" in session["headline"]
+
+
+def test_a_folder_of_specs_is_every_spec_in_it(tmp_path):
+    from skyqa.errors import FieldSpecError
+    from skyqa.field import resolve_fields
+
+    mini = resolve_field("mini-sim")
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    for seed in (11, 7):
+        seed_variant(mini, seed, folder)
+    names = [spec.name for spec in resolve_fields([str(folder), "mini-sim"])]
+    assert names == ["mini-sim-seed11", "mini-sim-seed7", "mini-sim"]
+    with pytest.raises(FieldSpecError, match="holds no field spec"):
+        resolve_fields([str(tmp_path / "fields" / ".." / "fields" / "..")])
+    seed_variant(mini, 7, tmp_path)
+    with pytest.raises(FieldSpecError, match="Two specs name the field 'mini-sim-seed7'"):
+        resolve_fields([str(folder), str(tmp_path / "mini-sim-seed7.toml")])
+
+
+def test_pytest_field_folder_names_every_field(pytester, tmp_path):
+    """Collection only: a folder given to --field runs the checks of each spec in it."""
+    mini = resolve_field("mini-sim")
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    for seed in (7, 11):
+        seed_variant(mini, seed, folder)
+    result = pytester.runpytest("--field", str(folder), "--collect-only", "-q")
+    output = result.stdout.str()
+    assert "mini-sim-seed7-match" in output
+    assert "mini-sim-seed11-match" in output

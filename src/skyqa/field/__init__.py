@@ -10,7 +10,13 @@ the key and what is allowed, so a typo never silently falls back to a default.
 keys, `skyqa.field.load` the reading and validation.
 """
 
-from skyqa.field.load import load_field_spec, parse_field_spec, registered_fields, resolve_field
+from skyqa.field.load import (
+    load_field_spec,
+    parse_field_spec,
+    registered_fields,
+    resolve_field,
+    resolve_fields,
+)
 from skyqa.field.model import (
     FIELD_KINDS,
     SKY_METHODS,
@@ -50,4 +56,5 @@ __all__ = [
     "parse_field_spec",
     "registered_fields",
     "resolve_field",
+    "resolve_fields",
 ]

@@ -7,6 +7,7 @@ import dataclasses
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -257,3 +258,36 @@ def resolve_field(name_or_path: str) -> FieldSpec:
         "Pass one of these names, or the path of your own spec file (ending in .toml); "
         "`skyqa fields` describes each."
     )
+
+
+def resolve_fields(names_or_paths: Sequence[str]) -> list[FieldSpec]:
+    """`resolve_field` for each value, where a folder stands for every spec in it
+    (``*.toml``, by name), in the order given.
+
+    Raises
+    ------
+    FieldSpecError
+        A folder holds no spec, or two specs name the same field.
+    """
+    specs: list[FieldSpec] = []
+    for value in names_or_paths:
+        folder = Path(value).expanduser()
+        if folder.is_dir():
+            found = sorted(folder.glob("*.toml"))
+            if not found:
+                raise FieldSpecError(
+                    f"--field {value}: the folder holds no field spec (*.toml); give a spec "
+                    "file, a folder of them, or a registered field's name."
+                )
+            specs += [load_field_spec(path) for path in found]
+        else:
+            specs.append(resolve_field(value))
+    seen: dict[str, FieldSpec] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise FieldSpecError(
+                f"Two specs name the field {spec.name!r} ({seen[spec.name].source_path} and "
+                f"{spec.source_path}): each field needs a name of its own."
+            )
+        seen[spec.name] = spec
+    return specs

@@ -53,10 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         dest="skyqa_fields",
-        metavar="NAME|SPEC.toml",
+        metavar="NAME|SPEC.toml|FOLDER",
         help="Run skyqa's checks on this field: a registered name (`skyqa fields` lists "
-        "them) or the path of a field spec file. May be given more than once. With no "
-        "test paths, runs the checks shipped with skyqa.",
+        "them), the path of a field spec file, or a folder of them (every *.toml). May be "
+        "given more than once: the fields are built together, with a combined report. "
+        "With no test paths, runs the checks shipped with skyqa.",
     )
     group.addoption(
         "--skyqa-cache-dir",
@@ -144,7 +145,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 
 def pytest_configure(config: pytest.Config) -> None:
     from skyqa.errors import FieldSpecError
-    from skyqa.field import resolve_field
+    from skyqa.field import resolve_fields
     from skyqa.settings import (
         Settings,
         resolve_baseline_dir,
@@ -181,12 +182,10 @@ def pytest_configure(config: pytest.Config) -> None:
             get_fault(settings.fault)
         except FieldSpecError as error:
             raise pytest.UsageError(str(error)) from None
-    for name in settings.fields:
-        try:
-            spec = resolve_field(name)
-        except FieldSpecError as error:
-            raise pytest.UsageError(str(error)) from None
-        fields[spec.name] = spec
+    try:
+        fields = {spec.name: spec for spec in resolve_fields(settings.fields)}
+    except FieldSpecError as error:
+        raise pytest.UsageError(str(error)) from None
     if config.getoption("force_regen", False):
         from skyqa.baseline import baseline_folder
         from skyqa.settings import in_installed_package
