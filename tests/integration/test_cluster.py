@@ -59,7 +59,7 @@ def test_a_dask_cluster_builds_what_the_local_pool_builds(mini_pipeline, local_c
         overlaps = pipeline.overlaps()
     finally:
         cluster.close()
-    built_on_workers = [line for line in lines if "(worker)" in line]
+    built_on_workers = [line for line in lines if "(worker" in line]
     assert any("drizzling the match mosaic" in line for line in built_on_workers), lines
 
     # The same entries as the local pool's (their keys differ: a rebuilt alignment's files

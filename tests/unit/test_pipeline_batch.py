@@ -33,10 +33,12 @@ class _Owner:
         self.scheduler = Scheduler(Cache(tmp_path), "f", messages.append, workers)
         self.results: dict[str, str] = {}
         self.reused: dict[str, bool] = {}
+        self.how: dict[str, str] = {}
 
     def done(self, job, entry, elapsed, how):
         self.results[job.stage] = (entry.directory / entry.record["file"]).read_text()
         self.reused[job.stage] = entry.reused
+        self.how[job.stage] = how
 
     def build_many(self, jobs, later=(), keep=False):
         self.scheduler.build_many(jobs, later, lambda: set(self.results), self.done, keep)
@@ -149,3 +151,36 @@ def test_a_stage_is_described_after_an_injected_fault_damaged_it(tmp_path):
         resolve_field("mini-sim"), tmp_path / "faulted", fault=_Overwrite(), progress=print
     )
     assert faulted.result_of(stage).record["content"] == "damaged"
+
+
+def _allocate(megabytes: int, name: str, workdir: Path) -> dict:
+    import numpy as np
+
+    block = np.ones(megabytes * 2**20, dtype=np.uint8)  # touched: resident
+    (workdir / name).write_text(str(int(block.sum() > 0)))
+    return {"file": name}
+
+
+def test_each_worker_job_reports_its_own_peak_memory(tmp_path):
+    """The peak is the job's, not the worker's lifetime: a 300 MB job then a small one in
+    the same single worker report about 300 MB and well under it."""
+    import re
+
+    from skyqa.pipeline.scheduler import SharedPool
+
+    messages: list[str] = []
+    owner = _Owner(tmp_path, messages, workers=1)
+    pool = SharedPool(1)
+    owner.scheduler.executor_factory = pool
+    try:
+        owner.build_many([_job("big", partial(_allocate, 300, "big"))])
+        owner.build_many([_job("small", partial(_allocate, 1, "small"))])
+    finally:
+        pool.close()
+    peaks = {}
+    for stage, how in owner.how.items():
+        found = re.search(r"done in .* \(worker, peak ([\d.]+) GB\)", how)
+        assert found, how
+        peaks[stage] = float(found.group(1)) * 1024
+    assert peaks["big"] >= 300
+    assert peaks["small"] < peaks["big"] - 250

@@ -10,6 +10,7 @@ outlive this one (`skyqa.workers`); any other `Executor` (a cluster's) can be pl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -128,11 +129,32 @@ class _Borrowed(Executor):
             wait_for(self._futures)
 
 
-def build_entry(root: Path, field: str, job: Job) -> tuple[bool, float]:
-    """Build one cache entry (or find it built by someone else): what a worker runs."""
+def _reset_peak_memory() -> None:
+    """Start a new peak of this process's resident memory (Linux: ``clear_refs`` 5)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory (MB) since the last reset, where Linux says."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def build_entry(root: Path, field: str, job: Job) -> tuple[bool, float, float | None]:
+    """Build one cache entry (or find it built by someone else): what a worker runs.
+    Returns whether it was found built, the seconds, and the worker process's peak
+    resident memory (MB) during the job (None where the platform does not say; a worker
+    running two jobs at once in threads reports their joint peak)."""
+    _reset_peak_memory()
     started = time.perf_counter()
     entry = Cache(root).get_or_build(field, job.stage, job.key, job.build)
-    return entry.reused, time.perf_counter() - started
+    return entry.reused, time.perf_counter() - started, peak_memory_mb()
 
 
 class Scheduler:
@@ -259,14 +281,15 @@ class Scheduler:
 
     def _collect(self, job: Job, future: Future, done: Done) -> None:
         try:
-            reused, elapsed = future.result()
+            reused, elapsed, peak = future.result()
         except Exception as error:  # reported again when its owner builds it
             self.progress(f"{self.field}: {job.label}: failed in a worker: {error}")
             return
         entry = self.find(job)
         if entry is None:  # changed since the worker wrote it: its owner rebuilds it
             return
-        how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker)"
+        memory = f", peak {peak / 1024:.2f} GB" if peak is not None else ""
+        how = "reused from cache" if reused else f"done in {elapsed:.1f} s (worker{memory})"
         done(job, CacheEntry(entry.directory, entry.manifest, reused=reused), elapsed, how)
 
     def _done_if_cached(self, job: Job, done: Done) -> bool:
