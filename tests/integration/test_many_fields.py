@@ -89,7 +89,7 @@ def test_the_session_verdict_is_its_worst_fields(verdicts, expected):
         assert "Look first at" in session["headline"]
 
 
-def test_a_folder_of_specs_is_every_spec_in_it(tmp_path):
+def test_a_folder_of_specs_is_every_spec_in_it(tmp_path, monkeypatch):
     from skyqa.errors import FieldSpecError
     from skyqa.field import resolve_fields
 
@@ -98,6 +98,8 @@ def test_a_folder_of_specs_is_every_spec_in_it(tmp_path):
     folder.mkdir()
     for seed in (11, 7):
         seed_variant(mini, seed, folder)
+    (tmp_path / "mini-sim").mkdir()  # a report folder named like the field
+    monkeypatch.chdir(tmp_path)
     names = [spec.name for spec in resolve_fields([str(folder), "mini-sim"])]
     assert names == ["mini-sim-seed11", "mini-sim-seed7", "mini-sim"]
     (tmp_path / "empty").mkdir()

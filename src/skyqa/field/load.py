@@ -262,7 +262,8 @@ def resolve_field(name_or_path: str) -> FieldSpec:
 
 def resolve_fields(names_or_paths: Sequence[str]) -> list[FieldSpec]:
     """`resolve_field` for each value, where a folder stands for every spec in it
-    (``*.toml``, by name), in the order given.
+    (``*.toml``, by name), in the order given; a registered field's name is that field
+    even where a folder of that name is in the working directory.
 
     Raises
     ------
@@ -270,9 +271,11 @@ def resolve_fields(names_or_paths: Sequence[str]) -> list[FieldSpec]:
         A folder holds no spec, or two specs name the same field.
     """
     specs: list[FieldSpec] = []
+    known = registered_fields()
     for value in names_or_paths:
         folder = Path(value).expanduser()
-        if folder.is_dir():
+        # A registered name wins over a folder of that name (a report folder, say).
+        if value not in known and folder.is_dir():
             found = sorted(folder.glob("*.toml"))
             if not found:
                 raise FieldSpecError(
