@@ -129,25 +129,12 @@ class Cluster:
 
     def executor(self, workers: int, drizzlepac: bool) -> Executor:
         """The executor of one batch (an `ExecutorFactory`): Dask decides where each job
-        runs; its workers imported drizzlepac when skyqa connected."""
-        return _BatchExecutor(self.client)
+        runs; its workers imported drizzlepac when skyqa connected. Shutting it down
+        leaves the client open."""
+        from skyqa.pipeline.scheduler import BorrowedExecutor
+
+        return BorrowedExecutor(self.client.get_executor(pure=False))
 
     def close(self) -> None:
         """Close the connection (the cluster goes on)."""
         self.client.close()
-
-
-class _BatchExecutor(Executor):
-    """Dask's executor for one batch; shutting it down leaves the client open."""
-
-    def __init__(self, client: Any) -> None:
-        self._executor = client.get_executor(pure=False)
-
-    def submit(self, fn, /, *args, **kwargs):
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if cancel_futures:
-            for future in list(getattr(self._executor, "_futures", ())):
-                future.cancel()
-        self._executor.shutdown(wait=wait)

@@ -99,7 +99,7 @@ class SharedPool:
         with self._lock:
             if self._pool is None:
                 self._pool = process_pool(self.workers, True)
-            return _Borrowed(self._pool)
+            return BorrowedExecutor(self._pool)
 
     def close(self) -> None:
         """Stop the pool's processes (waiting for what they are building)."""
@@ -109,8 +109,10 @@ class SharedPool:
                 self._pool = None
 
 
-class _Borrowed(Executor):
-    """A batch's view of a `SharedPool`: its shutdown cancels only its own jobs."""
+class BorrowedExecutor(Executor):
+    """A batch's view of an executor it does not own (a `SharedPool`'s processes, a Dask
+    client's): it submits there, and its shutdown waits for, or cancels, only its own
+    jobs, leaving the executor running for the next batch."""
 
     def __init__(self, pool: Executor) -> None:
         self._pool = pool
