@@ -89,15 +89,19 @@ def test_the_session_verdict_is_its_worst_fields(verdicts, expected):
         assert "Look first at" in session["headline"]
 
 
+def _spec_folder(folder, seeds):
+    """A folder of mini-sim seed variants' specs."""
+    folder.mkdir()
+    for seed in seeds:
+        seed_variant(resolve_field("mini-sim"), seed, folder)
+    return folder
+
+
 def test_a_folder_of_specs_is_every_spec_in_it(tmp_path, monkeypatch):
     from skyqa.errors import FieldSpecError
     from skyqa.field import resolve_fields
 
-    mini = resolve_field("mini-sim")
-    folder = tmp_path / "fields"
-    folder.mkdir()
-    for seed in (11, 7):
-        seed_variant(mini, seed, folder)
+    folder = _spec_folder(tmp_path / "fields", (11, 7))
     (tmp_path / "mini-sim").mkdir()  # a report folder named like the field
     monkeypatch.chdir(tmp_path)
     names = [spec.name for spec in resolve_fields([str(folder), "mini-sim"])]
@@ -105,18 +109,14 @@ def test_a_folder_of_specs_is_every_spec_in_it(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FieldSpecError, match="holds no field spec"):
         resolve_fields([str(tmp_path / "empty")])
-    seed_variant(mini, 7, tmp_path)
+    seed_variant(resolve_field("mini-sim"), 7, tmp_path)
     with pytest.raises(FieldSpecError, match="Two specs name the field 'mini-sim-seed7'"):
         resolve_fields([str(folder), str(tmp_path / "mini-sim-seed7.toml")])
 
 
 def test_pytest_field_folder_names_every_field(pytester, tmp_path):
     """Collection only: a folder given to --field runs the checks of each spec in it."""
-    mini = resolve_field("mini-sim")
-    folder = tmp_path / "fields"
-    folder.mkdir()
-    for seed in (7, 11):
-        seed_variant(mini, seed, folder)
+    folder = _spec_folder(tmp_path / "fields", (7, 11))
     result = pytester.runpytest("--field", str(folder), "--collect-only", "-q")
     output = result.stdout.str()
     assert "mini-sim-seed7-match" in output

@@ -26,7 +26,7 @@ def build_fields(
     them); a field whose inputs or stages fail is left to its checks, which report the
     error as they would alone. Returns each failed field's error sentence.
     """
-    acquire = acquire or _acquire
+    acquire = acquire or acquire_inputs
     failed: dict[str, str] = {}
     ready = []
     for pipeline in pipelines:
@@ -49,6 +49,7 @@ def build_fields(
     return failed
 
 
-def _acquire(pipeline: Pipeline) -> None:
+def acquire_inputs(pipeline: Pipeline) -> None:
+    """A field's exposures and catalog, made (or found) in this process."""
     pipeline.exposures()
     pipeline.reference_catalog()

@@ -125,11 +125,11 @@ def _acquire(pipeline) -> None:
     import contextlib
 
     from skyqa.offline import block_network
+    from skyqa.pipeline.session import acquire_inputs
 
     synthetic = pipeline.field.kind == "synthetic"
     with block_network() if synthetic else contextlib.nullcontext():
-        pipeline.exposures()
-        pipeline.reference_catalog()
+        acquire_inputs(pipeline)
 
 
 @pytest.fixture(scope="session")

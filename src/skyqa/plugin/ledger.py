@@ -64,6 +64,8 @@ class CheckLedger:
         self.running = ""
         self.summaries: dict[str, dict] = {}
         self.written: list[Path] = []
+        self.session: dict | None = None
+        """The session summary, when the session checked several fields."""
         self.kept: list[str] = []
         self.unchecked: set[str] = set()
 
@@ -190,7 +192,8 @@ class CheckLedger:
         if len(self.summaries) > 1:
             from skyqa.report.session import write_session_report
 
-            self.written += write_session_report(self.report_dir, self.summaries)
+            self.session, written = write_session_report(self.report_dir, self.summaries)
+            self.written += written
         self._junit_properties(session.config)
         if session.exitstatus == pytest.ExitCode.OK and any(
             summary["verdict"] in ("failed", "error", "incomplete")
@@ -270,23 +273,15 @@ class CheckLedger:
         for record in self.checks.values():
             if record["status"] not in hidden:
                 terminalreporter.write_line(check_line(record))
-        for field, summary in self.summaries.items():
+        verdicts = {f"for {field}": summary for field, summary in self.summaries.items()}
+        if self.session is not None:
+            verdicts["for the session"] = self.session
+        for whose, summary in verdicts.items():
             terminalreporter.write_line(
-                f"skyqa verdict for {field}: {summary['verdict'].upper()}. {summary['headline']}",
+                f"skyqa verdict {whose}: {summary['verdict'].upper()}. {summary['headline']}",
                 bold=True,
                 green=summary["verdict"] == "passed",
                 red=summary["verdict"] != "passed",
-            )
-        if len(self.summaries) > 1:
-            from skyqa.report.session import session_summary
-
-            session = session_summary(self.summaries)
-            terminalreporter.write_line(
-                f"skyqa verdict for the session: {session['verdict'].upper()}. "
-                f"{session['headline']}",
-                bold=True,
-                green=session["verdict"] == "passed",
-                red=session["verdict"] != "passed",
             )
         if self.injected_fault:
             terminalreporter.write_line(

@@ -16,7 +16,6 @@ partial, passed, in that order): ``passed`` only when every field passed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from skyqa.report.page import STATUS_ORDER, shown_verdict
@@ -98,14 +97,13 @@ def session_summary(summaries: dict[str, dict]) -> dict:
     }
 
 
-def write_session_report(folder: Path, summaries: dict[str, dict]) -> tuple[Path, Path]:
-    """Write ``session-summary.json`` and the combined ``index.html`` into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_session_report(folder: Path, summaries: dict[str, dict]) -> tuple[dict, list[Path]]:
+    """Write ``session-summary.json`` and the combined ``index.html`` into ``folder``;
+    return the session summary and the two paths."""
+    from skyqa.summary import write_summary
+
     document = session_summary(summaries)
-    summary_path = folder / "session-summary.json"
-    partial = summary_path.with_suffix(".json.part")
-    partial.write_text(json.dumps(document, indent=1))
-    partial.replace(summary_path)
+    summary_path = write_summary(folder / "session-summary.json", document)
     page = folder / "index.html"
     page.write_text(
         render(
@@ -117,7 +115,7 @@ def write_session_report(folder: Path, summaries: dict[str, dict]) -> tuple[Path
         ),
         encoding="utf-8",
     )
-    return summary_path, page
+    return document, [summary_path, page]
 
 
 def schema_path() -> Path:
