@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                       # 4, 18 and 72 exposures
     python benchmarks/run.py --sizes 4 18 --repeat 3 --out benchmarks/results.md
+    python benchmarks/run.py --sizes 288 --detector 256 --no-bare   # 288 subarray FLTs
 
 For each size, the field's files are generated once (by skyqa's simulator, not timed);
 then, each starting from those same files:
@@ -13,7 +14,9 @@ then, each starting from those same files:
 - warm: the same command again, nothing changed.
 
 Wall time and peak memory (resident set of the whole process tree, sampled every
-100 ms) are measured from outside; the table goes to ``--out`` with the machine described.
+100 ms) are measured from outside; the table is appended to ``--out`` (a dated section)
+with the machine described, and the cold run's log (each job's time and peak memory) is
+kept in the work folder.
 Every timed run starts after ``os.sync()``, so that none pays for writing out the files
 of the one before. ``--repeat N`` runs the three N times in turn (bare, cold, warm, bare,
 ...), each from fresh copies; the table gives each one's median, its range, and the
@@ -37,6 +40,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BASE_SPEC = ROOT / "src" / "skyqa" / "fields" / "horsehead-sim.toml"
 VISIT_STEP = (123.742401, 113.112099)  # horsehead-sim's visit grid, arcsec of POSTARG
+FULL_FRAME = 1014
+
+
+def bench_name(size: int, detector: int) -> str:
+    """The generated field's name: ``bench-72``, ``bench-288-256`` (subarray)."""
+    return f"bench-{size}" if detector == FULL_FRAME else f"bench-{size}-{detector}"
 
 
 def _rss_bytes(pid: int) -> int:
@@ -87,20 +96,23 @@ def measure(command: list[str], cwd: Path, log: Path) -> tuple[float, float, int
     return time.perf_counter() - started, peak / 2**20, process.returncode
 
 
-def field_spec(size: int, directory: Path) -> Path:
+def field_spec(size: int, directory: Path, detector: int = FULL_FRAME) -> Path:
     """A horsehead-sim-like spec with ``size`` exposures (2 per visit).
 
     4: the first two visits; 18: horsehead-sim itself; more: the 3x3 design repeated on
     a larger square grid of visits (same dither, exposure times, dates and roll angles
-    cycled), with stars and nebula scaled to keep their density.
+    cycled), with stars and nebula scaled to keep their density. ``detector`` below
+    1014: subarray exposures of that many pixels a side, the visit grid and the dither
+    shrunk in proportion (mini-sim's design: 256 pixels, visits 30" apart).
     """
-    if size == 18:
+    if size == 18 and detector == FULL_FRAME:
         return BASE_SPEC
     text = BASE_SPEC.read_text()
     head, _, _ = text.partition("[[synthetic.exposure]]")
     base = tomllib.loads(text)["synthetic"]["exposure"]
     visits = [base[i : i + 2] for i in range(0, len(base), 2)]
     lines = []
+    shrink = detector / FULL_FRAME
     if size < 18:
         chosen = [exposure for visit in visits[: size // 2] for exposure in visit]
     else:
@@ -111,31 +123,35 @@ def field_spec(size: int, directory: Path) -> Path:
         for index in range(side * side):
             column, row = divmod(index, side)
             model = visits[index % len(visits)]
-            dither = model[1]["postarg2"] - model[0]["postarg2"]
+            dither = (model[1]["postarg2"] - model[0]["postarg2"]) * shrink
             for number, exposure in enumerate(model):
                 chosen.append(
                     {
                         **exposure,
                         "rootname": f"ibxm{index:02d}e{number + 1}q",
                         "asn_id": f"IBXM{index:02d}030",
-                        "postarg1": (column - (side - 1) / 2) * VISIT_STEP[0],
-                        "postarg2": (row - (side - 1) / 2) * VISIT_STEP[1] + number * dither,
+                        "postarg1": (column - (side - 1) / 2) * VISIT_STEP[0] * shrink,
+                        "postarg2": (row - (side - 1) / 2) * VISIT_STEP[1] * shrink
+                        + number * dither,
                     }
                 )
-        scale = side * side / len(visits)
+        scale = side * side / len(visits) * shrink**2
         for key in ("n_stars", "nebula_blobs"):
             value = tomllib.loads(text)["synthetic"][key]
             head = head.replace(f"{key} = {value}", f"{key} = {round(value * scale)}")
         # The catalog's stars cover a disc that grows with the grid's side: the same density.
-        radius = 5.0 * side / 3
+        radius = 5.0 * side / 3 * shrink
         head = head.replace("catalog_radius_arcmin = 5.0", f"catalog_radius_arcmin = {radius}")
-    head = head.replace('name = "horsehead-sim"', f'name = "bench-{size}"', 1)
+        head = head.replace("radius_arcmin = 5.0", f"radius_arcmin = {radius}")
+    name = bench_name(size, detector)
+    head = head.replace(f"detector_size = {FULL_FRAME}", f"detector_size = {detector}")
+    head = head.replace('name = "horsehead-sim"', f'name = "{name}"', 1)
     for exposure in chosen:
         lines.append("[[synthetic.exposure]]")
         for key, value in exposure.items():
             lines.append(f"{key} = {value!r}".replace("'", '"'))
         lines.append("")
-    path = directory / f"bench-{size}.toml"
+    path = directory / f"{name}.toml"
     path.write_text(head + "\n".join(lines))
     return path
 
@@ -155,11 +171,20 @@ def prepare(spec: Path, work: Path, workers: int) -> tuple[Path, Path]:
     return files, seed_cache
 
 
-def run_size(size: int, work: Path, workers: int, repeat: int = 1) -> dict:
-    """Time bare, cold and warm ``repeat`` times in turn; each a list of measurements."""
+def run_size(
+    size: int,
+    work: Path,
+    workers: int,
+    repeat: int = 1,
+    detector: int = FULL_FRAME,
+    bare: bool = True,
+) -> dict:
+    """Time bare (unless not ``bare``), cold and warm ``repeat`` times in turn; each a
+    list of measurements."""
     work.mkdir(parents=True, exist_ok=True)
-    spec = field_spec(size, work)
-    print(f"bench-{size}: generating the field ({spec.name}) ...", flush=True)
+    spec = field_spec(size, work, detector)
+    name = bench_name(size, detector)
+    print(f"{name}: generating the field ({spec.name}) ...", flush=True)
     files, seed_cache = prepare(spec, work, workers)
     bare_dir = work / "bare"
     harness_cache = work / "harness-cache"
@@ -169,7 +194,7 @@ def run_size(size: int, work: Path, workers: int, repeat: int = 1) -> dict:
         "--skyqa-report-dir", str(work / "report"), "-p", "no:cacheprovider", "-q",
         f"--basetemp={work / 'pytest-tmp'}",
     ]  # fmt: skip
-    if size != 18:  # a generated field has no stored baseline
+    if spec != BASE_SPEC:  # a generated field has no stored baseline
         command += ["-k", "not test_matches_baseline"]
     runs: dict[str, list] = {"bare": [], "cold": [], "warm": []}
     for round_number in range(1, repeat + 1):
@@ -177,22 +202,23 @@ def run_size(size: int, work: Path, workers: int, repeat: int = 1) -> dict:
         for folder in (bare_dir, harness_cache):
             if folder.exists():
                 shutil.rmtree(folder)
-        shutil.copytree(files, bare_dir)
-        print(f"bench-{size}: bare pipeline{of} ...", flush=True)
-        runs["bare"].append(
-            measure(
-                [sys.executable, str(HERE / "bare_pipeline.py"), str(bare_dir), str(spec)],
-                work,
-                work / "bare.log",
+        if bare:
+            shutil.copytree(files, bare_dir)
+            print(f"{name}: bare pipeline{of} ...", flush=True)
+            runs["bare"].append(
+                measure(
+                    [sys.executable, str(HERE / "bare_pipeline.py"), str(bare_dir), str(spec)],
+                    work,
+                    work / "bare.log",
+                )
             )
-        )
         shutil.copytree(seed_cache, harness_cache)
         for entry in harness_cache.glob("*/*"):
             if entry.is_dir() and not entry.name.startswith(("exposures-", "catalog-")):
                 shutil.rmtree(entry)
-        print(f"bench-{size}: harness, cold{of} ...", flush=True)
+        print(f"{name}: harness, cold{of} ...", flush=True)
         runs["cold"].append(measure(command, work, work / "cold.log"))
-        print(f"bench-{size}: harness, warm{of} ...", flush=True)
+        print(f"{name}: harness, warm{of} ...", flush=True)
         runs["warm"].append(measure(command, work, work / "warm.log"))
     n_flt = len(list(files.glob("*_flt.fits")))
     return {"size": n_flt, **runs}
@@ -251,14 +277,18 @@ def table(results: list[dict], workers: int, repeat: int) -> str:
         return f"{summary[0]:.1f} s{spread}"
 
     for result in results:
-        summaries = {name: summarise(result[name]) for name in ("bare", "cold", "warm")}
-        bare, cold, warm = summaries.values()
-        codes = {name: summary[4] for name, summary in summaries.items()}
+        cold, warm = summarise(result["cold"]), summarise(result["warm"])
+        bare = summarise(result["bare"]) if result["bare"] else None
+        codes = {"cold": cold[4], "warm": warm[4], "bare": bare[4] if bare else 0}
         flag = "" if not any(codes.values()) else f" (exit codes {codes})"
+        if bare:
+            versus = f"{seconds(bare)} | {seconds(cold)} | {cold[0] / bare[0]:.2f} "
+            warm_ratio, bare_peak = f"{warm[0] / bare[0]:.3f}", f"{bare[3]:.0f}"
+        else:
+            versus, warm_ratio, bare_peak = f"not run | {seconds(cold)} | - ", "-", "-"
         lines.append(
-            f"| {result['size']} | {seconds(bare)} | {seconds(cold)} | {cold[0] / bare[0]:.2f} "
-            f"| {seconds(warm)} | {warm[0] / bare[0]:.3f} | {bare[3]:.0f} / {cold[3]:.0f} / "
-            f"{warm[3]:.0f} MB{flag} |"
+            f"| {result['size']} | {versus}| {seconds(warm)} | {warm_ratio} | {bare_peak} / "
+            f"{cold[3]:.0f} / {warm[3]:.0f} MB{flag} |"
         )
     if len(results) > 1:
         first, last = results[0], results[-1]
@@ -275,6 +305,13 @@ def table(results: list[dict], workers: int, repeat: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 18, 72])
+    parser.add_argument(
+        "--detector",
+        type=int,
+        default=FULL_FRAME,
+        help="pixels a side of each exposure (a subarray below 1014); default full frame",
+    )
+    parser.add_argument("--no-bare", action="store_true", help="time only skyqa's runs")
     parser.add_argument("--workers", type=int, default=None, help="default: the CPUs")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
@@ -289,9 +326,21 @@ def main(argv: list[str] | None = None) -> int:
     if work.exists():
         shutil.rmtree(work)
     repeat = max(1, arguments.repeat)
-    results = [run_size(size, work / f"bench-{size}", workers, repeat) for size in arguments.sizes]
+    results = [
+        run_size(
+            size,
+            work / bench_name(size, arguments.detector),
+            workers,
+            repeat,
+            arguments.detector,
+            bare=not arguments.no_bare,
+        )
+        for size in arguments.sizes
+    ]
     text = table(results, workers, repeat)
-    arguments.out.write_text("# skyqa benchmark\n\nMade by `python benchmarks/run.py`.\n\n" + text)
+    command = " ".join(["python benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
+    with arguments.out.open("a") as out:
+        out.write(f"\n## `{command}` ({time.strftime('%Y-%m-%d')})\n\n{text}")
     print(text)
     return 0
 
