@@ -43,6 +43,12 @@ VISIT_STEP = (123.742401, 113.112099)  # horsehead-sim's visit grid, arcsec of P
 FULL_FRAME = 1014
 
 
+def visit_code(index: int) -> str:
+    """Two characters naming a visit, as in HST rootnames (0-9 then a-z: 1296 visits)."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    return digits[index // 36] + digits[index % 36]
+
+
 def bench_name(size: int, detector: int) -> str:
     """The generated field's name: ``bench-72``, ``bench-288-256`` (subarray)."""
     return f"bench-{size}" if detector == FULL_FRAME else f"bench-{size}-{detector}"
@@ -128,8 +134,8 @@ def field_spec(size: int, directory: Path, detector: int = FULL_FRAME) -> Path:
                 chosen.append(
                     {
                         **exposure,
-                        "rootname": f"ibxm{index:02d}e{number + 1}q",
-                        "asn_id": f"IBXM{index:02d}030",
+                        "rootname": f"ibxm{visit_code(index)}e{number + 1}q",
+                        "asn_id": f"IBXM{visit_code(index).upper()}030",
                         "postarg1": (column - (side - 1) / 2) * VISIT_STEP[0] * shrink,
                         "postarg2": (row - (side - 1) / 2) * VISIT_STEP[1] * shrink
                         + number * dither,
