@@ -141,10 +141,12 @@ def field_spec(size: int, directory: Path, detector: int = FULL_FRAME) -> Path:
                         + number * dither,
                     }
                 )
-        scale = side * side / len(visits) * shrink**2
-        for key in ("n_stars", "nebula_blobs"):
+        # The nebula keeps its density on the sky; the stars keep their number per
+        # exposure (a subarray needs a denser field to be aligned: mini-sim's density).
+        scale = side * side / len(visits)
+        for key, factor in (("n_stars", scale), ("nebula_blobs", scale * shrink**2)):
             value = tomllib.loads(text)["synthetic"][key]
-            head = head.replace(f"{key} = {value}", f"{key} = {round(value * scale)}")
+            head = head.replace(f"{key} = {value}", f"{key} = {max(1, round(value * factor))}")
         # The catalog's stars cover a disc that grows with the grid's side: the same density.
         radius = 5.0 * side / 3 * shrink
         head = head.replace("catalog_radius_arcmin = 5.0", f"catalog_radius_arcmin = {radius}")
