@@ -53,11 +53,45 @@ EDGE_MARGIN = 3
 """Grid samples left out along each exposure's edge (its pixels there are partly drizzled)."""
 
 
-def _footprint_mask(flt_header: fits.Header, wcs, out_wcs, shape, step: int) -> np.ndarray:
+@dataclass(frozen=True)
+class _Footprint:
+    """The samples an exposure covers, as a mask over its own bounding box on the
+    sampled output grid (``y0``, ``x0``: the box's first sample): held for every
+    exposure at once, it costs what the exposures cover, not the grid's area each."""
+
+    y0: int
+    x0: int
+    mask: np.ndarray
+
+    def rows(self, start: int, stop: int) -> tuple[slice, np.ndarray] | None:
+        """The part of the mask in grid rows ``start:stop``: (its columns on the grid,
+        its rows, offset so that row 0 is ``start``), None if it has none there."""
+        low, high = max(start, self.y0), min(stop, self.y0 + self.mask.shape[0])
+        if low >= high:
+            return None
+        part = self.mask[low - self.y0 : high - self.y0]
+        columns = slice(self.x0, self.x0 + self.mask.shape[1])
+        return columns, np.pad(part, ((low - start, stop - high), (0, 0)))
+
+    def covers(self, x: int, y: int) -> bool:
+        """Whether the exposure covers sample (x, y)."""
+        row, column = y - self.y0, x - self.x0
+        height, width = self.mask.shape
+        return 0 <= row < height and 0 <= column < width and bool(self.mask[row, column])
+
+    def full(self, shape: tuple[int, int]) -> np.ndarray:
+        """The mask on the whole grid."""
+        inside = np.zeros(shape, dtype=bool)
+        columns, part = self.rows(0, shape[0]) or (slice(0, 0), inside[:, :0])
+        inside[:, columns] = part
+        return inside
+
+
+def _footprint(flt_header: fits.Header, wcs, out_wcs, shape, step: int) -> _Footprint:
     """Which samples (every ``step``-th output pixel) an exposure's detector covers, less
     `EDGE_MARGIN` samples along its edge. The detector's outline (through its WCS, with
-    SIP) is filled as a polygon on the sample grid (Pillow's scan-line fill: matplotlib's
-    point-in-polygon test took 21 s of horsehead-sim's 26)."""
+    SIP) is filled as a polygon (Pillow's scan-line fill: matplotlib's point-in-polygon
+    test took 21 s of horsehead-sim's 26) on the part of the grid around it."""
     from PIL import Image, ImageDraw
     from scipy import ndimage
 
@@ -68,11 +102,21 @@ def _footprint_mask(flt_header: fits.Header, wcs, out_wcs, shape, step: int) -> 
     ys = np.concatenate([low, -0.5 + along * ny, high_y, ny - 0.5 - along * ny])
     ra, dec = wcs.all_pix2world(xs, ys, 0)
     out_x, out_y = out_wcs.all_world2pix(ra, dec, 0)
-    canvas = Image.new("1", (shape[1], shape[0]), 0)
-    outline = [(float(x), float(y)) for x, y in zip(out_x / step, out_y / step, strict=True)]
+    out_x, out_y = out_x / step, out_y / step
+    # The box around the outline, a margin wider than the erosion reaches (clipped to the
+    # grid, whose edge erodes the mask as before).
+    pad = EDGE_MARGIN + 2
+    x0 = int(np.clip(np.floor(out_x.min()) - pad, 0, shape[1]))
+    x1 = int(np.clip(np.ceil(out_x.max()) + pad, x0, shape[1]))
+    y0 = int(np.clip(np.floor(out_y.min()) - pad, 0, shape[0]))
+    y1 = int(np.clip(np.ceil(out_y.max()) + pad, y0, shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return _Footprint(y0, x0, np.zeros((0, 0), dtype=bool))
+    canvas = Image.new("1", (x1 - x0, y1 - y0), 0)
+    outline = [(float(x - x0), float(y - y0)) for x, y in zip(out_x, out_y, strict=True)]
     ImageDraw.Draw(canvas).polygon(outline, fill=1)
     inside = np.array(canvas, dtype=bool)
-    return ndimage.binary_erosion(inside, iterations=EDGE_MARGIN)
+    return _Footprint(y0, x0, ndimage.binary_erosion(inside, iterations=EDGE_MARGIN))
 
 
 AREA_NODE_STEP = 32
@@ -125,6 +169,11 @@ def sky_regions(
 ) -> pd.DataFrame:
     """Mosaic differences against recorded sky differences, per pair of methods and region.
 
+    The mosaics are read a strip of rows at a time and each exposure's footprint is held
+    over its own box, so the memory this takes does not grow with the number of
+    exposures nor with the mosaic's area (but for each region's samples, at most
+    `REGION_SAMPLES`); the time grows as the samples times the exposures over each.
+
     Parameters
     ----------
     mosaics : mapping
@@ -150,30 +199,28 @@ def sky_regions(
     """
     if len(mosaics) < 2:
         return pd.DataFrame(columns=REGION_COLUMNS)
-    science, valid, out_wcs = _sampled_mosaics(mosaics, step)
-    exposures = _drizzled_exposures(flt_paths, out_wcs, valid.shape, step)
-    code, regions = _coverage_regions(exposures.masks, valid, min_pixels)
+    with _MosaicStrips(mosaics, step) as grid:
+        exposures = _drizzled_exposures(flt_paths, grid.wcs, grid.shape, step)
+        regions = _Regions(len(mosaics))
+        for start in range(0, grid.shape[0], STRIP_ROWS):
+            stop = min(start + STRIP_ROWS, grid.shape[0])
+            science, valid = grid.read(start, stop)
+            code = np.where(valid, exposures.coverage(start, stop, grid.shape[1]), 0)
+            regions.add(code, science, start, exposures)
     skies = {
         method: table.set_index("rootname")["mdrizsky_e_s"]
         .reindex(exposures.rootnames)
         .to_numpy(float)
         for method, table in mdrizsky.items()
     }
+    methods = list(mosaics)
     rows = []
-    rng = np.random.default_rng(0)
-    for value, count in regions:
-        members = [i for i in range(len(exposures.rootnames)) if (int(value) >> i) & 1]
-        sample_y, sample_x = np.nonzero(code == value)
-        if len(sample_x) > REGION_SAMPLES:
-            keep = rng.choice(len(sample_x), REGION_SAMPLES, replace=False)
-            sample_x, sample_y = sample_x[keep], sample_y[keep]
+    for members, count, sample_x, sample_y, values in regions.large(min_pixels):
         weights = exposures.weights(members, sample_x, sample_y)
         noise = float(np.sqrt(np.mean(exposures.noises[members] ** 2)))
         name = "+".join(exposures.rootnames[i] for i in members)
-        for method_a, method_b in itertools.combinations(mosaics, 2):
-            difference = (
-                science[method_b][sample_y, sample_x] - science[method_a][sample_y, sample_x]
-            )
+        for (a, method_a), (b, method_b) in itertools.combinations(enumerate(methods), 2):
+            difference = values[b] - values[a]
             recorded = skies[method_a][members] - skies[method_b][members]
             predicted = np.sum(weights * recorded[:, None], axis=0)
             rows.append(
@@ -181,7 +228,7 @@ def sky_regions(
                     "method_a": method_a,
                     "method_b": method_b,
                     "region": name,
-                    "n_pixels": int(count) * step * step,
+                    "n_pixels": count * step * step,
                     "measured_e_s": float(np.median(difference)),
                     # The median excess, pixel by pixel, is what the check judges.
                     "predicted_e_s": float(
@@ -193,50 +240,91 @@ def sky_regions(
     return pd.DataFrame(rows, columns=REGION_COLUMNS)
 
 
-def _sampled_mosaics(
-    mosaics: Mapping[str, tuple[Path, Path]], step: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, Any]:
-    """Each method's mosaic sampled every ``step`` pixels, the samples valid in all of
-    them (finite, weight > 0), and the output grid's WCS (at full resolution)."""
-    from skyqa.astrometry import wcs_from_header
+STRIP_ROWS = 256
+"""Sampled rows of the mosaics read at a time."""
 
-    methods = list(mosaics)
-    science: dict[str, np.ndarray] = {}
-    valid, shape, out_header = None, None, None
-    for method, (sci_path, wht_path) in mosaics.items():
-        with fits.open(sci_path) as sci, fits.open(wht_path) as wht:
-            data = sci[0].data[::step, ::step].astype(float)
-            weight = wht[0].data[::step, ::step]
-            header = sci[0].header
-        if shape is None:
-            shape, out_header = data.shape, header
-        elif data.shape != shape:
-            raise ValueError(
-                f"the {method} mosaic ({sci_path.name}) is {data.shape} samples, the "
-                f"{methods[0]} mosaic {shape}: not one output grid"
-            )
-        good = np.isfinite(data) & (weight > 0)
-        valid = good if valid is None else valid & good
-        science[method] = data
-    if valid is None:
-        raise ValueError("no mosaic to compare")  # not reached: two methods at least
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out_wcs = wcs_from_header(out_header)
-    return science, valid, out_wcs
+
+class _MosaicStrips:
+    """The methods' mosaics on one grid, sampled every ``step`` pixels and read a strip
+    of rows at a time (`astropy.io.fits.ImageHDU.section` of files opened without memory
+    mapping: only those rows are read, and none stays resident after)."""
+
+    def __init__(self, mosaics: Mapping[str, tuple[Path, Path]], step: int) -> None:
+        from skyqa.astrometry import wcs_from_header
+
+        self.step = step
+        self._files: list[tuple[fits.HDUList, fits.HDUList]] = []
+        shape = None
+        for method, (sci_path, wht_path) in mosaics.items():
+            sci, wht = fits.open(sci_path, memmap=False), fits.open(wht_path, memmap=False)
+            self._files.append((sci, wht))
+            sampled = tuple(-(-n // step) for n in sci[0].shape)
+            if shape is None:
+                shape, first, header = sampled, method, sci[0].header
+            elif sampled != shape:
+                self.close()
+                raise ValueError(
+                    f"the {method} mosaic ({sci_path.name}) is {sampled} samples, the "
+                    f"{first} mosaic {shape}: not one output grid"
+                )
+        self.shape: tuple[int, int] = shape  # type: ignore[assignment]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.wcs = wcs_from_header(header)
+
+    def read(self, start: int, stop: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """Sampled rows ``start:stop`` of each mosaic, and where all are valid (finite,
+        weight > 0)."""
+        # Whole rows are read, then sampled: a section with a step reads pixel by pixel.
+        rows, step = slice(start * self.step, stop * self.step), self.step
+        science, valid = [], np.ones((stop - start, self.shape[1]), dtype=bool)
+        for sci, wht in self._files:
+            data = np.asarray(sci[0].section[rows, :][::step, ::step], dtype=float)
+            valid &= np.isfinite(data) & (wht[0].section[rows, :][::step, ::step] > 0)
+            science.append(data)
+        return science, valid
+
+    def close(self) -> None:
+        for pair in self._files:
+            for hdul in pair:
+                hdul.close()
+
+    def __enter__(self) -> _MosaicStrips:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
 class _DrizzledExposures:
     """What `sky_regions` needs of each drizzled exposure, in ``flt_paths`` order: its
     name, exposure time (s), pixel noise (e-/s), footprint on the sampled output grid,
-    and its pixel-area ratio (input to output) interpolated over that grid."""
+    its pixel-area ratio (input to output) interpolated over that grid, and a random
+    64-bit key: a sample's coverage code is the sum (modulo 2**64) of the keys of the
+    exposures over it, one number per set of exposures whatever their count (two sets
+    share a code with a chance of about (sets / 2**32)**2)."""
 
     rootnames: list[str]
     exptimes: np.ndarray
     noises: np.ndarray
-    masks: list[np.ndarray]
+    footprints: list[_Footprint]
     areas: list[Any]
+    keys: np.ndarray
+
+    def coverage(self, start: int, stop: int, width: int) -> np.ndarray:
+        """The coverage code of each sample of grid rows ``start:stop`` (0: none)."""
+        code = np.zeros((stop - start, width), dtype=np.uint64)
+        for key, footprint in zip(self.keys, self.footprints, strict=True):
+            part = footprint.rows(start, stop)
+            if part is not None:
+                columns, mask = part
+                code[:, columns] += mask.astype(np.uint64) * key
+        return code
+
+    def members(self, x: int, y: int) -> list[int]:
+        """The exposures covering sample (x, y), in ``flt_paths`` order."""
+        return [index for index, footprint in enumerate(self.footprints) if footprint.covers(x, y)]
 
     def weights(self, members: list[int], x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Each sample's weights (one row per member): exposure time x area ratio there,
@@ -248,13 +336,13 @@ class _DrizzledExposures:
 
 
 def _drizzled_exposures(
-    flt_paths: Sequence[Path], out_wcs: Any, shape: tuple[int, ...], step: int
+    flt_paths: Sequence[Path], out_wcs: Any, shape: tuple[int, int], step: int
 ) -> _DrizzledExposures:
     from scipy.interpolate import LinearNDInterpolator
 
     from skyqa.astrometry import wcs_from_header
 
-    rootnames, exptimes, noises, masks, areas = [], [], [], [], []
+    rootnames, exptimes, noises, footprints, areas = [], [], [], [], []
     for path in flt_paths:
         with fits.open(path) as hdul:
             primary, header = hdul[0].header, hdul["SCI", 1].header
@@ -262,23 +350,71 @@ def _drizzled_exposures(
         rootnames.append(rootname_of(primary, path))
         exptimes.append(float(primary["EXPTIME"]))
         wcs = wcs_from_header(header)
-        masks.append(_footprint_mask(header, wcs, out_wcs, shape, step))
+        footprints.append(_footprint(header, wcs, out_wcs, shape, step))
         node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
         areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
-    return _DrizzledExposures(rootnames, np.array(exptimes), np.array(noises), masks, areas)
+    keys = np.random.default_rng(0).integers(
+        1, np.iinfo(np.uint64).max, len(rootnames), dtype=np.uint64
+    )
+    return _DrizzledExposures(
+        rootnames, np.array(exptimes), np.array(noises), footprints, areas, keys
+    )
 
 
-def _coverage_regions(
-    masks: list[np.ndarray], valid: np.ndarray, min_pixels: int
-) -> tuple[np.ndarray, list[tuple[Any, int]]]:
-    """Which exposures cover each valid sample, as one integer per sample (a bit per
-    exposure), and the regions (codes) with at least ``min_pixels`` samples."""
-    code = np.zeros(valid.shape, dtype=object if len(masks) > 62 else np.int64)
-    for index, mask in enumerate(masks):
-        code = code + mask.astype(code.dtype) * (1 << index)
-    code = np.where(valid, code, 0)
-    values, counts = np.unique(code[code != 0], return_counts=True)
-    regions = [
-        (value, count) for value, count in zip(values, counts, strict=True) if count >= min_pixels
-    ]
-    return code, regions
+def _priorities(index: np.ndarray) -> np.ndarray:
+    """A fixed pseudo-random rank for each sample, from its index on the grid
+    (SplitMix64's finaliser, its top 53 bits: exact as a float): the `REGION_SAMPLES` of
+    lowest rank are a region's random sample, the same whatever the strips."""
+    z = index.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return ((z ^ (z >> np.uint64(31))) >> np.uint64(11)).astype(float)
+
+
+class _Regions:
+    """The regions met so far, strip by strip: per coverage code its members, its number
+    of samples, and its `REGION_SAMPLES` samples of lowest rank (`_priorities`): rank,
+    x, y and each method's value."""
+
+    def __init__(self, n_methods: int) -> None:
+        self.n_methods = n_methods
+        self.members: dict[int, list[int]] = {}
+        self.counts: dict[int, int] = {}
+        self.samples: dict[int, np.ndarray] = {}
+
+    def add(self, code: np.ndarray, science: list[np.ndarray], start: int, exposures) -> None:
+        y, x = np.nonzero(code)
+        if not len(x):
+            return
+        codes = code[y, x]
+        y = y + start
+        width = code.shape[1]
+        rank = _priorities(y.astype(np.uint64) * np.uint64(width) + x.astype(np.uint64))
+        table = np.column_stack([rank, x, y, *(values[y - start, x] for values in science)])
+        order = np.lexsort((rank, codes))
+        codes, table = codes[order], table[order]
+        bounds = np.flatnonzero(np.diff(codes)) + 1
+        for first, last in zip(np.r_[0, bounds], np.r_[bounds, len(codes)], strict=True):
+            value = int(codes[first])
+            if value not in self.members:
+                self.members[value] = exposures.members(int(table[first, 1]), int(table[first, 2]))
+                self.counts[value], self.samples[value] = 0, table[:0]
+            self.counts[value] += int(last - first)
+            mine = table[first : min(last, first + REGION_SAMPLES)]
+            kept = np.concatenate([self.samples[value], mine])
+            if len(kept) > REGION_SAMPLES:
+                kept = kept[np.argsort(kept[:, 0], kind="stable")[:REGION_SAMPLES]]
+            self.samples[value] = kept
+
+    def large(self, min_pixels: int):
+        """(members, samples, x, y, each method's values) of each region of at least
+        ``min_pixels`` samples, ordered by their sets of exposures."""
+        found = [
+            (self.members[value], count, self.samples[value])
+            for value, count in self.counts.items()
+            if count >= min_pixels
+        ]
+        found.sort(key=lambda region: sorted(region[0], reverse=True))
+        for members, count, samples in found:
+            x, y = samples[:, 1].astype(int), samples[:, 2].astype(int)
+            yield members, count, x, y, [samples[:, 3 + i] for i in range(self.n_methods)]

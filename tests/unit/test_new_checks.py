@@ -219,7 +219,8 @@ def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_pa
     masks = {}
     for path in flts:
         header = fits.getheader(path, ("SCI", 1))
-        masks[path.name[:9]] = pixels._footprint_mask(header, WCS(header), out, (64, 96), 1)
+        footprint = pixels._footprint(header, WCS(header), out, (64, 96), 1)
+        masks[path.name[:9]] = footprint.full((64, 96))
     mosaics = {}
     for method, values in skies.items():
         # The sky each exposure had subtracted, averaged where both cover (equal exptime).
@@ -247,6 +248,91 @@ def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_pa
     assert single.noise_e_s == pytest.approx(0.04)
     (failed,) = failures(check_mosaic_sky(table, "match", 0.1))
     assert failed.subject.startswith("region covered by exp000001 (match mosaic,")
+
+
+def _tiled_field(tmp_path, columns: int, rows: int, spacing: int):
+    """``columns`` x ``rows`` 64-pixel exposures ``spacing`` output pixels apart, drizzled
+    by hand (the mean of the skies over each pixel) with localmin's and match's skies;
+    match's pixels are 0.02 e-/s off where the first exposure is alone."""
+    from astropy.wcs import WCS
+
+    scale = 0.1283 / 3600
+    shape = (rows * spacing + 64, columns * spacing + 64)
+    out = WCS(naxis=2)
+    out.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    out.wcs.crval = [85.0, -2.45]
+    out.wcs.crpix = [shape[1] / 2 + 0.5, shape[0] / 2 + 0.5]
+    out.wcs.cd = [[-scale, 0], [0, scale]]
+    flts, skies = [], {"localmin": {}, "match": {}}
+    for index in range(columns * rows):
+        row, column = divmod(index, columns)
+        # The exposure's centre, in output pixels from the grid's centre (east is -x).
+        dx = column * spacing + 32 - shape[1] / 2
+        dy = row * spacing + 32 - shape[0] / 2
+        crval = (85.0 - dx * scale / math.cos(math.radians(-2.45)), -2.45 + dy * scale)
+        path = tmp_path / f"e{index:05d}qq_flt.fits"
+        _flt(path, crval)
+        flts.append(path)
+        skies["localmin"][path.name[:9]] = 1.0 + 0.01 * index
+        skies["match"][path.name[:9]] = 0.001 * index
+    masks = {}
+    for path in flts:
+        header = fits.getheader(path, ("SCI", 1))
+        footprint = pixels._footprint(header, WCS(header), out, shape, 1)
+        masks[path.name[:9]] = footprint.full(shape)
+    mosaics = {}
+    for method, values in skies.items():
+        stack, count = np.zeros(shape), np.zeros(shape)
+        for name, mask in masks.items():
+            stack[mask] -= values[name]
+            count[mask] += 1
+        data = np.where(count > 0, stack / np.maximum(count, 1), 0.0)
+        if method == "match":
+            first, *others = masks.values()
+            data[first & ~np.logical_or.reduce(others)] -= 0.02
+        sci, wht = tmp_path / f"{method}_sci.fits", tmp_path / f"{method}_wht.fits"
+        _write_mosaic(sci, data, out.to_header())
+        _write_mosaic(wht, count, out.to_header())
+        mosaics[method] = (sci, wht)
+    mdrizsky = {
+        method: pd.DataFrame({"rootname": list(values), "mdrizsky_e_s": list(values.values())})
+        for method, values in skies.items()
+    }
+    return mosaics, mdrizsky, flts, skies
+
+
+def test_sky_regions_are_the_same_read_in_strips_of_any_height(tmp_path, monkeypatch):
+    """The mosaics are read a strip of rows at a time; a region crossing strips is one
+    region, with the same samples, whatever the strips' height."""
+    mosaics, mdrizsky, flts, _ = _tiled_field(tmp_path, 3, 2, 48)
+    whole = pixels.sky_regions(mosaics, mdrizsky, flts, min_pixels=50, step=1)
+    monkeypatch.setattr(pixels, "STRIP_ROWS", 7)
+    monkeypatch.setattr(pixels, "REGION_SAMPLES", 300)
+    strips = pixels.sky_regions(mosaics, mdrizsky, flts, min_pixels=50, step=1)
+    monkeypatch.setattr(pixels, "STRIP_ROWS", 10_000)
+    one = pixels.sky_regions(mosaics, mdrizsky, flts, min_pixels=50, step=1)
+    pd.testing.assert_frame_equal(strips, one)
+    assert len(whole) == len(strips) > 6  # singles, pairs, the fours where tiles meet
+    pd.testing.assert_frame_equal(whole[["region", "n_pixels"]], strips[["region", "n_pixels"]])
+
+
+def test_sky_regions_tell_apart_more_exposures_than_a_64_bit_mask(tmp_path):
+    """70 exposures (a bit per exposure no longer fits one integer): every region is
+    named by the exposures over it and predicts the mean of their recorded skies."""
+    mosaics, mdrizsky, flts, skies = _tiled_field(tmp_path, 10, 7, 44)
+    table = pixels.sky_regions(mosaics, mdrizsky, flts, min_pixels=30, step=1)
+    names = [path.name[:9] for path in flts]
+    singles = table[~table.region.str.contains("+", regex=False)]
+    assert set(singles.region) == set(names)  # each exposure has a part of its own
+    assert table.region.str.count("[+]").max() == 3  # four exposures where four tiles meet
+    for row in table.itertuples():
+        members = row.region.split("+")
+        assert members == sorted(members, key=names.index)
+        expected = np.mean([skies["localmin"][n] - skies["match"][n] for n in members])
+        # Weighted by each detector's pixel area there (the hand-made mosaic is a plain mean).
+        assert row.predicted_e_s == pytest.approx(expected, abs=2e-4), row.region
+        off = -0.02 if row.region == names[0] else 0.0  # match took 0.02 more there
+        assert row.measured_e_s == pytest.approx(expected + off, abs=1e-6), row.region
 
 
 def test_sky_regions_need_two_methods_on_one_grid(tmp_path):
