@@ -136,7 +136,7 @@ def grid_samples(exposure: ExposurePixels, step: int = 2) -> GridSamples:
     return GridSamples(x, y, ra, dec, u, v)
 
 
-def _outline(low: float, high_x: float, high_y: float, points_per_edge: int = 64):
+def box_outline(low: float, high_x: float, high_y: float, points_per_edge: int = 64):
     """Points along the edges of the box [low, high_x] x [low, high_y]."""
     edge = np.linspace(0.0, 1.0, points_per_edge)
     x = low + (high_x - low) * np.concatenate([edge, np.ones_like(edge), edge, 0 * edge])
@@ -153,7 +153,7 @@ def _candidates(a: ExposurePixels, b: ExposurePixels, samples: GridSamples) -> n
     the outline is sampled. The exact test is then made on these samples only.
     """
     by, bx = b.sci.shape
-    x, y = _outline(-NEAR_MARGIN, bx + NEAR_MARGIN, by + NEAR_MARGIN)
+    x, y = box_outline(-NEAR_MARGIN, bx + NEAR_MARGIN, by + NEAR_MARGIN)
     u, v = a.wcs.wcs_world2pix(*b.wcs.wcs_pix2world(x, y, 0), 0)
     if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
         return np.arange(samples.u.size)
@@ -301,15 +301,6 @@ def column_outliers(flt_paths: Sequence[Path], final_bits: str | int) -> pd.Data
             found = column_outlier(hdul["SCI", 1].data, hdul["DQ", 1].data, good_bits)
         rows.append(dict(zip(COLUMN_OUTLIER_COLUMNS, (rootname, *found), strict=True)))
     return pd.DataFrame(rows, columns=COLUMN_OUTLIER_COLUMNS)
-
-
-def measure_overlaps(
-    flt_paths: Sequence[Path], final_bits: str | int, min_pixels: int = 500, step: int = 2
-) -> pd.DataFrame:
-    """Pair statistics of every overlapping pair of FLTs (see `measure_pairs`)."""
-    good_bits = parse_bits(final_bits)
-    exposures = [load_exposure(path, good_bits) for path in flt_paths]
-    return measure_pairs(exposures, step=step, min_pixels=min_pixels)
 
 
 def seam_table(pairs: pd.DataFrame, mdrizsky: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

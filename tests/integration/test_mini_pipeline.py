@@ -164,3 +164,29 @@ def test_summary_and_stored_baselines_share_one_metrics_shape(mini_pipeline):
         if name.startswith("fit"):
             atol = tolerance.alignment.get(f"{name.split()[1]}_pix", tolerance.default_atol)
         assert run[name] == pytest.approx(value, abs=atol), name
+
+
+def test_a_split_overlap_measurement_is_the_one_job_table(
+    mini_pipeline, shared_cache_dir, monkeypatch
+):
+    """A field of more exposures than a part holds is measured in parts, each its own
+    job (on the workers) and cache entry; joined, they are the table of one job."""
+    import pandas as pd
+
+    from skyqa import overlaps
+
+    whole = mini_pipeline.overlaps()
+    monkeypatch.setattr(overlaps, "PART_EXPOSURES", 3)  # mini-sim's 8 exposures: 3 parts
+    lines: list[str] = []
+    with Pipeline(
+        resolve_field("mini-sim"), shared_cache_dir, progress=lines.append, workers=2
+    ) as split:
+        table = split.overlaps()
+        parts = [split.stage_entry(f"overlaps-part{k}of3") for k in (1, 2, 3)]
+    pd.testing.assert_frame_equal(table, whole)
+    assert all(not part.reused for part in parts)
+    assert len({part.directory for part in parts}) == 3
+    done = [line for line in lines if "measuring overlaps between exposures, part" in line]
+    assert len(done) == 3, lines
+    assert all("(worker, peak" in line for line in done), done
+    assert "overlaps-part1of3" not in split.computed()

@@ -4,17 +4,19 @@ statistics, and the overlap measurement end to end, on tiny files with a plain T
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from skyqa import overlaps
 from skyqa.measure import (
     ExposurePixels,
     _bilinear,
     column_outliers,
     grid_samples,
     load_exposure,
-    measure_overlaps,
+    measure_pairs,
     pair_statistics,
     seam_score,
     solve_offsets,
@@ -183,13 +185,58 @@ def test_measure_overlaps_reads_the_files_in_rootname_order(tmp_path):
              wcs=_wcs(-32)),
         _flt(tmp_path / "a_flt.fits", np.full((SIZE, SIZE), 1.0), rootname="isqa01a1q"),
     ]  # fmt: skip
-    pairs = measure_overlaps(paths, "16", min_pixels=100, step=2)
+    pairs = overlaps.measure_overlaps(paths, "16", min_pixels=100, step=2)
     assert pairs[["exposure_a", "exposure_b"]].values.tolist() == [["isqa01a1q", "isqa01b1q"]]
     assert pairs.loc[0, "raw_median_e_s"] == pytest.approx(0.1)
     assert pairs.loc[0, "n_pixels"] < 33 * 64 / 2  # every other pixel, each way
-    assert measure_overlaps(paths, "16", min_pixels=2000, step=2).empty
-    every_pixel = measure_overlaps(paths, "16", min_pixels=100, step=1)
+    assert overlaps.measure_overlaps(paths, "16", min_pixels=2000, step=2).empty
+    every_pixel = overlaps.measure_overlaps(paths, "16", min_pixels=100, step=1)
     assert every_pixel.loc[0, "n_pixels"] > 3 * pairs.loc[0, "n_pixels"]
+
+
+def _tiles(tmp_path, columns=4, rows=3, spacing=48):
+    """``columns`` x ``rows`` exposures ``spacing`` pixels apart (16 pixels of overlap
+    with each neighbour), each at its own sky level, named so that rootname order is
+    not the order of the files."""
+    rng = np.random.default_rng(7)
+    paths = []
+    for index in range(columns * rows):
+        row, column = divmod(index, columns)
+        wcs = _wcs(-column * spacing)
+        wcs.wcs.crval[1] += row * spacing * SCALE
+        sci = 1.0 + 0.01 * index + rng.normal(0, 0.02, (SIZE, SIZE))
+        name = f"isqa{(7 * index) % (columns * rows):02d}q1q"
+        paths.append(_flt(tmp_path / f"{index}_flt.fits", sci, rootname=name, wcs=wcs))
+    return paths
+
+
+def test_overlap_parts_together_are_every_pair_measured_at_once(tmp_path, monkeypatch):
+    """The pairs kept from the headers' caps hold every overlapping pair; the parts,
+    each holding two exposures at most, give together exactly the table of all pairs."""
+    paths = _tiles(tmp_path)
+    every = measure_pairs([load_exposure(path, 16) for path in paths], step=2, min_pixels=100)
+    assert len(every) == 17  # 3 x 3 side by side, 4 x 2 one above the other
+    monkeypatch.setattr(overlaps, "EXPOSURES_HELD", 2)
+    for parts in (1, 3, 5):
+        tables = [
+            overlaps.measure_overlaps(paths, "16", 100, 2, part=part, parts=parts)
+            for part in range(parts)
+        ]
+        assert all(not table.empty for table in tables)
+        pd.testing.assert_frame_equal(overlaps.join_parts(tables), every)
+    caps = sorted((overlaps.footprint_cap(path) for path in paths), key=lambda c: c.rootname)
+    candidates = overlaps.candidate_pairs(caps)
+    assert len(candidates) < len(paths) * (len(paths) - 1) / 2  # far pairs are not read
+    assert len(candidates) >= len(every)
+
+
+def test_an_overlap_part_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="part 3 of 3: parts are numbered 0 to 2"):
+        overlaps.measure_overlaps([], "16", part=3, parts=3)
+
+
+def test_overlap_parts_grow_with_the_exposures():
+    assert [overlaps.overlap_parts(n) for n in (1, 8, 18, 36, 72, 288)] == [1, 1, 1, 1, 2, 6]
 
 
 def test_column_outliers_from_files_find_an_unflagged_hot_column(tmp_path):

@@ -144,13 +144,34 @@ def _build_sources(field, fault, flt_paths, catalog_path, workdir: Path) -> dict
     return {"table": "source_offsets.csv"}
 
 
-def _build_overlaps(field, fault, flt_paths, workdir: Path) -> dict:
-    from skyqa.measure import measure_overlaps
+def _build_overlaps(field, fault, flt_paths, part_tables, workdir: Path) -> dict:
+    """The overlap table: measured here from ``flt_paths``, or joined from the tables of
+    its parts (`_build_overlap_part`) when the field's measurement is split."""
+    from skyqa.overlaps import join_parts, measure_overlaps
+
+    if part_tables:
+        pairs = join_parts(part_tables)
+    else:
+        pairs = measure_overlaps(
+            _fault_inputs(fault, field, OVERLAPS, flt_paths, workdir),
+            field.astrodrizzle.final_bits,
+            field.thresholds.min_overlap_pixels,
+        )
+    pairs.to_csv(workdir / "pairs.csv", index=False)
+    return {"pairs": "pairs.csv"}
+
+
+def _build_overlap_part(field, fault, flt_paths, workdir: Path, *, part: int, parts: int) -> dict:
+    """One part of a split overlap measurement (a field is not split while a fault
+    targets its overlaps: `skyqa.pipeline.stages.overlap_part_stages`)."""
+    from skyqa.overlaps import measure_overlaps
 
     pairs = measure_overlaps(
-        _fault_inputs(fault, field, OVERLAPS, flt_paths, workdir),
+        flt_paths,
         field.astrodrizzle.final_bits,
         field.thresholds.min_overlap_pixels,
+        part=part,
+        parts=parts,
     )
     pairs.to_csv(workdir / "pairs.csv", index=False)
     return {"pairs": "pairs.csv"}

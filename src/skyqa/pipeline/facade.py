@@ -28,6 +28,7 @@ from skyqa.pipeline.stages import (
     FIGURES,
     MOSAIC_PREFIX,
     MOSAICS,
+    OVERLAP_PART_PREFIX,
     OVERLAPS,
     PLACEMENT,
     RESIDUALS,
@@ -39,6 +40,7 @@ from skyqa.pipeline.stages import (
     figures_stage,
     figures_stage_name,
     mosaic_stage,
+    overlap_part_stages,
 )
 from skyqa.workers import available_cpus
 
@@ -262,7 +264,7 @@ class Pipeline:
         results = {
             name: value
             for name, value in self._results.items()
-            if not name.startswith((MOSAIC_PREFIX, f"{FIGURES}-"))
+            if not name.startswith((MOSAIC_PREFIX, f"{FIGURES}-", OVERLAP_PART_PREFIX))
         }
         built = {
             value.skymethod: value
@@ -349,6 +351,8 @@ class Pipeline:
         now: list[Stage] = []
         if self._wants(MOSAICS, asked) or self._wants(SKIES, asked):
             now += [mosaic_stage(method) for method in methods]
+        if self._wants(OVERLAPS, asked):
+            now += overlap_part_stages(self)
         later = []
         for name, stage in STAGES.items():
             if not stage.batch or not self._wants(name, asked):

@@ -26,6 +26,7 @@ from skyqa.pipeline.builds import (
     _build_exposures,
     _build_figures,
     _build_mosaic,
+    _build_overlap_part,
     _build_overlaps,
     _build_placement,
     _build_residuals,
@@ -89,6 +90,21 @@ class Stage:
     def code_digest(self) -> str:
         """The source digest of the modules whose code keys this stage."""
         return source_digest(*(importlib.import_module(f"skyqa.{name}") for name in self.code))
+
+
+def _overlap_spec(field) -> dict:
+    return {**_final_bits(field), "min_pixels": field.thresholds.min_overlap_pixels}
+
+
+_pairs_table = _table({"exposure_a": str, "exposure_b": str}, "pairs")
+
+
+def _overlap_inputs(run: Pipeline) -> tuple:
+    """The overlap stage's inputs: the aligned FLTs, or its parts' tables."""
+    parts = overlap_part_stages(run)
+    if not parts:
+        return (run.alignment().aligned_flt_paths, ())
+    return ((), tuple(run.result_of(stage) for stage in parts))
 
 
 # --- the table ----------------------------------------------------------------------
@@ -195,15 +211,14 @@ STAGES: dict[str, Stage] = {
         Stage(
             OVERLAPS,
             "measuring overlaps between exposures",
-            code=("measure", "headers"),
+            code=("measure", "overlaps", "headers"),
             build=_build_overlaps,
-            load=_table({"exposure_a": str, "exposure_b": str}, "pairs"),
-            inputs=lambda run: (run.alignment().aligned_flt_paths,),
-            needs=lambda run: (ALIGNMENT,),
-            spec=lambda field: {
-                **_final_bits(field),
-                "min_pixels": field.thresholds.min_overlap_pixels,
-            },
+            load=_pairs_table,
+            inputs=_overlap_inputs,
+            needs=lambda run: (
+                tuple(stage.name for stage in overlap_part_stages(run)) or (ALIGNMENT,)
+            ),
+            spec=_overlap_spec,
             batch=True,
             fixture="overlap_pairs",
             cost=4.0,
@@ -313,3 +328,39 @@ def batch_fixtures() -> dict[str, str]:
         stage.fixture: name for name, stage in STAGES.items() if stage.batch and stage.fixture
     }
     return {**fixtures, "mosaics": MOSAICS}
+
+
+OVERLAP_PART_PREFIX = f"{OVERLAPS}-part"
+
+
+def overlap_part_stage(part: int, parts: int) -> Stage:
+    """The stage measuring part ``part`` (from 0) of ``parts`` of the field's overlaps
+    (`skyqa.overlaps.measure_overlaps`); the overlaps stage joins them."""
+
+    def spec(field) -> dict:
+        return {**_overlap_spec(field), "part": part, "parts": parts}
+
+    return Stage(
+        f"{OVERLAP_PART_PREFIX}{part + 1}of{parts}",
+        f"measuring overlaps between exposures, part {part + 1} of {parts}",
+        code=("measure", "overlaps", "headers"),
+        build=functools.partial(_build_overlap_part, part=part, parts=parts),
+        load=_pairs_table,
+        inputs=lambda run: (run.alignment().aligned_flt_paths,),
+        needs=lambda run: (ALIGNMENT,),
+        spec=spec,
+        batch=True,
+        cost=4.0 / parts,
+    )
+
+
+def overlap_part_stages(run: Pipeline) -> list[Stage]:
+    """The parts the field's overlap measurement is split into (`skyqa.overlaps
+    .overlap_parts`); none when it is one job, or while a fault targets the overlaps (a
+    fault's inputs and outputs are those of the whole measurement)."""
+    from skyqa.overlaps import overlap_parts
+
+    parts = overlap_parts(len(run.alignment().aligned_flt_paths))
+    if parts == 1 or (run.fault is not None and run.fault.stage == OVERLAPS):
+        return []
+    return [overlap_part_stage(part, parts) for part in range(parts)]
