@@ -5,8 +5,9 @@ Which pairs can overlap is decided from the headers alone: each exposure's footp
 (its detector, with a margin, through its WCS with SIP) lies within a cap on the sky, and
 two exposures whose caps do not meet cannot share a pixel. Only the pairs left are
 measured, in rootname order as before; part ``k`` of ``n`` measures the pairs whose first
-exposure is the ``k``-th, ``k + n``-th, ... of that order, holding at most
-`EXPOSURES_HELD` exposures' pixels at once. The parts' tables together are the table
+exposure is in the ``k``-th of ``n`` equal runs of that order (neighbours on the sky are
+mostly near in rootname order, so a part reads its own exposures and few others),
+holding at most `EXPOSURES_HELD` exposures' pixels at once. The parts' tables together are the table
 `skyqa.measure.measure_pairs` gives for all the exposures.
 """
 
@@ -42,10 +43,10 @@ PART_EXPOSURES = 48
 
 
 def overlap_parts(n_exposures: int) -> int:
-    """How many parts the overlap measurement of ``n_exposures`` is split into: one up to
-    about `PART_EXPOSURES` (horsehead-sim's 18 and mini-sim's 8 are one job, as before),
-    then one more per `PART_EXPOSURES`. It depends on the field only, not on the workers,
-    so that the parts' cache entries serve any machine."""
+    """How many parts the overlap measurement of ``n_exposures`` is split into: one
+    below 1.5 x `PART_EXPOSURES` (72 exposures; horsehead-sim's 18 and mini-sim's 8 are
+    one job, as before), then about one per `PART_EXPOSURES`. It depends on the field
+    only, not on the workers, so that the parts' cache entries serve any machine."""
     return max(1, round(n_exposures / PART_EXPOSURES))
 
 
@@ -129,7 +130,7 @@ def measure_overlaps(
     if not 0 <= part < parts:
         raise ValueError(f"part {part} of {parts}: parts are numbered 0 to {parts - 1}")
     caps = sorted((footprint_cap(Path(path)) for path in flt_paths), key=lambda c: c.rootname)
-    mine = [(i, j) for i, j in candidate_pairs(caps) if i % parts == part]
+    mine = [(i, j) for i, j in candidate_pairs(caps) if i * parts // len(caps) == part]
     held = _HeldExposures(parse_bits(final_bits), EXPOSURES_HELD)
     rows = []
     for i, group in itertools.groupby(mine, key=lambda pair: pair[0]):
@@ -144,9 +145,10 @@ def measure_overlaps(
 
 def join_parts(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """The parts' tables as one, in rootname order of the pairs (as one part gives it)."""
+    tables = [table for table in tables if len(table)]  # an empty part has no types
     if not tables:
         return pd.DataFrame(columns=PAIR_COLUMNS)
-    table = pd.concat(list(tables), ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
     return table.sort_values(["exposure_a", "exposure_b"], kind="stable", ignore_index=True)
 
 

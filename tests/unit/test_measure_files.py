@@ -222,7 +222,7 @@ def test_overlap_parts_together_are_every_pair_measured_at_once(tmp_path, monkey
             overlaps.measure_overlaps(paths, "16", 100, 2, part=part, parts=parts)
             for part in range(parts)
         ]
-        assert all(not table.empty for table in tables)
+        assert sum(not table.empty for table in tables) >= min(parts, 2)  # the work is split
         pd.testing.assert_frame_equal(overlaps.join_parts(tables), every)
     caps = sorted((overlaps.footprint_cap(path) for path in paths), key=lambda c: c.rootname)
     candidates = overlaps.candidate_pairs(caps)
