@@ -92,6 +92,14 @@ class Stage:
         return source_digest(*(importlib.import_module(f"skyqa.{name}") for name in self.code))
 
 
+def _aligned_flts(run: Pipeline) -> tuple:
+    return (run.alignment().aligned_flt_paths,)
+
+
+def _after_alignment(run: Pipeline) -> tuple[str, ...]:
+    return (ALIGNMENT,)
+
+
 def _overlap_spec(field) -> dict:
     return {**_final_bits(field), "min_pixels": field.thresholds.min_overlap_pixels}
 
@@ -176,7 +184,7 @@ STAGES: dict[str, Stage] = {
             build=_build_residuals,
             load=_load_residuals,
             inputs=_residual_inputs,
-            needs=lambda run: (ALIGNMENT,),
+            needs=_after_alignment,
             spec=lambda field: {"tweakreg": dataclasses.asdict(field.tweakreg)},
             batch=True,
             fixture="alignment_residuals",
@@ -268,8 +276,8 @@ def mosaic_stage(skymethod: str) -> Stage:
         code=("drizzle", "sandbox", "headers"),
         build=functools.partial(_build_mosaic, stage=name, skymethod=skymethod),
         load=_load_mosaic,
-        inputs=lambda run: (run.alignment().aligned_flt_paths,),
-        needs=lambda run: (ALIGNMENT,),
+        inputs=_aligned_flts,
+        needs=_after_alignment,
         spec=spec,
         describe=_describe_mosaic,
         batch=True,
@@ -346,8 +354,8 @@ def overlap_part_stage(part: int, parts: int) -> Stage:
         code=("measure", "overlaps", "headers"),
         build=functools.partial(_build_overlap_part, part=part, parts=parts),
         load=_pairs_table,
-        inputs=lambda run: (run.alignment().aligned_flt_paths,),
-        needs=lambda run: (ALIGNMENT,),
+        inputs=_aligned_flts,
+        needs=_after_alignment,
         spec=spec,
         batch=True,
         cost=4.0 / parts,
