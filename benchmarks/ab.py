@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("ab-work"))
     args = parser.parse_args(argv)
     checkouts = {"before": args.before.resolve(), "after": args.after.resolve()}
+    args.work = args.work.resolve()  # the runs' working folder is inside it
     for label, checkout in checkouts.items():
         (args.work / label).mkdir(parents=True, exist_ok=True)
         print(f"{label}: generating {FIELD} with {checkout} ...", flush=True)
