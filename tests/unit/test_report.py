@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyqa.report.drawing import _block_average, _display_factor
+from skyqa.report.display import _block_average, _display_factor
 
 
 def _nanmean_blocks(image, factor):
@@ -39,6 +39,45 @@ def test_block_average_is_the_mean_of_each_blocks_finite_pixels(ny, nx, limit, b
     assert shown.shape == expected.shape
     assert max(shown.shape) <= limit
     np.testing.assert_allclose(shown, expected, rtol=1e-12, equal_nan=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ny=st.integers(1, 70),
+    nx=st.integers(1, 50),
+    limit=st.integers(1, 12),
+    strip_blocks=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_images_reduced_strip_by_strip_equal_the_whole_images_reduced(
+    tmp_path_factory, ny, nx, limit, strip_blocks, seed
+):
+    """`reduced_image` reads a few rows of blocks at a time: the same numbers as the
+    whole images block-averaged, for one image and for a combination of three."""
+    from unittest import mock
+
+    from astropy.io import fits
+
+    from skyqa.report import display
+
+    folder = tmp_path_factory.mktemp("reduced")
+    rng = np.random.default_rng(seed)
+    images = [rng.normal(1.0, 0.3, (ny, nx)).astype(np.float32) for _ in range(3)]
+    images[0][rng.random((ny, nx)) < 0.2] = np.nan
+    paths = []
+    for number, image in enumerate(images):
+        paths.append(folder / f"{number}.fits")
+        fits.PrimaryHDU(image).writeto(paths[-1])
+
+    def combine(a, b, weight):
+        return np.where(weight > 1.0, a - b, np.nan)
+
+    with mock.patch.object(display, "STRIP_BLOCKS", strip_blocks):
+        factor, single = display.reduced_image(paths[:1], limit=limit)
+        _, combined = display.reduced_image(paths, combine, limit=limit)
+    assert factor == _display_factor((ny, nx), limit)
+    np.testing.assert_array_equal(single, _block_average(images[0], limit))
+    np.testing.assert_array_equal(combined, _block_average(combine(*images), limit))
 
 
 def _check(verdicts, status="passed"):

@@ -16,11 +16,10 @@ The figures are in `skyqa.report.drawing` (one function each) and `skyqa.report.
 (drawn and cached by group); the page in `skyqa.report.page`.
 """
 
+from skyqa.report.display import ALIGNMENT_DISPLAY_PIXELS, MAX_DISPLAY_PIXELS
 from skyqa.report.drawing import (
-    ALIGNMENT_DISPLAY_PIXELS,
     CUTOUT_HALF,
     CUTOUTS,
-    MAX_DISPLAY_PIXELS,
     SEAM_COLOUR_LIMIT,
     compass_vectors,
     exposure_footprints,

@@ -1,5 +1,6 @@
 """The report's figures, one function each: mosaics, MDRIZSKY, differences, alignment,
-seams; and the display helpers they share (block averages, sky axes, a compass)."""
+seams; and the display helpers they share (sky axes, a compass; block averages are in
+`skyqa.report.display`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_DISPLAY_PIXELS = 900
-"""Mosaics are block-averaged to at most this many pixels a side for display."""
-
-
-ALIGNMENT_DISPLAY_PIXELS = 500
-"""Visit DRZs likewise (their panel is about 450 pixels wide)."""
+from skyqa.report.display import (
+    ALIGNMENT_DISPLAY_PIXELS,
+    _block_average,
+    _display_factor,
+    _read_mosaic,
+    reduced_image,
+)
 
 
 def _pyplot():
@@ -25,51 +27,9 @@ def _pyplot():
     return plt
 
 
-def _display_factor(shape: tuple[int, ...], limit: int) -> int:
-    return max(1, int(np.ceil(max(shape) / limit)))
-
-
-def _block_sums(image: np.ndarray, factor: int, dtype) -> np.ndarray:
-    """Sums over ``factor`` x ``factor`` blocks, as ``factor`` strided additions per axis
-    (several times faster than summing a reshaped array over its short axes)."""
-    columns = image[:, 0::factor].astype(dtype)
-    for offset in range(1, factor):
-        columns += image[:, offset::factor]
-    sums = columns[0::factor].copy()
-    for offset in range(1, factor):
-        sums += columns[offset::factor]
-    return sums
-
-
-def _block_average(image: np.ndarray, limit: int = MAX_DISPLAY_PIXELS) -> np.ndarray:
-    """Mean of the finite pixels in blocks, to at most ``limit`` pixels a side.
-
-    Blocks with no finite pixel (wholly outside the footprint) are NaN: blank on purpose.
-    """
-    factor = _display_factor(image.shape, limit)
-    if factor == 1:
-        return image
-    ny, nx = (size // factor * factor for size in image.shape)
-    trimmed = image[:ny, :nx]
-    finite = np.isfinite(trimmed)
-    sums = _block_sums(np.where(finite, trimmed, 0), factor, np.float64)
-    counts = _block_sums(finite.view(np.uint8), factor, np.int32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.where(counts > 0, sums / counts, np.nan)
-
-
-def _read_mosaic(path: Path, extension=0) -> np.ndarray:
-    """An image as native-order float32 (drizzled images are float32 already)."""
-    from astropy.io import fits
-
-    return fits.getdata(path, extension).astype(np.float32)
-
-
 def _display_wcs(header, factor: int):
     """The celestial WCS of an image header, for its ``factor`` x ``factor`` block averages
     (`_block_average`: block 0 covers pixels 0 .. factor - 1)."""
-    import warnings
 
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -164,13 +124,11 @@ def figure_mosaics(mosaics: dict, path: Path) -> Path:
     plt = _pyplot()
     images, weights = {}, {}
     for method, mosaic in mosaics.items():
-        full = _read_mosaic(mosaic.sci_path)
-        factor = _display_factor(full.shape, MAX_DISPLAY_PIXELS)
-        image = _block_average(full)
+        factor, image = reduced_image([mosaic.sci_path])
         # match keeps the absolute sky: shown relative to its median, every method gets
         # the same contrast under one stretch.
         images[method] = image - np.nanmedian(image[image != 0])
-        weights[method] = _block_average(_read_mosaic(mosaic.wht_path))
+        weights[method] = reduced_image([mosaic.wht_path])[1]
     # The methods drizzle onto one output grid (final_wcs): the first panel carries the
     # RA/Dec axes, every panel the north and east arrows (WCSAxes cost 0.3 s a panel).
     first = next(iter(mosaics.values()))
@@ -220,17 +178,16 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
 
     if first not in mosaics or second not in mosaics:
         return None
-    a, b = _read_mosaic(mosaics[first].sci_path), _read_mosaic(mosaics[second].sci_path)
-    if a.shape != b.shape:
+    paths = (mosaics[first].sci_path, mosaics[second].sci_path, mosaics[first].wht_path)
+    if len({fits.getdata(path, header=True)[0].shape for path in paths[:2]}) > 1:
         return None
     plt = _pyplot()
-    weight = _read_mosaic(mosaics[first].wht_path) > 0
-    difference = _block_average(np.where(weight, a - b, np.nan))
+    factor, difference = reduced_image(
+        paths, lambda a, b, weight: np.where(weight > 0, a - b, np.nan)
+    )
     difference -= np.nanmedian(difference)  # the methods differ by a constant sky too
     limit = np.nanpercentile(np.abs(difference), 99)
-    wcs = _display_wcs(
-        fits.getheader(mosaics[first].sci_path), _display_factor(a.shape, MAX_DISPLAY_PIXELS)
-    )
+    wcs = _display_wcs(fits.getheader(mosaics[first].sci_path), factor)
     fig = plt.figure(figsize=(8, 7))
     ax = fig.add_subplot(projection=wcs)
     shown = ax.imshow(difference, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -367,7 +324,6 @@ SEAM_COLOUR_LIMIT = 0.5
 
 def exposure_footprints(flt_paths) -> dict[str, np.ndarray]:
     """Each FLT's four corners on the sky (RA, Dec in degrees), by rootname."""
-    import warnings
 
     from astropy.io import fits
     from astropy.wcs import WCS, FITSFixedWarning
