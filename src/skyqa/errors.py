@@ -30,6 +30,10 @@ class PipelineStepError(SkyQAError):
     """A drizzlepac step (AstroDrizzle, TweakReg, tweakback) failed or produced no output."""
 
 
+class UnknownDetectorError(SkyQAError):
+    """An exposure's INSTRUME/DETECTOR is not one skyqa models (`skyqa.detectors`)."""
+
+
 class CacheError(SkyQAError):
     """The on-disk cache cannot be used (unwritable, or an entry is inconsistent)."""
 
