@@ -178,3 +178,32 @@ def test_the_display_wcs_of_block_averages_places_each_block_where_its_pixels_ar
             expected = WCS(header).wcs_pix2world([centre], 0)[0]
             got = shown.wcs_pix2world([[column, row]], 0)[0]
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def test_difference_figure_needs_one_pixel_grid(tmp_path):
+    """Two mosaics on one grid are drawn; on two grids, the figure is left out (judged
+    from the headers, before any pixel is read)."""
+    from types import SimpleNamespace
+
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from skyqa.report.drawing import figure_difference
+
+    def mosaic(name, shape):
+        wcs = WCS(naxis=2)
+        wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        wcs.wcs.crval = [85.0, -2.45]
+        wcs.wcs.crpix = [shape[1] / 2, shape[0] / 2]
+        wcs.wcs.cdelt = [-3.5e-5, 3.5e-5]
+        sci, wht = tmp_path / f"{name}_sci.fits", tmp_path / f"{name}_wht.fits"
+        fits.PrimaryHDU(np.full(shape, 1.0, np.float32), wcs.to_header()).writeto(sci)
+        fits.PrimaryHDU(np.ones(shape, np.float32), wcs.to_header()).writeto(wht)
+        return SimpleNamespace(sci_path=sci, wht_path=wht)
+
+    same = {"match": mosaic("a", (40, 60)), "localmin": mosaic("b", (40, 60))}
+    assert figure_difference(same, tmp_path / "same.png") == tmp_path / "same.png"
+    assert (tmp_path / "same.png").is_file()
+    other = {"match": same["match"], "localmin": mosaic("c", (40, 61))}
+    assert figure_difference(other, tmp_path / "other.png") is None
+    assert not (tmp_path / "other.png").exists()

@@ -179,7 +179,8 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
     if first not in mosaics or second not in mosaics:
         return None
     paths = (mosaics[first].sci_path, mosaics[second].sci_path, mosaics[first].wht_path)
-    if len({fits.getdata(path, header=True)[0].shape for path in paths[:2]}) > 1:
+    header, other = fits.getheader(paths[0]), fits.getheader(paths[1])
+    if any(header[key] != other[key] for key in ("NAXIS1", "NAXIS2")):
         return None
     plt = _pyplot()
     factor, difference = reduced_image(
@@ -187,7 +188,7 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
     )
     difference -= np.nanmedian(difference)  # the methods differ by a constant sky too
     limit = np.nanpercentile(np.abs(difference), 99)
-    wcs = _display_wcs(fits.getheader(mosaics[first].sci_path), factor)
+    wcs = _display_wcs(header, factor)
     fig = plt.figure(figsize=(8, 7))
     ax = fig.add_subplot(projection=wcs)
     shown = ax.imshow(difference, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
