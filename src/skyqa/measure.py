@@ -16,8 +16,9 @@ that overlaps nothing else has an undetermined relative level).
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -231,11 +232,26 @@ def measure_pairs(
     of each exposure's samples are computed once.
     """
     ordered = sorted(exposures, key=lambda exposure: exposure.rootname)
+    pairs = itertools.combinations(range(len(ordered)), 2)
+    return measure_listed_pairs(pairs, ordered.__getitem__, step, min_pixels)
+
+
+def measure_listed_pairs(
+    pairs: Iterable[tuple[int, int]],
+    exposure: Callable[[int], ExposurePixels],
+    step: int = 2,
+    min_pixels: int = 500,
+) -> pd.DataFrame:
+    """Pair statistics (`PAIR_COLUMNS`) of the pairs ``(i, j)`` listed, grouped by their
+    first exposure (whose samples are computed once); ``exposure(i)`` gives exposure ``i``
+    (from memory, or read on demand: `skyqa.overlaps`). Pairs that do not overlap by
+    ``min_pixels`` are left out."""
     rows = []
-    for index, a in enumerate(ordered[:-1]):
+    for i, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
+        a = exposure(i)
         samples = grid_samples(a, step)
-        for b in ordered[index + 1 :]:
-            row = pair_statistics(a, b, step=step, min_pixels=min_pixels, samples=samples)
+        for _, j in group:
+            row = pair_statistics(a, exposure(j), step, min_pixels, samples)
             if row is not None:
                 rows.append(row)
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)

@@ -13,7 +13,6 @@ holding at most `EXPOSURES_HELD` exposures' pixels at once. The parts' tables to
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,9 +29,8 @@ from skyqa.measure import (
     PAIR_COLUMNS,
     ExposurePixels,
     box_outline,
-    grid_samples,
     load_exposure,
-    pair_statistics,
+    measure_listed_pairs,
     parse_bits,
 )
 
@@ -132,15 +130,7 @@ def measure_overlaps(
     caps = sorted((footprint_cap(Path(path)) for path in flt_paths), key=lambda c: c.rootname)
     mine = [(i, j) for i, j in candidate_pairs(caps) if i * parts // len(caps) == part]
     held = _HeldExposures(parse_bits(final_bits), EXPOSURES_HELD)
-    rows = []
-    for i, group in itertools.groupby(mine, key=lambda pair: pair[0]):
-        a = held.get(caps[i].path)
-        samples = grid_samples(a, step)
-        for _, j in group:
-            row = pair_statistics(a, held.get(caps[j].path), step, min_pixels, samples)
-            if row is not None:
-                rows.append(row)
-    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return measure_listed_pairs(mine, lambda i: held.get(caps[i].path), step, min_pixels)
 
 
 def join_parts(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
