@@ -44,7 +44,7 @@ def standin_file(name: str) -> bytes:
     """The stand-in FITS served for a product: FILENAME and ROOTNAME set to its name's."""
     from astropy.io import fits
 
-    kind = "drz" if name.endswith("_drz.fits") else "flt"
+    kind = "drz" if name.endswith(("_drz.fits", "_drc.fits")) else "flt"
     with fits.open(FIXTURES / "files" / f"standin_{kind}.fits") as hdul:
         hdul[0].header["FILENAME"] = name
         hdul[0].header["ROOTNAME"] = name.split("_")[0]
@@ -163,12 +163,15 @@ class FileServer:
 class MastReplay:
     """Install with `install(monkeypatch)`; then steer what astroquery and skyqa get.
 
-    ``listed_sizes`` overrides the product list's ``size`` of some files (by name): MAST's
+    ``field`` names the answers replayed (``caom_filtered_<field>.json``,
+    ``caom_products_<field>.json``). ``listed_sizes`` overrides the product list's
+    ``size`` of some files (by name): MAST's
     listed sizes are catalogue values, not what the file service serves.
     """
 
-    def __init__(self, empty: bool = False):
+    def __init__(self, empty: bool = False, field: str = "horsehead"):
         self.empty = empty
+        self.field = field
         self.requests: list[str] = []
         self.listed_sizes: dict[str, int] = {}
         self.server = FileServer()
@@ -178,7 +181,7 @@ class MastReplay:
         return self.server.names("GET")
 
     def _products(self) -> bytes:
-        document = json.loads((FIXTURES / "caom_products_horsehead.json").read_text())
+        document = json.loads((FIXTURES / f"caom_products_{self.field}.json").read_text())
         for row in document["data"]:
             name = row["productFilename"]
             if name not in self.server.files:
@@ -194,7 +197,7 @@ class MastReplay:
         self.requests.append(service)
         if service == "Mast.Caom.Products":
             return [_Reply(self._products())]
-        name = "caom_filtered_empty.json" if self.empty else "caom_filtered_horsehead.json"
+        name = "caom_filtered_empty.json" if self.empty else f"caom_filtered_{self.field}.json"
         return [_Reply((FIXTURES / name).read_bytes())]
 
     def install(self, monkeypatch) -> MastReplay:

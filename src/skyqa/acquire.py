@@ -29,15 +29,19 @@ class ExposureSet:
     catalog_path: Path | None = None
 
     @classmethod
-    def of_files(cls, directory: Path, paths: list[Path]) -> ExposureSet:
-        """The exposures (``*_flt.fits``) and visit mosaics (``*_drz.fits``) among files,
-        each sorted by name: drizzlepac takes the catalog's epoch from the first exposure
-        and TweakReg's frame from the first DRZ, so the order must not be the archive's."""
+    def of_files(
+        cls, directory: Path, paths: list[Path], kinds: tuple[str, str] = ("flt", "drz")
+    ) -> ExposureSet:
+        """The exposures (``*_flt.fits``; ``*_<kinds[0]>.fits``) and visit mosaics
+        (``*_drz.fits``; ``*_<kinds[1]>.fits``) among files, each sorted by name:
+        drizzlepac takes the catalog's epoch from the first exposure and TweakReg's frame
+        from the first DRZ, so the order must not be the archive's."""
         ordered = sorted(paths, key=lambda path: path.name)
+        exposure, visit = (f"_{kind}.fits" for kind in kinds)
         return cls(
             directory=directory,
-            flt_paths=tuple(path for path in ordered if path.name.endswith("_flt.fits")),
-            visit_drz_paths=tuple(path for path in ordered if path.name.endswith("_drz.fits")),
+            flt_paths=tuple(path for path in ordered if path.name.endswith(exposure)),
+            visit_drz_paths=tuple(path for path in ordered if path.name.endswith(visit)),
         )
 
     def to_record(self) -> dict:
@@ -102,15 +106,17 @@ def acquire_exposures(
     from skyqa import mast
     from skyqa.sandbox import copy_inputs
 
+    detector = field.detector_model
+    kinds = (detector.inputs, detector.drizzled)
     if field.kind == "local":
         paths = local_inputs(field)
         reject_unusable(field, paths)
-        return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
+        return ExposureSet.of_files(workdir, copy_inputs(paths, workdir), kinds)
     query = field.mast
     if download_dir is None or query is None:
         raise ValueError("a mast field needs its [mast] query and a download directory")
     try:
-        paths = mast.fetch(query, download_dir, progress)
+        paths = mast.fetch(query, download_dir, progress, kinds=kinds)
     except NetworkUnavailableError as error:
         manifest = mast.read_manifest(download_dir)
         found = "no manifest.json" if manifest is None else "files missing or changed"
@@ -119,11 +125,20 @@ def acquire_exposures(
             f"{query.proposal_id}) are not in {download_dir} ({found}), and {error} "
             "Fetch them on a machine with network with "
             f"`skyqa fetch {field.name}` (same cache directory), or copy a fetched folder "
-            "there (docs/real-data.md); offline, the synthetic replica runs as "
-            "`pytest --field horsehead-sim`."
+            f"there (docs/real-data.md); {_offline_alternative(field)}."
         ) from error
     reject_unusable(field, paths)
-    return ExposureSet.of_files(workdir, copy_inputs(paths, workdir))
+    return ExposureSet.of_files(workdir, copy_inputs(paths, workdir), kinds)
+
+
+def _offline_alternative(field: FieldSpec) -> str:
+    """What runs offline instead of a real field: its registered replica, if it has one."""
+    from skyqa.field import registered_fields
+
+    replica = f"{field.name}-sim"
+    if replica in registered_fields():
+        return f"offline, the synthetic replica runs as `pytest --field {replica}`"
+    return "offline, a synthetic field runs, e.g. `pytest --field horsehead-sim`"
 
 
 def local_inputs(field: FieldSpec) -> list[Path]:
@@ -141,12 +156,14 @@ def local_inputs(field: FieldSpec) -> list[Path]:
         raise AcquisitionError(
             f"Field {field.name}: [local].directory {directory} is not a folder."
         )
-    flts = sorted(directory.glob("*_flt.fits"))
-    drzs = sorted(directory.glob("*_drz.fits"))
+    detector = field.detector_model
+    flts = sorted(directory.glob(f"*_{detector.inputs}.fits"))
+    drzs = sorted(directory.glob(f"*_{detector.drizzled}.fits"))
     if not flts or not drzs:
         raise AcquisitionError(
-            f"Field {field.name}: {directory} holds {len(flts)} *_flt.fits and {len(drzs)} "
-            "*_drz.fits files; skyqa needs the calibrated exposures and their visit DRZs."
+            f"Field {field.name}: {directory} holds {len(flts)} *_{detector.inputs}.fits and "
+            f"{len(drzs)} *_{detector.drizzled}.fits files; skyqa needs the calibrated "
+            f"{detector.name} exposures and their visit mosaics."
         )
     return [*flts, *drzs]
 
@@ -161,7 +178,8 @@ def reject_unusable(field: FieldSpec, paths: list[Path]) -> None:
     """
     from skyqa.headers import duplicate_rootnames, input_problem
 
-    problems = [problem for problem in map(input_problem, paths) if problem]
+    detector = field.detector_model
+    problems = [problem for path in paths if (problem := input_problem(path, detector))]
     duplicated = "" if problems else duplicate_rootnames(paths)
     if duplicated:
         problems = [duplicated.rstrip(".")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from skyqa.errors import UnknownDetectorError
+from skyqa.errors import UnknownDetectorError, UnsupportedDetectorError
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,22 @@ DETECTORS: dict[tuple[str, str], Detector] = {
 """Every detector skyqa models, by (INSTRUME, DETECTOR)."""
 
 
+def detector_named(name: str) -> Detector:
+    """The model called ``name`` (as a field spec's ``detector`` key gives it, e.g.
+    "WFC3/UVIS"); upper or lower case.
+
+    Raises
+    ------
+    UnknownDetectorError
+        If skyqa models no detector of that name.
+    """
+    for model in DETECTORS.values():
+        if model.name.upper() == name.strip().upper():
+            return model
+    known = ", ".join(model.name for model in DETECTORS.values())
+    raise UnknownDetectorError(f"detector {name!r} is not one skyqa models; it models {known}.")
+
+
 def detector_of(primary: Mapping[str, object], source: str = "the exposure") -> Detector:
     """The model of an exposure's detector, from its primary header's INSTRUME and
     DETECTOR.
@@ -145,3 +161,18 @@ def detector_of(primary: Mapping[str, object], source: str = "the exposure") -> 
             "header, or that the file is a calibrated HST exposure."
         )
     return model
+
+
+def require_pipeline_support(field_name: str, model: Detector) -> None:
+    """Stop before a pipeline step this version cannot do for ``model``'s exposures.
+
+    Fetching and verifying the exposures, and the reference catalog, work for every
+    detector; alignment, drizzling and the checks read one chip. Raises
+    `UnsupportedDetectorError` for a two-chip detector, with one sentence.
+    """
+    if model.n_chips > 1:
+        raise UnsupportedDetectorError(
+            f"Field {field_name} is {model.name}: skyqa fetches and verifies its "
+            f"{model.n_chips}-chip exposures, but this version aligns, drizzles and checks "
+            "one-chip WFC3/IR exposures only (README, Detectors)."
+        )

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.detectors import WFC3_IR, Detector, detector_of
+from skyqa.errors import UnknownDetectorError
 from skyqa.wfc3ir import PLATE_SCALE_ARCSEC
 
 HEADER_KEYWORDS = (
@@ -80,29 +82,40 @@ those skyqa reads: EXPTIME (a file without it is silently dropped), BUNIT (units
 WCSNAME (tweakback), ROOTNAME (the MDRIZSKY table)."""
 
 
-def input_problem(path: Path) -> str | None:
-    """Why an FLT or DRZ cannot go into the pipeline, or None.
+def input_problem(path: Path, detector: Detector = WFC3_IR) -> str | None:
+    """Why an exposure or visit mosaic cannot go into the pipeline, or None.
 
-    The file must open and read to its end (a truncated or corrupt file fails), and an
-    FLT must carry the keywords AstroDrizzle needs.
+    The file must open and read to its end (a truncated or corrupt file fails). An
+    exposure (``*_<detector.inputs>.fits``) must be of ``detector`` (INSTRUME/DETECTOR)
+    and carry the keywords AstroDrizzle needs in its primary header and in every SCI
+    extension the detector has (IDCSCALE too on the two-chip CCDs: stwcs fails without).
     """
     from skyqa.download import fits_problem
 
     problem = fits_problem(path, None)
     if problem is not None:
         return f"{path.name} is {problem}"
-    if not path.name.endswith("_flt.fits"):
+    if not path.name.endswith(f"_{detector.inputs}.fits"):
         return None
+    required_sci = REQUIRED_SCI + (("IDCSCALE",) if detector.n_chips > 1 else ())
     with fits.open(path) as hdul:
         primary = hdul[0].header
-        try:
-            science = hdul["SCI", 1].header
-        except KeyError:
-            return f"{path.name} has no SCI extension"
-    missing = [f"{key} (primary header)" for key in REQUIRED_PRIMARY if key not in primary]
-    missing += [f"{key} (SCI header)" for key in REQUIRED_SCI if key not in science]
+        missing = [f"{key} (primary header)" for key in REQUIRED_PRIMARY if key not in primary]
+        for extension in detector.sci_extensions():
+            try:
+                science = hdul[extension].header
+            except KeyError:
+                return f"{path.name} has no {extension[0]},{extension[1]} extension"
+            where = f"{extension[0]},{extension[1]} header"
+            missing += [f"{key} ({where})" for key in required_sci if key not in science]
     if missing:
         return f"{path.name} lacks {', '.join(missing)}, which AstroDrizzle needs"
+    try:
+        found = detector_of(primary, path.name)
+    except UnknownDetectorError as error:
+        return str(error).rstrip(".")
+    if found is not detector:
+        return f"{path.name} is a {found.name} exposure, not {detector.name} as the field says"
     return None
 
 

@@ -149,13 +149,15 @@ def fetch(
     progress: Callable[[str], None] = lambda message: None,
     observations: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    kinds: tuple[str, str] = ("flt", "drz"),
 ) -> list[Path]:
     """Make ``directory`` hold the field's verified products and their manifest.
 
     Uses the folder as it is when its manifest matches the spec's query and every file
     verifies (no network); otherwise queries MAST and downloads what is missing. The
     products are fetched and returned sorted by file name, and must be the files the spec
-    declares (`expected_problem`).
+    declares (`expected_problem`; ``kinds``: the suffixes of the detector's exposures and
+    visit mosaics, ("flc", "drc") for the CTE-corrected CCD products).
 
     Raises
     ------
@@ -169,13 +171,13 @@ def fetch(
     kept = _verified_entries(directory, manifest) if same_query else {}
     if same_query and len(kept) == len(manifest["files"]):
         paths = sorted(download.path for download in kept.values())
-        problem = expected_problem(spec, [path.name for path in paths])
+        problem = expected_problem(spec, [path.name for path in paths], kinds)
         if problem:
             raise AcquisitionError(f"The files listed in {directory / MANIFEST}: {problem}")
         return paths
     products = query_products(spec, observations)
     products = products[sorted(range(len(products)), key=lambda i: products["productFilename"][i])]
-    problem = expected_problem(spec, [str(name) for name in products["productFilename"]])
+    problem = expected_problem(spec, [str(name) for name in products["productFilename"]], kinds)
     if problem:
         raise AcquisitionError(f"MAST's answer to the [mast] query of the spec: {problem}")
     progress(f"MAST lists {len(products)} products for obs_id {spec.obs_id}")
@@ -214,12 +216,15 @@ def _served_record(download: Download | None) -> dict:
     return {"listed_size": download.listed_size, "validator": download.validator}
 
 
-def expected_problem(spec: MastSpec, names: list[str]) -> str:
+def expected_problem(
+    spec: MastSpec, names: list[str], kinds: tuple[str, str] = ("flt", "drz")
+) -> str:
     """What is wrong with a list of product file names against the spec's declared
-    ``expected_rootnames`` (FLTs) and ``expected_associations`` (visit DRZs); "" if
-    nothing is, or the spec declares none."""
+    ``expected_rootnames`` (exposures, ``*_<kinds[0]>.fits``) and ``expected_associations``
+    (visit mosaics, ``*_<kinds[1]>.fits``); "" if nothing is, or the spec declares none."""
     problems = []
-    for kind, declared in (("flt", spec.expected_rootnames), ("drz", spec.expected_associations)):
+    declarations = zip(kinds, (spec.expected_rootnames, spec.expected_associations), strict=True)
+    for kind, declared in declarations:
         if not declared:
             continue
         found = {rootname_of_name(name) for name in names if name.endswith(f"_{kind}.fits")}

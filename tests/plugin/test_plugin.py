@@ -9,7 +9,10 @@ def test_unknown_field_is_a_usage_error_naming_the_known_fields(pytester):
     result = pytester.runpytest("--field", "no-such-field")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*Unknown field 'no-such-field'. Registered fields: horsehead, horsehead-sim, mini-sim*"]
+        [
+            "*Unknown field 'no-such-field'. Registered fields: horsehead, horsehead-sim,"
+            " m16-uvis, mini-sim*"
+        ]
     )
 
 
@@ -160,14 +163,22 @@ def test_a_selection_builds_only_the_results_its_checks_need(
     assert not list((cache / "mini-sim").glob("mosaic-*"))
 
 
-def test_real_field_without_data_ends_with_one_message(pytester, tmp_path):
-    result = pytester.runpytest("--field", "horsehead", "--skyqa-cache-dir", str(tmp_path))
+@pytest.mark.parametrize(
+    ("name", "offline"),
+    [
+        ("horsehead", "offline, the synthetic replica runs as `pytest --field horsehead-sim`."),
+        ("m16-uvis", "offline, a synthetic field runs, e.g. `pytest --field horsehead-sim`."),
+    ],
+)
+def test_real_field_without_data_ends_with_one_message(pytester, tmp_path, name, offline):
+    result = pytester.runpytest("--field", name, "--skyqa-cache-dir", str(tmp_path))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
-    assert output.count("skyqa cannot check field horsehead") == 1
-    assert f"are not in {tmp_path}/horsehead/mast (no manifest.json)" in output
+    assert output.count(f"skyqa cannot check field {name}") == 1
+    assert f"are not in {tmp_path}/{name}/mast (no manifest.json)" in output
     assert "(no manifest.json), and MAST could not be reached (ConnectionError)." in output
-    assert "`skyqa fetch horsehead`" in output
+    assert f"`skyqa fetch {name}`" in output
+    assert offline in output
     assert "Traceback" not in output
 
 

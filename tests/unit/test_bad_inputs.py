@@ -72,7 +72,7 @@ def test_missing_keyword_is_named(local_field, tmp_path):
     with pytest.raises(
         AcquisitionError,
         match=r"isqa01a1q_flt.fits lacks EXPEND \(primary "
-        r"header\), MEANDARK \(SCI header\), which AstroDrizzle needs",
+        r"header\), MEANDARK \(SCI,1 header\), which AstroDrizzle needs",
     ):
         acquire_exposures(field, tmp_path / "work", lambda message: None)
     assert _digests(folder) == before
@@ -120,3 +120,65 @@ def test_synthetic_field_fits_pass_the_input_check(flt_hdul, tmp_path):
     assert input_problem(tmp_path / "isqa01a1q_flt.fits") is None
     spec = dataclasses.replace(resolve_field("mini-sim"))
     assert spec.astrodrizzle.output_prefix == "f160w"
+
+
+def _two_chip(flt_hdul, detector="UVIS"):
+    """An FLC-like file made from a one-chip FLT: two SCI extensions, UVIS keywords."""
+    hdul = fits.HDUList([hdu.copy() for hdu in flt_hdul if hdu.name in ("PRIMARY", "SCI")])
+    hdul[0].header["DETECTOR"] = detector
+    second = hdul["SCI", 1].copy()
+    second.header["EXTVER"] = 2
+    hdul.append(second)
+    for number in (1, 2):
+        hdul["SCI", number].header["IDCSCALE"] = 0.04
+    return hdul
+
+
+def test_a_two_chip_exposure_is_checked_on_both_chips(flt_hdul, tmp_path):
+    from skyqa.detectors import WFC3_UVIS
+    from skyqa.headers import input_problem
+
+    path = tmp_path / "ick905k5q_flc.fits"
+    hdul = _two_chip(flt_hdul)
+    hdul.writeto(path)
+    assert input_problem(path, WFC3_UVIS) is None
+    del hdul["SCI", 2].header["IDCSCALE"]
+    hdul.writeto(path, overwrite=True)
+    assert input_problem(path, WFC3_UVIS) == (
+        "ick905k5q_flc.fits lacks IDCSCALE (SCI,2 header), which AstroDrizzle needs"
+    )
+    del hdul[-1]
+    hdul.writeto(path, overwrite=True)
+    assert input_problem(path, WFC3_UVIS) == "ick905k5q_flc.fits has no SCI,2 extension"
+
+
+def test_an_exposure_of_another_detector_is_refused(flt_hdul, tmp_path):
+    from skyqa.detectors import ACS_WFC, WFC3_UVIS
+    from skyqa.headers import input_problem
+
+    path = tmp_path / "ick905k5q_flc.fits"
+    _two_chip(flt_hdul).writeto(path)
+    assert input_problem(path, ACS_WFC) == (
+        "ick905k5q_flc.fits is a WFC3/UVIS exposure, not ACS/WFC as the field says"
+    )
+    _two_chip(flt_hdul, detector="IR").writeto(path, overwrite=True)
+    assert input_problem(path, WFC3_UVIS) == (
+        "ick905k5q_flc.fits is a WFC3/IR exposure, not WFC3/UVIS as the field says"
+    )
+
+
+def test_a_two_chip_field_stops_before_alignment_with_one_sentence(tmp_path):
+    from skyqa.errors import UnsupportedDetectorError
+    from skyqa.pipeline import Pipeline
+
+    with (
+        Pipeline(resolve_field("m16-uvis"), tmp_path) as pipeline,
+        pytest.raises(UnsupportedDetectorError) as raised,
+    ):
+        pipeline.alignment()
+    assert str(raised.value) == (
+        "Field m16-uvis is WFC3/UVIS: skyqa fetches and verifies its 2-chip exposures, but "
+        "this version aligns, drizzles and checks one-chip WFC3/IR exposures only (README, "
+        "Detectors)."
+    )
+    assert not list(tmp_path.rglob("*.fits"))

@@ -4,7 +4,7 @@ from skyqa.cli import main
 def test_fields_lists_each_field_with_its_description(capsys):
     assert main(["fields"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["horsehead", "horsehead-sim", "mini-sim"]
+    assert [line.split()[0] for line in lines] == ["horsehead", "horsehead-sim", "m16-uvis", "mini-sim"]
     assert "synthetic" in lines[1]
     assert "Synthetic replica of the Horsehead" in lines[1]
 

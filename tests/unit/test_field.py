@@ -17,8 +17,58 @@ def mini_raw():
     return tomllib.loads(registered_fields()["mini-sim"].read_text())
 
 
-def test_registry_lists_the_three_shipped_fields():
-    assert list(registered_fields()) == ["horsehead", "horsehead-sim", "mini-sim"]
+def test_registry_lists_the_shipped_fields():
+    assert list(registered_fields()) == ["horsehead", "horsehead-sim", "m16-uvis", "mini-sim"]
+
+
+def test_m16_uvis_is_the_notebook_query_of_the_uvis_tiles():
+    spec = resolve_field("m16-uvis")
+    assert (spec.kind, spec.detector) == ("mast", "WFC3/UVIS")
+    assert (spec.detector_model.inputs, spec.detector_model.drizzled) == ("flc", "drc")
+    assert (spec.mast.obs_id, spec.mast.proposal_id, spec.mast.filters) == (
+        "ICK90[5678]*",
+        "13926",
+        ("F657N",),
+    )
+    assert spec.mast.products == ("FLC", "DRC")
+    assert len(spec.mast.expected_rootnames) == 12
+    visits = {name[:6] for name in spec.mast.expected_rootnames}
+    assert visits == {"ick905", "ick906", "ick907", "ick908"}
+    assert spec.visit_ids() == tuple(f"ick90{v}040" for v in "5678")
+    assert (spec.astrodrizzle.final_bits, spec.astrodrizzle.final_scale) == ("64, 16", 0.04)
+    assert spec.astrodrizzle.final_rot == -35.0
+
+
+def test_fields_default_to_wfc3_ir():
+    assert resolve_field("horsehead").detector == "WFC3/IR"
+    assert resolve_field("horsehead-sim").detector_model.n_chips == 1
+
+
+def test_unknown_detector_is_named():
+    raw = dict(resolve_field("m16-uvis").raw, detector="NICMOS/NIC3")
+    with pytest.raises(
+        FieldSpecError,
+        match=r"detector 'NICMOS/NIC3' is not one skyqa models; "
+        r"it models WFC3/IR, WFC3/UVIS, ACS/WFC",
+    ):
+        parse_field_spec(raw, "x.toml")
+
+
+def test_mast_products_must_be_the_detectors_files():
+    raw = resolve_field("m16-uvis").raw
+    raw = dict(raw, mast=dict(raw["mast"], products=["FLT", "DRZ"]))
+    with pytest.raises(
+        FieldSpecError,
+        match=r"\[mast\].products lacks DRC, FLC: WFC3/UVIS "
+        r"exposures are drizzled from \*_flc.fits",
+    ):
+        parse_field_spec(raw, "x.toml")
+
+
+def test_a_synthetic_two_chip_field_is_refused_until_the_simulator_writes_one():
+    raw = dict(resolve_field("mini-sim").raw, detector="ACS/WFC")
+    with pytest.raises(FieldSpecError, match="the simulator writes one-chip WFC3/IR exposures"):
+        parse_field_spec(raw, "x.toml")
 
 
 def test_horsehead_sim_replicates_the_real_program():
@@ -49,7 +99,9 @@ def test_horsehead_is_the_mast_query_of_the_tutorial():
 
 
 def test_unknown_name_lists_the_registered_fields():
-    with pytest.raises(UnknownFieldError, match="Registered fields: horsehead, horsehead-sim"):
+    with pytest.raises(
+        UnknownFieldError, match="Registered fields: horsehead, horsehead-sim, m16-uvis"
+    ):
         resolve_field("no-such-field")
 
 

@@ -22,6 +22,8 @@ PORTAL_PAIRS = [
     ("mast/caom_filtered_horsehead.json", "mast/tests/data/caom.json"),
     ("mast/caom_filtered_empty.json", "mast/tests/data/caom.json"),
     ("mast/caom_products_horsehead.json", "mast/tests/data/products.json"),
+    ("mast/caom_filtered_m16-uvis.json", "mast/tests/data/caom.json"),
+    ("mast/caom_products_m16-uvis.json", "mast/tests/data/products.json"),
 ]
 
 

@@ -246,3 +246,39 @@ def test_unreachable_mast_is_a_network_error():
     # No replay: the test session refuses connections, as a machine with no network does.
     with pytest.raises(NetworkUnavailableError, match=r"MAST could not be reached \(\w+Error\)"):
         mast.query_products(SPEC)
+
+
+def test_m16_uvis_replay_selects_exactly_the_12_flcs_and_4_visit_drcs(monkeypatch, tmp_path):
+    """The WFC3/UVIS query keeps the CALWF3 FLCs and DRCs: not the FLTs and DRZs of the
+    same associations, not the HAP products, not the RAW and ASN files."""
+    from skyqa.acquire import ExposureSet
+
+    field = resolve_field("m16-uvis")
+    monkeypatch.delenv(mast.TOKEN_ENV, raising=False)
+    replay = MastReplay(field="m16-uvis").install(monkeypatch)
+    try:
+        messages = []
+        paths = mast.fetch(field.mast, tmp_path, messages.append, kinds=("flc", "drc"))
+    finally:
+        replay.server.close()
+    assert messages[0] == "MAST lists 16 products for obs_id ICK90[5678]*"
+    exposures = ExposureSet.of_files(tmp_path, paths, ("flc", "drc"))
+    assert [path.name for path in exposures.flt_paths] == [
+        f"{rootname}_flc.fits" for rootname in field.mast.expected_rootnames
+    ]
+    assert [path.name for path in exposures.visit_drz_paths] == [
+        f"{visit}_drc.fits" for visit in field.visit_ids()
+    ]
+    assert sorted(replay.downloads) == sorted(path.name for path in paths)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {entry["product"] for entry in manifest["files"]} == {"FLC", "DRC"}
+
+
+def test_declared_uvis_exposures_are_checked_by_their_own_suffix():
+    spec = resolve_field("m16-uvis").mast
+    names = [f"{rootname}_flc.fits" for rootname in spec.expected_rootnames[:-1]]
+    names += [f"{visit}_drc.fits" for visit in spec.expected_associations]
+    names.append(f"{spec.expected_rootnames[-1]}_flt.fits")  # the uncorrected file instead
+    problem = mast.expected_problem(spec, names, ("flc", "drc"))
+    assert problem.startswith("1 declared FLC(s) missing: ick908ptq. ")
+    assert mast.expected_problem(spec, [*names[:-1], "ick908ptq_flc.fits"], ("flc", "drc")) == ""

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from skyqa.errors import FieldSpecError, UnknownFieldError
+from skyqa.detectors import detector_named
+from skyqa.errors import FieldSpecError, UnknownDetectorError, UnknownFieldError
 from skyqa.field.model import FIELD_KINDS, SECTIONS, SKY_METHODS, FieldSpec, SyntheticSpec
 from skyqa.field.rules import REFUSED_KEYS, RETIRED_KEYS, _check_ranges
 
-_TOP_LEVEL_KEYS = {"name", "description", "kind", *SECTIONS}
+_TOP_LEVEL_KEYS = {"name", "description", "kind", "detector", *SECTIONS}
 
 
 def _type_name(annotation: Any) -> str:
@@ -181,7 +182,34 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         )
     name = _coerce(raw["name"], str, f"{source}: name")
     description = _coerce(raw["description"], str, f"{source}: description")
-    return FieldSpec(name=name, description=description, kind=kind, raw=raw, **sections)
+    detector = _detector(raw, kind, sections, source)
+    return FieldSpec(
+        name=name, description=description, kind=kind, raw=raw, detector=detector, **sections
+    )
+
+
+def _detector(raw: dict[str, Any], kind: str, sections: dict[str, Any], source: str) -> str:
+    """The spec's ``detector`` (default WFC3/IR), by its model's name; a MAST query must
+    ask for that detector's calibrated exposures and visit mosaics."""
+    try:
+        model = detector_named(_coerce(raw.get("detector", "WFC3/IR"), str, f"{source}: detector"))
+    except UnknownDetectorError as error:
+        raise FieldSpecError(f"{source}: {error}") from None
+    if kind == "synthetic" and model.n_chips > 1:
+        raise FieldSpecError(
+            f"{source}: detector {model.name}: the simulator writes one-chip WFC3/IR exposures "
+            "only; two-chip synthetic fields are not built yet."
+        )
+    if kind == "mast":
+        wanted = {model.inputs.upper(), model.drizzled.upper()}
+        missing = sorted(wanted - {name.upper() for name in sections["mast"].products})
+        if missing:
+            raise FieldSpecError(
+                f"{source}: [mast].products lacks {', '.join(missing)}: {model.name} exposures "
+                f"are drizzled from *_{model.inputs}.fits with visit mosaics *_{model.drizzled}"
+                ".fits."
+            )
+    return model.name
 
 
 def _validate_synthetic(spec: SyntheticSpec, source: str) -> None:

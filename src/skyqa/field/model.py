@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from skyqa.detectors import Detector, detector_named
+
 SKY_METHODS: tuple[str, ...] = ("localmin", "match", "globalmin+match", "globalmin")
 """AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
 
@@ -226,6 +228,15 @@ class FieldSpec:
     local: LocalSpec | None = None
     source_path: Path | None = field(default=None, compare=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    detector: str = "WFC3/IR"
+    """The instrument/detector of the field's exposures, as `skyqa.detectors` names it
+    ("WFC3/IR", "WFC3/UVIS", "ACS/WFC"); its model gives the file suffixes, units and
+    defaults the field's checks use."""
+
+    @property
+    def detector_model(self) -> Detector:
+        """The `~skyqa.detectors.Detector` of the field's exposures."""
+        return detector_named(self.detector)
 
     def local_path(self, value: str) -> Path:
         """A path of the [local] section, resolved against the spec file's folder."""
