@@ -92,10 +92,13 @@ def acquire_exposures(
         the message says what is missing, where it looked and how to fetch it.
     """
     if field.kind == "synthetic":
+        import functools
+
         from skyqa.drizzle import drizzle_visit
         from skyqa.simulate import generate_synthetic_field
 
-        generated = generate_synthetic_field(field, workdir, drizzle_visit, progress, workers)
+        visit = functools.partial(drizzle_visit, detector=field.detector_model)
+        generated = generate_synthetic_field(field, workdir, visit, progress, workers)
         return ExposureSet(
             directory=workdir,
             flt_paths=tuple(sorted(generated.flt_paths, key=lambda path: path.name)),
@@ -133,10 +136,11 @@ def acquire_exposures(
 
 def _offline_alternative(field: FieldSpec) -> str:
     """What runs offline instead of a real field: its registered replica, if it has one."""
+    from skyqa.detectors import pipeline_supports
     from skyqa.field import registered_fields
 
     replica = f"{field.name}-sim"
-    if replica in registered_fields():
+    if replica in registered_fields() and pipeline_supports(field.detector_model):
         return f"offline, the synthetic replica runs as `pytest --field {replica}`"
     return "offline, a synthetic field runs, e.g. `pytest --field horsehead-sim`"
 

@@ -14,7 +14,7 @@ def _fields(_: argparse.Namespace) -> int:
 
     for name, path in registered_fields().items():
         spec = load_field_spec(path)
-        print(f"{name:16} {spec.kind:10} {spec.description}")
+        print(f"{name:16} {spec.kind:10} {spec.detector:10} {spec.description}")
     return 0
 
 

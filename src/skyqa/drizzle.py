@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import PipelineStepError
 from skyqa.field import AstroDrizzleSpec
 from skyqa.headers import rootname_of
@@ -46,6 +47,43 @@ ramp fit rejected the hits, and what it left (simulated too) stays in the DRZ.""
 
 MOSAIC_LOG = "astrodrizzle.log"
 
+COSMIC_RAY_STEPS = {
+    "driz_separate": True,
+    "median": True,
+    "blot": True,
+    "driz_cr": True,
+    "combine_type": "minmed",
+    "combine_nhigh": 1,
+    "driz_cr_scale": "1.5 1.2",
+}
+"""AstroDrizzle's cosmic-ray rejection, on for the CCDs: each exposure drizzled alone,
+their median (``minmed``, as the align_mosaics notebook recommends for few exposures),
+blotted back, and the pixels that differ flagged 4096 in the inputs' DQ. The values are
+drizzlepac's own for two to five ACS/WFC or WFC3/UVIS exposures (its HAP single-visit
+parameters, ``pars/hap_pars/svm_parameters/*/*_astrodrizzle_any_n2.json``)."""
+
+VISIT_SKY_METHOD_CCD = "match"
+"""The sky of a CCD visit mosaic, as drizzlepac's single-visit parameters have it: with
+``localmin`` each exposure subtracts the minimum of its own footprint, so on a nebula
+the dithered exposures of one visit subtract different skies, and the cosmic-ray step
+takes the difference for cosmic rays (measured on m16-uvis-sim: a third of the pixels
+flagged 4096 with ``localmin``)."""
+
+
+def visit_drizzle_parameters(detector: Detector) -> dict[str, object]:
+    """How a synthetic field's visit mosaics are made for ``detector``: WFC3/IR as
+    `VISIT_DRIZZLE_PARAMETERS`; the CCDs with cosmic-ray rejection, their ``final_bits``
+    and their own pixel scale (AstroDrizzle's default: the inputs')."""
+    if not detector.cosmic_rays:
+        return dict(VISIT_DRIZZLE_PARAMETERS)
+    return {
+        **VISIT_DRIZZLE_PARAMETERS,
+        **COSMIC_RAY_STEPS,
+        "skymethod": VISIT_SKY_METHOD_CCD,
+        "final_bits": detector.final_bits,
+        "final_scale": None,
+    }
+
 
 def run_astrodrizzle(
     input_names: Sequence[str], output: str, workdir: Path, **parameters: object
@@ -73,15 +111,20 @@ def run_astrodrizzle(
     return log_path
 
 
-def drizzle_visit(flt_paths: Sequence[Path], output: str, workdir: Path) -> Path:
-    """Make a visit mosaic ``<output>_drz.fits`` from FLTs in ``workdir``, as the archive does.
+def drizzle_visit(
+    flt_paths: Sequence[Path], output: str, workdir: Path, detector: Detector = WFC3_IR
+) -> Path:
+    """Make a visit mosaic ``<output>_drz.fits`` (``_drc`` from FLCs) from the exposures
+    in ``workdir``, as the archive does (`visit_drizzle_parameters`).
 
-    The FLTs are drizzled in place (this is how an archive FLT comes to carry the visit's
-    MDRIZSKY); call it only on files the caller owns.
+    The exposures are drizzled in place (this is how an archive FLT comes to carry the
+    visit's MDRIZSKY, and an FLC its cosmic-ray flags); call it only on files the caller
+    owns.
     """
     names = [path.name for path in flt_paths]
-    log_path = run_astrodrizzle(names, output, workdir, **VISIT_DRIZZLE_PARAMETERS)
-    drz_path = workdir / f"{output}_drz.fits"
+    parameters = visit_drizzle_parameters(detector)
+    log_path = run_astrodrizzle(names, output, workdir, **parameters)
+    drz_path = workdir / f"{output}_{detector.drizzled}.fits"
     if not drz_path.is_file():
         raise PipelineStepError(
             f"AstroDrizzle wrote no {drz_path.name} for visit {output}; read {log_path}."

@@ -10,8 +10,8 @@ def test_unknown_field_is_a_usage_error_naming_the_known_fields(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*Unknown field 'no-such-field'. Registered fields: horsehead, horsehead-sim,"
-            " m16-uvis, mini-sim*"
+            "*Unknown field 'no-such-field'. Registered fields: acs-mini-sim, horsehead,"
+            " horsehead-sim, m16-uvis, m16-uvis-sim, mini-sim*"
         ]
     )
 

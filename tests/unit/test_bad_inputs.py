@@ -177,8 +177,8 @@ def test_a_two_chip_field_stops_before_alignment_with_one_sentence(tmp_path):
     ):
         pipeline.alignment()
     assert str(raised.value) == (
-        "Field m16-uvis is WFC3/UVIS: skyqa fetches and verifies its 2-chip exposures, but "
-        "this version aligns, drizzles and checks one-chip WFC3/IR exposures only (README, "
-        "Detectors)."
+        "Field m16-uvis is WFC3/UVIS: skyqa fetches, verifies and simulates its 2-chip "
+        "exposures, but this version aligns, drizzles and checks one-chip WFC3/IR exposures "
+        "only (README, Detectors)."
     )
     assert not list(tmp_path.rglob("*.fits"))

@@ -4,14 +4,21 @@ from skyqa.cli import main
 def test_fields_lists_each_field_with_its_description(capsys):
     assert main(["fields"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["horsehead", "horsehead-sim", "m16-uvis", "mini-sim"]
-    assert "synthetic" in lines[1]
-    assert "Synthetic replica of the Horsehead" in lines[1]
+    assert [line.split()[:3] for line in lines] == [
+        ["acs-mini-sim", "synthetic", "ACS/WFC"],
+        ["horsehead", "mast", "WFC3/IR"],
+        ["horsehead-sim", "synthetic", "WFC3/IR"],
+        ["m16-uvis", "mast", "WFC3/UVIS"],
+        ["m16-uvis-sim", "synthetic", "WFC3/UVIS"],
+        ["mini-sim", "synthetic", "WFC3/IR"],
+    ]
+    assert "synthetic" in lines[2]
+    assert "Synthetic replica of the Horsehead" in lines[2]
 
 
 def test_run_refuses_an_unknown_field(capsys):
     assert main(["run", "no-such-field"]) == 2
-    assert "Registered fields: horsehead" in capsys.readouterr().err
+    assert "Registered fields: acs-mini-sim, horsehead" in capsys.readouterr().err
 
 
 def test_faults_lists_each_fault_with_how_it_is_injected_and_its_size(capsys):

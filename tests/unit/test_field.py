@@ -18,7 +18,14 @@ def mini_raw():
 
 
 def test_registry_lists_the_shipped_fields():
-    assert list(registered_fields()) == ["horsehead", "horsehead-sim", "m16-uvis", "mini-sim"]
+    assert list(registered_fields()) == [
+        "acs-mini-sim",
+        "horsehead",
+        "horsehead-sim",
+        "m16-uvis",
+        "m16-uvis-sim",
+        "mini-sim",
+    ]
 
 
 def test_m16_uvis_is_the_notebook_query_of_the_uvis_tiles():
@@ -65,12 +72,6 @@ def test_mast_products_must_be_the_detectors_files():
         parse_field_spec(raw, "x.toml")
 
 
-def test_a_synthetic_two_chip_field_is_refused_until_the_simulator_writes_one():
-    raw = dict(resolve_field("mini-sim").raw, detector="ACS/WFC")
-    with pytest.raises(FieldSpecError, match="the simulator writes one-chip WFC3/IR exposures"):
-        parse_field_spec(raw, "x.toml")
-
-
 def test_horsehead_sim_replicates_the_real_program():
     spec = resolve_field("horsehead-sim")
     exposures = spec.synthetic.exposures
@@ -100,7 +101,8 @@ def test_horsehead_is_the_mast_query_of_the_tutorial():
 
 def test_unknown_name_lists_the_registered_fields():
     with pytest.raises(
-        UnknownFieldError, match="Registered fields: horsehead, horsehead-sim, m16-uvis"
+        UnknownFieldError,
+        match="Registered fields: acs-mini-sim, horsehead, horsehead-sim, m16-uvis, m16-uvis-sim",
     ):
         resolve_field("no-such-field")
 

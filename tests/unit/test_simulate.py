@@ -167,8 +167,8 @@ def test_truth_round_trips(tmp_path, mini):
         geometries,
         errors,
         scene,
-        {g.rootname: 1 for g in geometries},
-        {g.rootname: arrays.hits for g in geometries},
+        {(g.rootname, g.extver): 1 for g in geometries},
+        {(g.rootname, g.extver): arrays.hits for g in geometries},
         catalog,
     )
     path = tmp_path / "truth.json"

@@ -195,11 +195,6 @@ def _detector(raw: dict[str, Any], kind: str, sections: dict[str, Any], source: 
         model = detector_named(_coerce(raw.get("detector", "WFC3/IR"), str, f"{source}: detector"))
     except UnknownDetectorError as error:
         raise FieldSpecError(f"{source}: {error}") from None
-    if kind == "synthetic" and model.n_chips > 1:
-        raise FieldSpecError(
-            f"{source}: detector {model.name}: the simulator writes one-chip WFC3/IR exposures "
-            "only; two-chip synthetic fields are not built yet."
-        )
     if kind == "mast":
         wanted = {model.inputs.upper(), model.drizzled.upper()}
         missing = sorted(wanted - {name.upper() for name in sections["mast"].products})

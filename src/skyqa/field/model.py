@@ -95,6 +95,18 @@ class SyntheticSpec:
     """Residual cosmic-ray hits per exposure left by the ramp fit, not flagged in DQ."""
     unflagged_snowballs: int = 1
     """IR snowballs per exposure, not flagged in DQ."""
+    zeropoint_ab: float = 25.946
+    """AB magnitude of a star giving 1 e-/s (default: WFC3/IR F160W's, the instrument
+    handbook's); the stars' magnitudes are in this system."""
+    # Two-chip CCD replicas (the spec's detector WFC3/UVIS or ACS/WFC):
+    chip_shape: tuple[int, int] = (0, 0)
+    """(rows, columns) of each chip; (0, 0): the detector's full chip."""
+    pixel_scale_arcsec: float = 0.0
+    """The replica's pixel scale; 0: the detector's. A coarser scale keeps the real
+    footprints (and so the real overlaps) with fewer pixels."""
+    cosmic_ray_fraction_per_ks: float = 0.0
+    """Fraction of a CCD chip's pixels hit by cosmic rays per 1000 s of exposure, left
+    unflagged for AstroDrizzle to find (a few percent on ACS/WFC and WFC3/UVIS)."""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ import numpy as np
 
 from skyqa.errors import AcquisitionError
 from skyqa.field import FieldSpec
+from skyqa.simulate.ccd import build_flc, render_chip
 from skyqa.simulate.files import build_flt
 from skyqa.simulate.geometry import (
     ARCSEC_PER_RAD,
@@ -89,25 +90,28 @@ def _truth_document(
     geometries: list[ExposureGeometry],
     errors: list[PointingError],
     scene: Scene,
-    stars_on: dict[str, int],
-    hits: dict[str, list[dict]],
+    stars_on: dict[tuple[str, int], int],
+    hits: dict[tuple[str, int], list[dict]],
     catalog: Table,
 ) -> dict:
+    """The truth document: one entry per chip of every exposure (``stars_on`` and
+    ``hits`` by (rootname, EXTVER)), the visits' pointing errors, the scene."""
     spec = field.synthetic
     assert spec is not None
     error = np.asarray(catalog["error_mas"])
     return {
         "field": field.name,
         "seed": spec.seed,
-        "units": {"sky": "e-/s per pixel (FLT SCI units)", "angles": "deg", "shifts": "arcsec"},
+        "units": {"sky": "e-/s per pixel", "angles": "deg", "shifts": "arcsec"},
+        "detector": field.detector,
         "target": asdict(field.target),
         "sky_base_e_s": spec.sky_base_e_s,
         "exposures": [
             {
                 **asdict(geometry),
                 "sky_pedestal_e_s": scene.pedestal_e_s[geometry.rootname],
-                "stars_on_detector": stars_on[geometry.rootname],
-                "unflagged_hits": hits[geometry.rootname],
+                "stars_on_detector": stars_on[(geometry.rootname, geometry.extver)],
+                "unflagged_hits": hits[(geometry.rootname, geometry.extver)],
             }
             for geometry in geometries
         ],
@@ -165,20 +169,31 @@ def generate_synthetic_field(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
     ra, dec = field.target.ra_deg, field.target.dec_deg
-    geometries, errors = plan_geometry(spec, ra, dec, rng)
+    detector = field.detector_model
+    geometries, errors = plan_geometry(spec, ra, dec, rng, detector)
     scene = make_scene(spec, geometries, ra, dec, rng)
 
     flt_paths = []
-    stars_on = {}
-    hits = {}
-    for index, geometry in enumerate(geometries, start=1):
-        arrays = render_exposure(geometry, scene, spec, rng)
-        stars_on[geometry.rootname] = arrays.n_stars
-        hits[geometry.rootname] = arrays.hits
-        path = out_dir / f"{geometry.rootname}_flt.fits"
-        build_flt(geometry, arrays, spec, field).writeto(path, overwrite=True)
+    stars_on: dict[tuple[str, int], int] = {}
+    hits: dict[tuple[str, int], list[dict]] = {}
+    exposures = _by_exposure(geometries)
+    for index, chips in enumerate(exposures, start=1):
+        rootname = chips[0].rootname
+        path = out_dir / f"{rootname}_{detector.inputs}.fits"
+        if detector.n_chips == 1:
+            arrays = render_exposure(chips[0], scene, spec, rng)
+            build_flt(chips[0], arrays, spec, field).writeto(path, overwrite=True)
+            drawn = [(arrays.n_stars, arrays.hits)]
+        else:
+            chip_arrays = [render_chip(chip, scene, spec, rng) for chip in chips]
+            build_flc(chips, chip_arrays, spec, field).writeto(path, overwrite=True)
+            drawn = [(chip.n_stars, chip.hits) for chip in chip_arrays]
+        for chip, (n_stars, chip_hits) in zip(chips, drawn, strict=True):
+            stars_on[(rootname, chip.extver)] = n_stars
+            hits[(rootname, chip.extver)] = chip_hits
         flt_paths.append(path)
-        progress(f"simulated {path.name} ({index}/{len(geometries)}, {arrays.n_stars} stars)")
+        stars = sum(n_stars for n_stars, _ in drawn)
+        progress(f"simulated {path.name} ({index}/{len(exposures)}, {stars} stars)")
 
     epoch = decimal_year(float(np.mean([g.expstart_mjd for g in geometries])))
     catalog = reference_catalog(scene, spec, epoch)
@@ -189,10 +204,18 @@ def generate_synthetic_field(
     truth_path.write_text(json.dumps(truth, indent=1))
 
     visits: dict[str, list[Path]] = {}
-    for path, geometry in zip(flt_paths, geometries, strict=True):
-        visits.setdefault(geometry.asn_id.lower(), []).append(path)
+    for path, chips in zip(flt_paths, exposures, strict=True):
+        visits.setdefault(chips[0].asn_id.lower(), []).append(path)
     drz_paths = _drizzle_visits(visits, out_dir, drizzle_visit, progress, workers)
     return SyntheticField(out_dir, tuple(flt_paths), tuple(drz_paths), catalog_path, truth_path)
+
+
+def _by_exposure(geometries: list[ExposureGeometry]) -> list[list[ExposureGeometry]]:
+    """The chips' geometries grouped by exposure, in plan order (chips in file order)."""
+    exposures: dict[str, list[ExposureGeometry]] = {}
+    for geometry in geometries:
+        exposures.setdefault(geometry.rootname, []).append(geometry)
+    return list(exposures.values())
 
 
 def _drizzle_visit_apart(drizzle_visit, members: list[Path], output: str, out_dir: Path) -> Path:
@@ -257,7 +280,7 @@ def load_truth(path: Path) -> Truth:
     exposures = []
     for entry in document["exposures"]:
         values = {key: value for key, value in entry.items() if key in geometry_fields}
-        for key in ("crpix", "ltv", "true_crval", "header_crval", "jitter_mas"):
+        for key in ("crpix", "ltv", "true_crval", "header_crval", "jitter_mas", "shape"):
             if key in values:
                 values[key] = tuple(values[key])
         for key in ("true_cd", "header_cd"):

@@ -18,20 +18,26 @@ from skyqa.simulate.geometry import ExposureGeometry
 from skyqa.simulate.render import ExposureArrays
 
 
-def _primary_header(
-    geometry: ExposureGeometry, spec: SyntheticSpec, field: FieldSpec, orientat: float
-) -> fits.Header:
-    subarray = geometry.naxis != wfc3ir.FULL_FRAME_PIX
-    aperture = f"IRSUB{geometry.naxis}" if subarray else "IR"
+def observation_cards(
+    geometry: ExposureGeometry,
+    spec: SyntheticSpec,
+    field: FieldSpec,
+    orientat: float,
+    extensions: int,
+    suffix: str = "flt",
+) -> list[tuple]:
+    """The primary-header cards every HST exposure has: file, telescope and instrument,
+    target, program, times, pointing (an instrument's own cards follow them)."""
+    detector = field.detector_model
     expend = geometry.expstart_mjd + geometry.exptime / 86400.0
-    cards = [
+    return [
         ("ORIGIN", "skyqa.simulate", "FITS file originator"),
         ("DATE", geometry.date_obs, "date this file was written (yyyy-mm-dd)"),
-        ("NEXTEND", 5, "Number of standard extensions"),
-        ("FILENAME", f"{geometry.rootname}_flt.fits", "name of file"),
+        ("NEXTEND", extensions, "Number of standard extensions"),
+        ("FILENAME", f"{geometry.rootname}_{suffix}.fits", "name of file"),
         ("FILETYPE", "SCI", "type of data found in data file"),
         ("TELESCOP", "HST", "telescope used to acquire data"),
-        ("INSTRUME", "WFC3", "identifier for instrument used to acquire data"),
+        ("INSTRUME", detector.instrument, "identifier for instrument used to acquire data"),
         ("EQUINOX", 2000.0, "equinox of celestial coord. system"),
         ("ROOTNAME", geometry.rootname, "rootname of the observation set"),
         ("IMAGETYP", "EXT", "type of exposure identifier"),
@@ -56,6 +62,35 @@ def _primary_header(
         ("PA_V3", (orientat - 44.59) % 360.0, "position angle of V3-axis of HST (deg)"),
         ("POSTARG1", geometry.postarg1, "POSTARG in axis 1 direction"),
         ("POSTARG2", geometry.postarg2, "POSTARG in axis 2 direction"),
+    ]
+
+
+def association_cards(geometry: ExposureGeometry) -> list[tuple]:
+    """The cards naming the exposure's association (its visit)."""
+    return [
+        ("ASN_ID", geometry.asn_id, "unique identifier assigned to association"),
+        ("ASN_TAB", f"{geometry.asn_id.lower()}_asn.fits", "name of the association table"),
+        ("ASN_MTYP", "EXP-DTH", "Role of the Member in the Association"),
+    ]
+
+
+OFFLINE_REFERENCE_CARDS = [
+    ("IDCTAB", "N/A", "no IDCTAB: SIP distortion in SCI header"),
+    ("DGEOFILE", "N/A", "Distortion correction image"),
+    ("NPOLFILE", "N/A", "origin of non-polynomial distortion model"),
+    ("D2IMFILE", "N/A", "origin of detector to image correction"),
+    ("MDRIZTAB", "N/A", "MultiDrizzle parameter table"),
+]
+"""Reference files set to 'N/A', so drizzlepac needs none (the project's reference notes)."""
+
+
+def _primary_header(
+    geometry: ExposureGeometry, spec: SyntheticSpec, field: FieldSpec, orientat: float
+) -> fits.Header:
+    subarray = geometry.naxis != wfc3ir.FULL_FRAME_PIX
+    aperture = f"IRSUB{geometry.naxis}" if subarray else "IR"
+    cards = observation_cards(geometry, spec, field, orientat, 5)
+    cards += [
         ("OPUS_VER", "HSTDP 2012_3", "data processing software system version"),
         ("CAL_VER", "2.7 (skyqa synthetic)", "CALWF3 code version"),
         ("OBSTYPE", "IMAGING", "observation type - imaging or spectroscopic"),
@@ -89,17 +124,11 @@ def _primary_header(
     cards += [
         ("RPTCORR", "OMIT", "combine individual repeat observations"),
         ("DRIZCORR", "COMPLETE", "drizzle processing"),
-        ("IDCTAB", "N/A", "no IDCTAB: SIP distortion in SCI header"),
-        ("DGEOFILE", "N/A", "Distortion correction image"),
-        ("NPOLFILE", "N/A", "origin of non-polynomial distortion model"),
-        ("D2IMFILE", "N/A", "origin of detector to image correction"),
-        ("MDRIZTAB", "N/A", "MultiDrizzle parameter table"),
+        *OFFLINE_REFERENCE_CARDS,
     ]
     cards += [(key, value, "photometry keyword") for key, value in wfc3ir.F160W_PHOTOMETRY.items()]
+    cards += association_cards(geometry)
     cards += [
-        ("ASN_ID", geometry.asn_id, "unique identifier assigned to association"),
-        ("ASN_TAB", f"{geometry.asn_id.lower()}_asn.fits", "name of the association table"),
-        ("ASN_MTYP", "EXP-DTH", "Role of the Member in the Association"),
         ("CCDAMP", "ABCD", "CCD Amplifier Readout Configuration"),
         ("CCDGAIN", 2.5, "commanded gain of CCD"),
     ]
@@ -118,8 +147,6 @@ def _science_header(
     cd = np.array(geometry.header_cd)
     orientat = wfc3ir.position_angle_of_y(cd)
     good = arrays.dq & wfc3ir.SDQFLAGS == 0
-    good_sci = arrays.sci[good]
-    snr = good_sci / arrays.err[good]
     cards = [
         ("EXTNAME", "SCI", "extension name"),
         ("EXTVER", 1, "extension version number"),
@@ -146,15 +173,7 @@ def _science_header(
         ("SAMPNUM", wfc3ir.SPARS50_NSAMP - 1, "MULTIACCUM sample number"),
         ("SAMPTIME", geometry.exptime, "total integration time (sec)"),
         ("DELTATIM", 50.0, "integration time of this sample (sec)"),
-        ("NGOODPIX", int(good.sum()), "number of good pixels"),
-        ("SDQFLAGS", wfc3ir.SDQFLAGS, "serious data quality flags"),
-        ("GOODMIN", float(good_sci.min()), "minimum value of good pixels"),
-        ("GOODMAX", float(good_sci.max()), "maximum value of good pixels"),
-        ("GOODMEAN", float(good_sci.mean()), "mean value of good pixels"),
-        ("SNRMIN", float(snr.min()), "minimum signal to noise of good pixels"),
-        ("SNRMAX", float(snr.max()), "maximum signal to noise of good pixels"),
-        ("SNRMEAN", float(snr.mean()), "mean value of signal to noise of good pixels"),
-        ("SOFTERRS", 0, "number of soft error pixels (DQF=1)"),
+        *quality_cards(arrays.sci, arrays.err, good, wfc3ir.SDQFLAGS),
         ("MEANDARK", spec.dark_e_s * geometry.exptime, "average of the dark values subtracted"),
         ("MEANBLEV", 14400.0, "average of all bias levels subtracted"),
         ("RADESYS", "ICRS", "Equatorial coordinate system"),
@@ -169,11 +188,29 @@ def _science_header(
     return header
 
 
-def _extension_header(extname: str, bunit: str, geometry: ExposureGeometry) -> fits.Header:
+def quality_cards(sci: np.ndarray, err: np.ndarray, good: np.ndarray, flags: int) -> list[tuple]:
+    """The SCI header's statistics of the good pixels, as calwf3 and calacs write them."""
+    good_sci = sci[good]
+    snr = good_sci / err[good]
+    return [
+        ("NGOODPIX", int(good.sum()), "number of good pixels"),
+        ("SDQFLAGS", flags, "serious data quality flags"),
+        ("GOODMIN", float(good_sci.min()), "minimum value of good pixels"),
+        ("GOODMAX", float(good_sci.max()), "maximum value of good pixels"),
+        ("GOODMEAN", float(good_sci.mean()), "mean value of good pixels"),
+        ("SNRMIN", float(snr.min()), "minimum signal to noise of good pixels"),
+        ("SNRMAX", float(snr.max()), "maximum signal to noise of good pixels"),
+        ("SNRMEAN", float(snr.mean()), "mean value of signal to noise of good pixels"),
+        ("SOFTERRS", 0, "number of soft error pixels (DQF=1)"),
+    ]
+
+
+def extension_header(extname: str, bunit: str, geometry: ExposureGeometry) -> fits.Header:
+    """The header of an ERR, DQ, SAMP or TIME extension (EXTVER: the chip's)."""
     header = fits.Header(
         [
             ("EXTNAME", extname, "extension name"),
-            ("EXTVER", 1, "extension version number"),
+            ("EXTVER", geometry.extver, "extension version number"),
             ("INHERIT", True, "inherit the primary header"),
             ("ROOTNAME", geometry.rootname, "rootname of the observation set"),
             ("EXPNAME", geometry.rootname, "exposure identifier"),
@@ -193,9 +230,9 @@ def build_flt(
         [
             primary,
             fits.ImageHDU(arrays.sci, header=science),
-            fits.ImageHDU(arrays.err, header=_extension_header("ERR", "ELECTRONS/S", geometry)),
-            fits.ImageHDU(arrays.dq, header=_extension_header("DQ", "UNITLESS", geometry)),
-            fits.ImageHDU(arrays.samp, header=_extension_header("SAMP", "UNITLESS", geometry)),
-            fits.ImageHDU(arrays.time, header=_extension_header("TIME", "SECONDS", geometry)),
+            fits.ImageHDU(arrays.err, header=extension_header("ERR", "ELECTRONS/S", geometry)),
+            fits.ImageHDU(arrays.dq, header=extension_header("DQ", "UNITLESS", geometry)),
+            fits.ImageHDU(arrays.samp, header=extension_header("SAMP", "UNITLESS", geometry)),
+            fits.ImageHDU(arrays.time, header=extension_header("TIME", "SECONDS", geometry)),
         ]
     )

@@ -12,6 +12,7 @@ from astropy.io import fits
 from numpy.typing import ArrayLike
 
 from skyqa import wfc3ir
+from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import FieldSpecError
 from skyqa.field import PlannedExposure, SyntheticSpec
 
@@ -173,12 +174,27 @@ class ExposureGeometry:
     header_cd: tuple[tuple[float, float], tuple[float, float]]
     jitter_mas: tuple[float, float] = (0.0, 0.0)
     """This exposure's own pointing error (east, north), on top of its visit's."""
+    shape: tuple[int, int] = (0, 0)
+    """(rows, columns) of the chip described; (0, 0): square, ``naxis`` a side (WFC3/IR)."""
+    chip: int = 1
+    """CCDCHIP of the chip described: a two-chip exposure has one geometry per chip."""
+    extver: int = 1
+    """The chip's SCI extension (EXTVER) in the exposure's file."""
+    sip: bool = True
+    """Whether the header carries the WFC3/IR SIP distortion (the CCD replicas have none:
+    their real solutions' coefficients are not available offline)."""
+
+    @property
+    def rows_columns(self) -> tuple[int, int]:
+        """(rows, columns) of the chip's array."""
+        return (self.shape[0], self.shape[1]) if self.shape[0] else (self.naxis, self.naxis)
 
     def wcs_header(self, which: str = "true") -> fits.Header:
-        """WCS keywords (CD + SIP) of the true or the header WCS."""
+        """WCS keywords (CD, and SIP where the detector has it) of the true or the header
+        WCS."""
         crval = self.true_crval if which == "true" else self.header_crval
         cd = self.true_cd if which == "true" else self.header_cd
-        return sip_wcs_header(crval, np.array(cd), self.crpix, self.naxis)
+        return sip_wcs_header(crval, np.array(cd), self.crpix, self.rows_columns, self.sip)
 
     def wcs(self, which: str = "true") -> WCS:
         """An astropy WCS (with SIP) of the true or the header WCS."""
@@ -188,25 +204,37 @@ class ExposureGeometry:
 
 
 def sip_wcs_header(
-    crval: tuple[float, float], cd: np.ndarray, crpix: tuple[float, float], naxis: int
+    crval: tuple[float, float],
+    cd: np.ndarray,
+    crpix: tuple[float, float],
+    naxis: int | tuple[int, int],
+    sip: bool = True,
 ) -> fits.Header:
-    """WCS keywords in the form drizzlepac needs: CD matrix (not PC) and SIP terms."""
+    """WCS keywords in the form drizzlepac needs: CD matrix (not PC) and, with ``sip``,
+    the WFC3/IR SIP terms. ``naxis``: a square's side, or (rows, columns)."""
+    rows, columns = (naxis, naxis) if isinstance(naxis, int) else naxis
     header = fits.Header()
     header["NAXIS"] = 2
-    header["NAXIS1"] = naxis
-    header["NAXIS2"] = naxis
+    header["NAXIS1"] = columns
+    header["NAXIS2"] = rows
     header["WCSAXES"] = (2, "Number of coordinate axes")
     header["CRPIX1"] = (crpix[0], "Pixel coordinate of reference point")
     header["CRPIX2"] = (crpix[1], "Pixel coordinate of reference point")
     header["CUNIT1"] = ("deg", "Units of coordinate increment and value")
     header["CUNIT2"] = ("deg", "Units of coordinate increment and value")
-    header["CTYPE1"] = ("RA---TAN-SIP", "TAN (gnomonic) projection + SIP distortions")
-    header["CTYPE2"] = ("DEC--TAN-SIP", "TAN (gnomonic) projection + SIP distortions")
+    if not sip:
+        header["CTYPE1"] = ("RA---TAN", "TAN (gnomonic) projection")
+        header["CTYPE2"] = ("DEC--TAN", "TAN (gnomonic) projection")
+    else:
+        header["CTYPE1"] = ("RA---TAN-SIP", "TAN (gnomonic) projection + SIP distortions")
+        header["CTYPE2"] = ("DEC--TAN-SIP", "TAN (gnomonic) projection + SIP distortions")
     header["CRVAL1"] = (float(crval[0]), "[deg] Coordinate value at reference point")
     header["CRVAL2"] = (float(crval[1]), "[deg] Coordinate value at reference point")
     for i in range(2):
         for j in range(2):
             header[f"CD{i + 1}_{j + 1}"] = (float(cd[i, j]), "partial of axis coordinate")
+    if not sip:
+        return header
     header["A_ORDER"] = (wfc3ir.SIP_ORDER, "SIP polynomial order, axis 0, detector to sky")
     for (p, q), value in wfc3ir.SIP_A.items():
         header[f"A_{p}_{q}"] = (value, "SIP distortion coefficient")
@@ -245,21 +273,80 @@ def _observation_times(
     return times
 
 
-def plan_geometry(
-    spec: SyntheticSpec, ra_targ: float, dec_targ: float, rng: np.random.Generator
-) -> tuple[list[ExposureGeometry], list[PointingError]]:
-    """True and header WCS of every planned exposure, and each visit's pointing error.
+@dataclass(frozen=True)
+class ChipLayout:
+    """Where one chip (SCI extension) of a detector sits: its CCDCHIP, array size, CRPIX
+    and LTV, and its centre's offset (pixels, along the detector's y axis) from the
+    aperture reference point the exposure points at."""
 
-    The aperture reference pixel of an exposure points at the target offset by its
-    POSTARGs along the detector axes; the true CD matrix is the real one turned to the
-    exposure's ORIENTAT.
+    extver: int
+    ccdchip: int
+    rows_columns: tuple[int, int]
+    crpix: tuple[float, float]
+    ltv: tuple[float, float]
+    offset_pix: float
+
+
+def pixel_scale_arcsec(spec: SyntheticSpec, detector: Detector) -> float:
+    """The replica's pixel scale: the spec's, else the detector's."""
+    return spec.pixel_scale_arcsec or detector.plate_scale_arcsec
+
+
+def chip_layout(spec: SyntheticSpec, detector: Detector) -> list[ChipLayout]:
+    """The chips of the spec's detector, in file order.
+
+    WFC3/IR: one square (sub)array of ``detector_size`` centred on the detector. The
+    two-chip CCDs: ``[SCI,1]`` (CCDCHIP 2) below ``[SCI,2]`` (CCDCHIP 1) along y, the
+    chip gap between them (its rows scaled to the replica's pixels, so that it spans the
+    same sky), each chip ``chip_shape`` (rows, columns; default the detector's).
     """
-    crpix, ltv = _subarray_geometry(spec.detector_size)
+    if detector.n_chips == 1:
+        crpix, ltv = _subarray_geometry(spec.detector_size)
+        size = (spec.detector_size, spec.detector_size)
+        return [ChipLayout(1, detector.chips[0], size, crpix, ltv, 0.0)]
+    rows, columns = spec.chip_shape if spec.chip_shape[0] else detector.chip_shape
+    scale = detector.plate_scale_arcsec / pixel_scale_arcsec(spec, detector)
+    gap = round(detector.chip_gap_rows * scale)
+    centre = ((columns + 1) / 2.0, (rows + 1) / 2.0)
+    half = (rows + gap) / 2.0
+    return [
+        ChipLayout(extver, ccdchip, (rows, columns), centre, (0.0, 0.0), half * (2 * extver - 3))
+        for extver, ccdchip in enumerate(detector.chips, start=1)
+    ]
+
+
+def cd_matrix(orientat_deg: float, spec: SyntheticSpec, detector: Detector) -> np.ndarray:
+    """The true CD matrix of an exposure at ``orientat_deg``: WFC3/IR's real skewed one
+    turned to it; for the CCDs square pixels of the replica's scale, +y at ORIENTAT and
+    East to the left of North (the sky's parity seen through HST)."""
+    if detector.n_chips == 1:
+        return wfc3ir.cd_for_orientat(orientat_deg)
+    scale = pixel_scale_arcsec(spec, detector) / 3600.0
+    theta = np.deg2rad(orientat_deg)
+    return scale * np.array([[-np.cos(theta), np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+
+
+def plan_geometry(
+    spec: SyntheticSpec,
+    ra_targ: float,
+    dec_targ: float,
+    rng: np.random.Generator,
+    detector: Detector = WFC3_IR,
+) -> tuple[list[ExposureGeometry], list[PointingError]]:
+    """True and header WCS of every chip of every planned exposure (in plan order, chips
+    in file order), and each visit's pointing error.
+
+    The aperture reference point of an exposure points at the target offset by its
+    POSTARGs along the detector axes; the true CD matrix is the detector's turned to the
+    exposure's ORIENTAT (`cd_matrix`); each chip sits at its offset from that point
+    (`chip_layout`). A visit's pointing error moves all its chips together.
+    """
+    layout = chip_layout(spec, detector)
     times = _observation_times(list(spec.exposures), rng)
     mjd_zero = dt.datetime(1858, 11, 17)
     true_pointing = {}
     for exposure in spec.exposures:
-        cd = wfc3ir.cd_for_orientat(exposure.orientat)
+        cd = cd_matrix(exposure.orientat, spec, detector)
         x_axis = cd[:, 0] / np.hypot(*cd[:, 0])
         y_axis = cd[:, 1] / np.hypot(*cd[:, 1])
         offset = exposure.postarg1 * x_axis + exposure.postarg2 * y_axis
@@ -284,32 +371,38 @@ def plan_geometry(
         turn = (1 + error.scale) * wfc3ir.rotation_matrix(error.rotation_deg)
         shift = np.array([error.shift_east_arcsec, error.shift_north_arcsec])
         for member in members:
-            offset, cd = true_pointing[member.rootname]
+            aperture, cd = true_pointing[member.rootname]
             jitter_mas = jitter_rng.normal(0.0, spec.exposure_jitter_mas, size=2)
-            header_offset = centre + turn @ (offset - centre) + shift + jitter_mas / 1000.0
-            true_crval = from_tangent_offsets(offset[0], offset[1], ra_targ, dec_targ)
-            header_crval = from_tangent_offsets(
-                header_offset[0], header_offset[1], ra_targ, dec_targ
-            )
             start = times[member.rootname]
-            geometries.append(
-                ExposureGeometry(
-                    rootname=member.rootname,
-                    asn_id=member.asn_id,
-                    exptime=member.exptime,
-                    date_obs=start.strftime("%Y-%m-%d"),
-                    time_obs=start.strftime("%H:%M:%S"),
-                    expstart_mjd=(start - mjd_zero).total_seconds() / 86400.0,
-                    postarg1=member.postarg1,
-                    postarg2=member.postarg2,
-                    naxis=spec.detector_size,
-                    crpix=crpix,
-                    ltv=ltv,
-                    true_crval=(float(true_crval[0]), float(true_crval[1])),
-                    true_cd=_matrix(cd),
-                    header_crval=(float(header_crval[0]), float(header_crval[1])),
-                    header_cd=_matrix(turn @ cd),
-                    jitter_mas=(float(jitter_mas[0]), float(jitter_mas[1])),
+            for chip in layout:
+                offset = aperture + cd @ np.array([0.0, chip.offset_pix]) * 3600.0
+                header_offset = centre + turn @ (offset - centre) + shift + jitter_mas / 1000.0
+                true_crval = from_tangent_offsets(offset[0], offset[1], ra_targ, dec_targ)
+                header_crval = from_tangent_offsets(
+                    header_offset[0], header_offset[1], ra_targ, dec_targ
                 )
-            )
+                geometries.append(
+                    ExposureGeometry(
+                        rootname=member.rootname,
+                        asn_id=member.asn_id,
+                        exptime=member.exptime,
+                        date_obs=start.strftime("%Y-%m-%d"),
+                        time_obs=start.strftime("%H:%M:%S"),
+                        expstart_mjd=(start - mjd_zero).total_seconds() / 86400.0,
+                        postarg1=member.postarg1,
+                        postarg2=member.postarg2,
+                        naxis=chip.rows_columns[1],
+                        crpix=chip.crpix,
+                        ltv=chip.ltv,
+                        true_crval=(float(true_crval[0]), float(true_crval[1])),
+                        true_cd=_matrix(cd),
+                        header_crval=(float(header_crval[0]), float(header_crval[1])),
+                        header_cd=_matrix(turn @ cd),
+                        jitter_mas=(float(jitter_mas[0]), float(jitter_mas[1])),
+                        shape=chip.rows_columns if detector.n_chips > 1 else (0, 0),
+                        chip=chip.ccdchip,
+                        extver=chip.extver,
+                        sip=detector.n_chips == 1,
+                    )
+                )
     return geometries, errors

@@ -49,12 +49,12 @@ def _add_stars(
 ) -> int:
     """Add the stars that fall on an exposure; return how many did."""
     wcs = geometry.wcs("true")
-    size = image.shape[0]
+    rows, columns = image.shape
     # The SIP polynomial diverges far from the detector: invert it exactly only for stars
     # that the linear WCS puts within the largest distortion (~10 pix) of the array.
     x_linear, y_linear = wcs.wcs_world2pix(scene.stars["ra"], scene.stars["dec"], 0)
-    near = (np.abs(x_linear - size / 2) < size / 2 + 40) & (
-        np.abs(y_linear - size / 2) < size / 2 + 40
+    near = (np.abs(x_linear - columns / 2) < columns / 2 + 40) & (
+        np.abs(y_linear - rows / 2) < rows / 2 + 40
     )
     stars = scene.stars[near]
     if len(stars) == 0:
@@ -65,7 +65,7 @@ def _add_stars(
     placed = 0
     for xs, ys, flux in zip(x, y, stars["flux_e_s"], strict=True):
         half = 12 if flux > 2000 else 8
-        if not (-half <= xs < size + half and -half <= ys < size + half):
+        if not (-half <= xs < columns + half and -half <= ys < rows + half):
             continue
         xi, yi = int(np.round(xs)), int(np.round(ys))
         stamp = flux * _moffat_stamp(
@@ -73,10 +73,10 @@ def _add_stars(
         )
         x0, y0 = xi - half, yi - half
         sx0, sy0 = max(0, -x0), max(0, -y0)
-        sx1 = min(stamp.shape[1], size - x0)
-        sy1 = min(stamp.shape[0], size - y0)
+        sx1 = min(stamp.shape[1], columns - x0)
+        sy1 = min(stamp.shape[0], rows - y0)
         image[y0 + sy0 : y0 + sy1, x0 + sx0 : x0 + sx1] += stamp[sy0:sy1, sx0:sx1]
-        placed += int(0 <= xs < size and 0 <= ys < size)
+        placed += int(0 <= xs < columns and 0 <= ys < rows)
     return placed
 
 
@@ -86,14 +86,16 @@ def _nebula_image(geometry: ExposureGeometry, scene: Scene) -> np.ndarray:
     The nebula varies on scales of tens of arcsec, so an 8-pixel grid with cubic
     interpolation is exact to far below the noise.
     """
-    size = geometry.naxis
+    rows, columns = geometry.rows_columns
     step = 8
-    coarse = np.arange(0, size + step, step, dtype=float)
-    gx, gy = np.meshgrid(coarse, coarse)
+    gx, gy = np.meshgrid(
+        np.arange(0, columns + step, step, dtype=float),
+        np.arange(0, rows + step, step, dtype=float),
+    )
     ra, dec = geometry.wcs("true").all_pix2world(gx.ravel(), gy.ravel(), 0)
     east, north = tangent_offsets(ra, dec, scene.ra_targ, scene.dec_targ)
     values = scene.nebula_e_s(east, north).reshape(gx.shape)
-    yy, xx = np.mgrid[0:size, 0:size] / step
+    yy, xx = np.mgrid[0:rows, 0:columns] / step
     from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
 
     return ndimage.map_coordinates(values, [yy, xx], order=3, mode="nearest")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skyqa import wfc3ir
 from skyqa.field import SyntheticSpec
 
 if TYPE_CHECKING:
@@ -76,8 +75,8 @@ def _footprint_radius_arcsec(geometries: list[ExposureGeometry], ra0: float, dec
     radius = 0.0
     for geometry in geometries:
         wcs = geometry.wcs("true")
-        edge = [0.5, geometry.naxis + 0.5]
-        corners_x, corners_y = np.meshgrid(edge, edge)
+        rows, columns = geometry.rows_columns
+        corners_x, corners_y = np.meshgrid([0.5, columns + 0.5], [0.5, rows + 0.5])
         ra, dec = wcs.all_pix2world(corners_x.ravel(), corners_y.ravel(), 1)
         east, north = tangent_offsets(ra, dec, ra0, dec0)
         radius = max(radius, float(np.max(np.hypot(east, north))))
@@ -112,7 +111,7 @@ def make_scene(
             "dec": dec,
             "mag_f160w": mag,
             "gaia_g": mag + rng.uniform(*GAIA_COLOUR_RANGE, size=spec.n_stars),
-            "flux_e_s": 10 ** (-0.4 * (mag - wfc3ir.F160W_AB_ZEROPOINT)),
+            "flux_e_s": 10 ** (-0.4 * (mag - spec.zeropoint_ab)),
         }
     )
     motion = np.random.default_rng([spec.seed, STREAM_MOTION])
