@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import PipelineStepError
 from skyqa.field import TweakRegSpec
 from skyqa.sandbox import console_to, copy_inputs, working_directory
@@ -216,9 +217,14 @@ class AlignmentResult:
         )
 
 
-def _tweakreg_parameters(params: TweakRegSpec) -> dict:
+def _tweakreg_parameters(params: TweakRegSpec, detector: Detector) -> dict:
+    """The field's TweakReg parameters, with what its detector's visit mosaics need
+    (`Detector.tweakreg`, `Detector.imagefind`: the two-chip CCDs' looser matching
+    tolerance and sharpness/roundness cuts)."""
+    imagefind = {"threshold": params.threshold, "conv_width": params.conv_width}
     return {
-        "imagefindcfg": {"threshold": params.threshold, "conv_width": params.conv_width},
+        **detector.tweakreg,
+        "imagefindcfg": {**imagefind, **detector.imagefind},
         "refcat": CATALOG_FILE,
         "minobj": params.minobj,
         "searchrad": params.searchrad,
@@ -243,6 +249,7 @@ def align_visits(
     catalog: Table,
     params: TweakRegSpec,
     workdir: Path,
+    detector: Detector = WFC3_IR,
 ) -> AlignmentResult:
     """Align the visit DRZs to ``catalog`` and carry each fit back to its FLTs.
 
@@ -254,6 +261,8 @@ def align_visits(
         Reference catalog with columns ra, dec (deg) and optionally mag.
     params : TweakRegSpec
         TweakReg parameters of the field.
+    detector : Detector
+        The exposures' detector (its own TweakReg needs, `_tweakreg_parameters`).
     workdir : Path
         A new directory for this step.
 
@@ -281,7 +290,7 @@ def align_visits(
 
             orig_wcs_names = {name: str(headers[name]["WCSNAME"]) for name in names}
             tweakreg.TweakReg(
-                names, updatehdr=True, runfile=LOG_FILE, **_tweakreg_parameters(params)
+                names, updatehdr=True, runfile=LOG_FILE, **_tweakreg_parameters(params, detector)
             )
             if not (workdir / SHIFT_FILE).is_file():
                 raise PipelineStepError(f"TweakReg wrote no shift file {SHIFT_FILE}")
@@ -321,7 +330,11 @@ def align_visits(
 
 
 def verify_alignment(
-    aligned_drz_paths: Sequence[Path], catalog_path: Path, params: TweakRegSpec, workdir: Path
+    aligned_drz_paths: Sequence[Path],
+    catalog_path: Path,
+    params: TweakRegSpec,
+    workdir: Path,
+    detector: Detector = WFC3_IR,
 ) -> pd.DataFrame:
     """TweakReg with ``updatehdr=False`` on copies of the updated DRZs: what is left to fit.
 
@@ -351,7 +364,7 @@ def verify_alignment(
     copy_inputs([catalog_path], workdir)
     log_path = workdir / LOG_FILE
     parameters = {
-        **_tweakreg_parameters(params),
+        **_tweakreg_parameters(params, detector),
         "outshifts": RESIDUAL_SHIFT_FILE,
         "outwcs": "residual_shifts_wcs.fits",
     }

@@ -44,6 +44,9 @@ class Detector:
     drizzled: str
     final_bits: str
     tweakreg: Mapping[str, object] = field(default_factory=dict)
+    """TweakReg parameters this detector's visit mosaics need beyond the field's."""
+    imagefind: Mapping[str, object] = field(default_factory=dict)
+    """TweakReg ``imagefindcfg`` settings this detector's visit mosaics need."""
 
     @property
     def n_chips(self) -> int:
@@ -101,7 +104,8 @@ WFC3_UVIS = Detector(
     # On two-chip visit mosaics: the first histogram shift was a pixel off at the default
     # tolerance, and leftover cosmic rays made hundreds of false sources without the
     # sharpness/roundness cuts (measured; the project's reference notes).
-    tweakreg={"tolerance": 3.0, "use_sharp_round": True},
+    tweakreg={"tolerance": 3.0},
+    imagefind={"use_sharp_round": True},
 )
 ACS_WFC = Detector(
     name="ACS/WFC",
@@ -116,7 +120,8 @@ ACS_WFC = Detector(
     inputs="flc",
     drizzled="drc",
     final_bits="64, 16",
-    tweakreg={"tolerance": 3.0, "use_sharp_round": True},
+    tweakreg={"tolerance": 3.0},
+    imagefind={"use_sharp_round": True},
 )
 
 DETECTORS: dict[tuple[str, str], Detector] = {

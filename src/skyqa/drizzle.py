@@ -70,6 +70,20 @@ takes the difference for cosmic rays (measured on m16-uvis-sim: a third of the p
 flagged 4096 with ``localmin``)."""
 
 
+def require_true_footprints(detector: Detector, skymethod: str) -> None:
+    """Stop before AstroDrizzle matches the skies of non-square chips over footprints the
+    installed spherical_geometry draws transposed (`skyqa.footprints`)."""
+    if "match" not in skymethod or detector.chip_shape[0] == detector.chip_shape[1]:
+        return
+    from skyqa.footprints import footprint_problem
+
+    problem = footprint_problem()
+    if problem:
+        raise PipelineStepError(
+            f"Not drizzling {detector.name} exposures with {skymethod}: {problem}"
+        )
+
+
 def visit_drizzle_parameters(detector: Detector) -> dict[str, object]:
     """How a synthetic field's visit mosaics are made for ``detector``: WFC3/IR as
     `VISIT_DRIZZLE_PARAMETERS`; the CCDs with cosmic-ray rejection, their ``final_bits``
@@ -123,6 +137,7 @@ def drizzle_visit(
     """
     names = [path.name for path in flt_paths]
     parameters = visit_drizzle_parameters(detector)
+    require_true_footprints(detector, str(parameters["skymethod"]))
     log_path = run_astrodrizzle(names, output, workdir, **parameters)
     drz_path = workdir / f"{output}_{detector.drizzled}.fits"
     if not drz_path.is_file():
@@ -222,15 +237,38 @@ def method_directory_name(skymethod: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", skymethod)
 
 
-def read_mdrizsky(flt_paths: Sequence[Path]) -> pd.DataFrame:
-    """MDRIZSKY (e-/s) of each FLT's first SCI extension; NaN where the keyword is absent."""
+def read_mdrizsky(flt_paths: Sequence[Path], detector: Detector = WFC3_IR) -> pd.DataFrame:
+    """MDRIZSKY of each exposure in e-/s; NaN where the keyword is absent.
+
+    ``mdrizsky_e_s`` is the value of the first SCI extension. AstroDrizzle writes MDRIZSKY
+    in the exposure's own units, electrons on the CCDs, so it is divided by EXPTIME there
+    (`Detector.rate`). A two-chip detector's table adds ``chip_spread_e_s``: the largest
+    difference between its chips' values (AstroDrizzle applies one sky to all chips of an
+    exposure; NaN if a chip lacks the keyword).
+    """
     rows = []
     for path in flt_paths:
         with fits.open(path) as hdul:
-            rootname = rootname_of(hdul[0].header, path)
-            value = hdul["SCI", 1].header.get("MDRIZSKY", np.nan)
-        rows.append({"rootname": rootname, "mdrizsky_e_s": float(value)})
-    return pd.DataFrame(rows, columns=["rootname", "mdrizsky_e_s"])
+            primary = hdul[0].header
+            rootname = rootname_of(primary, path)
+            exptime = float(primary.get("EXPTIME", np.nan))
+            values = [
+                _rate(detector, hdul[extension].header.get("MDRIZSKY", np.nan), exptime)
+                for extension in detector.sci_extensions()
+            ]
+        row = {"rootname": rootname, "mdrizsky_e_s": values[0]}
+        if detector.n_chips > 1:
+            row["chip_spread_e_s"] = float(np.max(values) - np.min(values))
+        rows.append(row)
+    columns = ["rootname", "mdrizsky_e_s"] + (["chip_spread_e_s"] if detector.n_chips > 1 else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rate(detector: Detector, value: float, exptime: float) -> float:
+    """A header's sky as e-/s; NaN stays NaN (a missing keyword, or no usable EXPTIME)."""
+    if not np.isfinite(value) or (detector.in_electrons and not exptime > 0):
+        return float("nan")
+    return detector.rate(value, exptime)
 
 
 def drizzle_mosaic(
@@ -238,6 +276,7 @@ def drizzle_mosaic(
     skymethod: str,
     spec: AstroDrizzleSpec,
     workdir: Path,
+    detector: Detector = WFC3_IR,
 ) -> Mosaic:
     """Drizzle the aligned FLTs into one mosaic with one sky method, on fresh copies.
 
@@ -251,6 +290,10 @@ def drizzle_mosaic(
         The field's AstroDrizzle parameters.
     workdir : Path
         A new directory for this run.
+    detector : Detector
+        The exposures' detector: on the CCDs cosmic rays are rejected
+        (`COSMIC_RAY_STEPS`, every sky method finding its own) and the outputs are
+        ``_drc``.
 
     Returns
     -------
@@ -261,6 +304,7 @@ def drizzle_mosaic(
     PipelineStepError
         If AstroDrizzle fails or writes no science or weight image.
     """
+    require_true_footprints(detector, skymethod)
     copies = copy_inputs(aligned_flt_paths, workdir)
     parameters = {
         "preserve": spec.preserve,
@@ -277,19 +321,20 @@ def drizzle_mosaic(
         "final_rot": spec.final_rot,
         "final_scale": spec.final_scale,
         "clean": True,
+        **(COSMIC_RAY_STEPS if detector.cosmic_rays else {}),
     }
     log_path = run_astrodrizzle(
         [path.name for path in copies], spec.output_prefix, workdir, **parameters
     )
-    sci_path = workdir / f"{spec.output_prefix}_drz_sci.fits"
-    wht_path = workdir / f"{spec.output_prefix}_drz_wht.fits"
+    sci_path = workdir / f"{spec.output_prefix}_{detector.drizzled}_sci.fits"
+    wht_path = workdir / f"{spec.output_prefix}_{detector.drizzled}_wht.fits"
     missing = [path.name for path in (sci_path, wht_path) if not path.is_file()]
     if missing:
         raise PipelineStepError(
             f"AstroDrizzle ({skymethod}) wrote no {', '.join(missing)} in {workdir}; "
             f"read {log_path}."
         )
-    mdrizsky = read_mdrizsky(copies)
+    mdrizsky = read_mdrizsky(copies, detector)
     for copy in copies:
         copy.unlink()
     return Mosaic(
@@ -314,7 +359,9 @@ def mdrizsky_by_method(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
 
 
 FALLBACK_MARKER = "Reverting sky computation"
-_APPLIED_SKY = re.compile(r"Applying sky value of\s+(\S+)\s+to\s+(\S+?)_flt\.fits\[sci,\d+\]", re.I)
+_APPLIED_SKY = re.compile(
+    r"Applying sky value of\s+(\S+)\s+to\s+(\S+?)_fl[tc]\.fits\[sci,\d+\]", re.I
+)
 
 
 def fallback_lines(log_text: str) -> list[str]:
@@ -325,8 +372,8 @@ def fallback_lines(log_text: str) -> list[str]:
 def applied_sky_values(log_text: str) -> dict[str, float]:
     """Sky (data units) AstroDrizzle logged as subtracted while drizzling, per rootname.
 
-    Read from its ``Applying sky value of X to <rootname>_flt.fits[sci,1]`` lines; the
-    last value logged for an exposure wins.
+    Read from its ``Applying sky value of X to <rootname>_flt.fits[sci,1]`` lines (``_flc``
+    for the CCDs, one line per chip); the last value logged for an exposure wins.
     """
     values = {}
     for match in _APPLIED_SKY.finditer(log_text):

@@ -69,7 +69,9 @@ def _build_alignment(field, fault, exposures, reference, workdir: Path) -> dict:
     paths = [*exposures.flt_paths, *exposures.visit_drz_paths]
     paths = _fault_inputs(fault, field, ALIGNMENT, paths, workdir)
     flts, drzs = paths[: len(exposures.flt_paths)], paths[len(exposures.flt_paths) :]
-    return align_visits(flts, drzs, reference.table, field.tweakreg, workdir).to_record()
+    return align_visits(
+        flts, drzs, reference.table, field.tweakreg, workdir, field.detector_model
+    ).to_record()
 
 
 def _load_alignment(entry: CacheEntry):
@@ -99,7 +101,7 @@ def _read_table(dtypes: dict, name: str, entry: CacheEntry) -> pd.DataFrame:
 def _build_residuals(field, fault, drz_paths, catalog_path, workdir: Path) -> dict:
     from skyqa.align import RESIDUAL_SHIFT_FILE, verify_alignment
 
-    verify_alignment(drz_paths, catalog_path, field.tweakreg, workdir)
+    verify_alignment(drz_paths, catalog_path, field.tweakreg, workdir, field.detector_model)
     return {"shift_file": RESIDUAL_SHIFT_FILE}
 
 
@@ -181,7 +183,9 @@ def _build_mosaic(field, fault, flt_paths, workdir: Path, *, stage: str, skymeth
     from skyqa.drizzle import drizzle_mosaic
 
     paths = _fault_inputs(fault, field, stage, flt_paths, workdir)
-    return drizzle_mosaic(paths, skymethod, field.astrodrizzle, workdir).to_record()
+    return drizzle_mosaic(
+        paths, skymethod, field.astrodrizzle, workdir, field.detector_model
+    ).to_record()
 
 
 def _load_mosaic(entry: CacheEntry):
