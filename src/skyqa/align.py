@@ -33,6 +33,7 @@ from astropy.io import fits
 from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import PipelineStepError
 from skyqa.field import TweakRegSpec
+from skyqa.headers import sci_headers
 from skyqa.sandbox import console_to, copy_inputs, working_directory
 
 if TYPE_CHECKING:
@@ -121,8 +122,8 @@ def wcs_record(headers: Mapping[str, fits.Header], stage: str) -> pd.DataFrame:
 
 
 def read_wcs_record(paths: Sequence[Path], stage: str) -> pd.DataFrame:
-    """`wcs_record` of each file's first SCI extension."""
-    return wcs_record({path.name: fits.getheader(path, ("SCI", 1)) for path in paths}, stage)
+    """`wcs_record` of every SCI extension of each file (`skyqa.headers.chip_name`)."""
+    return wcs_record(sci_headers(paths), stage)
 
 
 def signed_rotation(rotation_deg: pd.Series) -> pd.Series:
@@ -138,14 +139,17 @@ def save_sci_headers(headers: Mapping[str, fits.Header], directory: Path) -> Non
 
 
 def drz_members(drz_path: Path) -> list[str]:
-    """FLT file names a DRZ was drizzled from (its D00nDATA keywords, build=True output)."""
+    """FLT file names a DRZ was drizzled from (its D00nDATA keywords, build=True output;
+    once each: a two-chip exposure is listed once per chip there)."""
     header = fits.getheader(drz_path, 0)
-    names = []
+    names: list[str] = []
     for index in range(1, 1000):
         value = header.get(f"D{index:03d}DATA")
         if value is None:
             break
-        names.append(str(value).split("[")[0])
+        name = str(value).split("[")[0]
+        if name not in names:
+            names.append(name)
     return names
 
 
@@ -179,7 +183,8 @@ class AlignmentResult:
     headers_before: Path
 
     def headers_before_update(self, name: str) -> fits.Header:
-        """The SCI header of a DRZ or FLT (by file name) as it was before alignment."""
+        """The SCI header of a DRZ or FLT (by file name; by `skyqa.headers.chip_name` for
+        the other chips of a two-chip exposure) as it was before alignment."""
         return fits.Header.fromtextfile(self.headers_before / f"{name}.hdr")
 
     @property
@@ -279,7 +284,7 @@ def align_visits(
     drzs = copy_inputs(visit_drz_paths, workdir)
     write_tweakreg_catalog(catalog, workdir / CATALOG_FILE)
     log_path = workdir / LOG_FILE
-    headers = {path.name: fits.getheader(path, ("SCI", 1)) for path in [*drzs, *flts]}
+    headers = sci_headers([*drzs, *flts])
     wcs_before = wcs_record(headers, "before")
     save_sci_headers(headers, workdir / HEADERS_BEFORE_DIR)
     names = [path.name for path in drzs]

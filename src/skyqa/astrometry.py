@@ -25,6 +25,7 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.align import AlignmentResult, drz_members
+from skyqa.headers import chip_name, sci_headers
 from skyqa.names import visit_of
 
 if TYPE_CHECKING:
@@ -175,12 +176,16 @@ class AlignmentPlacement:
 def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacement:
     """`tweakback_moves` of every FLT of every visit DRZ, and, given the injected truth
     (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT."""
-    aligned = {
-        path.name: fits.getheader(path, ("SCI", 1)) for path in alignment.aligned_flt_paths
-    }  # each FLT's header after tweakback, read once for both measurements
+    # Each FLT's SCI headers after tweakback (every chip: `chip_name`), read once for both.
+    aligned = sci_headers(alignment.aligned_flt_paths)
     rows = []
     for drz in alignment.visit_drz_paths:
-        members = drz_members(drz)
+        members = [
+            chip
+            for name in drz_members(drz)
+            for chip in aligned
+            if chip == name or chip.startswith(f"{name}[")
+        ]
         rows += tweakback_moves(
             visit_of(drz.name),
             alignment.headers_before_update(drz.name),
@@ -191,18 +196,21 @@ def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacem
     tweakback = pd.DataFrame(rows, columns=TWEAKBACK_COLUMNS)
     if truth is None:
         return AlignmentPlacement(tweakback, None)
-    by_rootname = {name[:9]: header for name, header in aligned.items()}
+    files = {path.name[:9]: path.name for path in alignment.aligned_flt_paths}
+    chips = any(geometry.shape[0] for geometry in truth.exposures)
     truth_rows = [
         {
             "visit": geometry.asn_id.lower(),
             "rootname": geometry.rootname,
             "rms_mas": truth_offset_mas(
-                by_rootname[geometry.rootname],
+                aligned[chip_name(files[geometry.rootname], geometry.extver)],
                 geometry.wcs_header("true"),
                 truth.distortion,
                 geometry.ltv,
             ),
+            **({"chip": geometry.chip} if chips else {}),
         }
         for geometry in truth.exposures
     ]
-    return AlignmentPlacement(tweakback, pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS))
+    columns = [*TRUTH_COLUMNS, "chip"] if chips else TRUTH_COLUMNS
+    return AlignmentPlacement(tweakback, pd.DataFrame(truth_rows, columns=columns))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from skyqa.errors import FieldSpecError
 from skyqa.field import BaselineSpec, FieldSpec
-from skyqa.metrics import KEY_COLUMNS
+from skyqa.metrics import key_columns
 from skyqa.verdict import Verdict, is_finite
 
 DISTANCE_CHECK = "Largest distance from the baseline"
@@ -105,7 +105,7 @@ def check_table_against_baseline(
     )
     numeric = table.select_dtypes(include=[np.number])
     nan_cells = [
-        f"{table.loc[row, KEY_COLUMNS[name]].tolist()}:{column}"
+        f"{table.loc[row, key_columns(name, table)].tolist()}:{column}"
         for column in numeric.columns
         for row in numeric.index[~np.isfinite(numeric[column].to_numpy(dtype=float))]
     ]
@@ -139,7 +139,7 @@ def check_table_against_baseline(
             item=name,
         )
     )
-    keys = KEY_COLUMNS[name]
+    keys = key_columns(name, table)
     current_rows = {tuple(row) for row in table[keys].astype(str).to_numpy()}
     if set(keys) <= set(baseline.columns):
         baseline_rows = {tuple(row) for row in baseline[keys].astype(str).to_numpy()}

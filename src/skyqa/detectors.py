@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from skyqa.errors import UnknownDetectorError, UnsupportedDetectorError
+from skyqa.errors import UnknownDetectorError
 
 
 @dataclass(frozen=True)
@@ -166,24 +166,3 @@ def detector_of(primary: Mapping[str, object], source: str = "the exposure") -> 
             "header, or that the file is a calibrated HST exposure."
         )
     return model
-
-
-def pipeline_supports(model: Detector) -> bool:
-    """Whether this version's pipeline aligns, drizzles and checks ``model``'s exposures
-    (fetching, verifying and simulating them works for every model)."""
-    return model.n_chips == 1
-
-
-def require_pipeline_support(field_name: str, model: Detector) -> None:
-    """Stop before a pipeline step this version cannot do for ``model``'s exposures.
-
-    Fetching, verifying or simulating the exposures, and the reference catalog, work
-    for every detector; alignment, drizzling and the checks read one chip. Raises
-    `UnsupportedDetectorError` for a two-chip detector, with one sentence.
-    """
-    if not pipeline_supports(model):
-        raise UnsupportedDetectorError(
-            f"Field {field_name} is {model.name}: skyqa fetches, verifies and simulates its "
-            f"{model.n_chips}-chip exposures, but this version aligns, drizzles and checks "
-            "one-chip WFC3/IR exposures only (README, Detectors)."
-        )

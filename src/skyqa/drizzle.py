@@ -9,6 +9,7 @@ already carry, so a copy shared between methods would leak one method into anoth
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,18 +71,16 @@ takes the difference for cosmic rays (measured on m16-uvis-sim: a third of the p
 flagged 4096 with ``localmin``)."""
 
 
-def require_true_footprints(detector: Detector, skymethod: str) -> None:
-    """Stop before AstroDrizzle matches the skies of non-square chips over footprints the
-    installed spherical_geometry draws transposed (`skyqa.footprints`)."""
-    if "match" not in skymethod or detector.chip_shape[0] == detector.chip_shape[1]:
-        return
-    from skyqa.footprints import footprint_problem
+def sky_footprints(detector: Detector, skymethod: str) -> contextlib.AbstractContextManager:
+    """Where skymatch intersects footprints (``match``, ``globalmin+match``) of non-square
+    chips, draw them right (`skyqa.footprints.true_footprints`); anything else as it is
+    (WFC3/IR's square arrays are never touched)."""
+    rows, columns = detector.chip_shape
+    if "match" not in skymethod or rows == columns:
+        return contextlib.nullcontext()
+    from skyqa.footprints import true_footprints
 
-    problem = footprint_problem()
-    if problem:
-        raise PipelineStepError(
-            f"Not drizzling {detector.name} exposures with {skymethod}: {problem}"
-        )
+    return true_footprints()
 
 
 def visit_drizzle_parameters(detector: Detector) -> dict[str, object]:
@@ -137,8 +136,8 @@ def drizzle_visit(
     """
     names = [path.name for path in flt_paths]
     parameters = visit_drizzle_parameters(detector)
-    require_true_footprints(detector, str(parameters["skymethod"]))
-    log_path = run_astrodrizzle(names, output, workdir, **parameters)
+    with sky_footprints(detector, str(parameters["skymethod"])):
+        log_path = run_astrodrizzle(names, output, workdir, **parameters)
     drz_path = workdir / f"{output}_{detector.drizzled}.fits"
     if not drz_path.is_file():
         raise PipelineStepError(
@@ -148,6 +147,24 @@ def drizzle_visit(
 
 
 MDRIZSKY_TABLE = "mdrizsky.csv"
+COSMIC_RAY_TABLE = "cosmic_rays.csv"
+DQ_COSMIC_RAY = 4096
+"""The DQ bit AstroDrizzle's driz_cr sets on the pixels it rejects."""
+
+
+def read_cosmic_ray_flags(flt_paths: Sequence[Path]) -> pd.DataFrame:
+    """Per chip of every exposure (``rootname``, ``chip``: CCDCHIP), the fraction of its
+    pixels flagged `DQ_COSMIC_RAY` (``flagged_fraction``)."""
+    rows = []
+    for path in flt_paths:
+        with fits.open(path) as hdul:
+            rootname = rootname_of(hdul[0].header, path)
+            for hdu in hdul:
+                if hdu.name == "DQ":
+                    chip = int(hdul["SCI", hdu.ver].header.get("CCDCHIP", hdu.ver))
+                    flagged = float(np.mean((hdu.data & DQ_COSMIC_RAY) != 0))
+                    rows.append({"rootname": rootname, "chip": chip, "flagged_fraction": flagged})
+    return pd.DataFrame(rows, columns=["rootname", "chip", "flagged_fraction"])
 
 
 def image_coverage(sci_path: Path, wht_path: Path) -> dict[str, dict]:
@@ -194,6 +211,9 @@ class Mosaic:
     log_path: Path
     mdrizsky: pd.DataFrame
     recorded_coverage: dict[str, dict] | None = None
+    cosmic_rays: pd.DataFrame | None = None
+    """The CCDs: per chip of every exposure, the fraction of its pixels AstroDrizzle
+    flagged as cosmic rays (DQ 4096) making this mosaic (`read_cosmic_ray_flags`)."""
 
     @property
     def coverage(self) -> dict[str, dict]:
@@ -211,12 +231,16 @@ class Mosaic:
     def to_record(self) -> dict:
         """JSON-able description, paths relative to ``directory``; writes the sky table."""
         self.mdrizsky.to_csv(self.directory / MDRIZSKY_TABLE, index=False)
-        return {
+        record = {
             "skymethod": self.skymethod,
             "sci_path": self.sci_path.name,
             "wht_path": self.wht_path.name,
             "log_path": self.log_path.name,
         }
+        if self.cosmic_rays is not None:
+            self.cosmic_rays.to_csv(self.directory / COSMIC_RAY_TABLE, index=False)
+            record["cosmic_rays"] = COSMIC_RAY_TABLE
+        return record
 
     @classmethod
     def from_record(cls, directory: Path, record: dict) -> Mosaic:
@@ -229,6 +253,11 @@ class Mosaic:
             log_path=directory / record["log_path"],
             mdrizsky=pd.read_csv(directory / MDRIZSKY_TABLE, dtype={"rootname": str}),
             recorded_coverage=record.get("coverage"),
+            cosmic_rays=(
+                pd.read_csv(directory / record["cosmic_rays"], dtype={"rootname": str})
+                if "cosmic_rays" in record
+                else None
+            ),
         )
 
 
@@ -237,14 +266,20 @@ def method_directory_name(skymethod: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", skymethod)
 
 
+TWO_CHIP_SKY_COLUMNS = ["chip_spread_e_s", "exptime_s"]
+"""What a two-chip detector's MDRIZSKY table adds: the chips' spread, and the EXPTIME that
+turns the exposure's electrons (and its log's) into e-/s."""
+
+
 def read_mdrizsky(flt_paths: Sequence[Path], detector: Detector = WFC3_IR) -> pd.DataFrame:
     """MDRIZSKY of each exposure in e-/s; NaN where the keyword is absent.
 
     ``mdrizsky_e_s`` is the value of the first SCI extension. AstroDrizzle writes MDRIZSKY
     in the exposure's own units, electrons on the CCDs, so it is divided by EXPTIME there
-    (`Detector.rate`). A two-chip detector's table adds ``chip_spread_e_s``: the largest
-    difference between its chips' values (AstroDrizzle applies one sky to all chips of an
-    exposure; NaN if a chip lacks the keyword).
+    (`Detector.rate`). A two-chip detector's table adds `TWO_CHIP_SKY_COLUMNS`:
+    ``chip_spread_e_s``, the largest difference between its chips' values (AstroDrizzle
+    applies one sky to all chips of an exposure; NaN if a chip lacks the keyword), and
+    ``exptime_s``.
     """
     rows = []
     for path in flt_paths:
@@ -259,8 +294,9 @@ def read_mdrizsky(flt_paths: Sequence[Path], detector: Detector = WFC3_IR) -> pd
         row = {"rootname": rootname, "mdrizsky_e_s": values[0]}
         if detector.n_chips > 1:
             row["chip_spread_e_s"] = float(np.max(values) - np.min(values))
+            row["exptime_s"] = exptime
         rows.append(row)
-    columns = ["rootname", "mdrizsky_e_s"] + (["chip_spread_e_s"] if detector.n_chips > 1 else [])
+    columns = ["rootname", "mdrizsky_e_s"] + (TWO_CHIP_SKY_COLUMNS if detector.n_chips > 1 else [])
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -304,7 +340,6 @@ def drizzle_mosaic(
     PipelineStepError
         If AstroDrizzle fails or writes no science or weight image.
     """
-    require_true_footprints(detector, skymethod)
     copies = copy_inputs(aligned_flt_paths, workdir)
     parameters = {
         "preserve": spec.preserve,
@@ -323,9 +358,10 @@ def drizzle_mosaic(
         "clean": True,
         **(COSMIC_RAY_STEPS if detector.cosmic_rays else {}),
     }
-    log_path = run_astrodrizzle(
-        [path.name for path in copies], spec.output_prefix, workdir, **parameters
-    )
+    with sky_footprints(detector, skymethod):
+        log_path = run_astrodrizzle(
+            [path.name for path in copies], spec.output_prefix, workdir, **parameters
+        )
     sci_path = workdir / f"{spec.output_prefix}_{detector.drizzled}_sci.fits"
     wht_path = workdir / f"{spec.output_prefix}_{detector.drizzled}_wht.fits"
     missing = [path.name for path in (sci_path, wht_path) if not path.is_file()]
@@ -335,6 +371,7 @@ def drizzle_mosaic(
             f"read {log_path}."
         )
     mdrizsky = read_mdrizsky(copies, detector)
+    cosmic_rays = read_cosmic_ray_flags(copies) if detector.cosmic_rays else None
     for copy in copies:
         copy.unlink()
     return Mosaic(
@@ -344,6 +381,7 @@ def drizzle_mosaic(
         wht_path=wht_path,
         log_path=log_path,
         mdrizsky=mdrizsky,
+        cosmic_rays=cosmic_rays,
     )
 
 

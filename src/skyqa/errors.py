@@ -34,10 +34,6 @@ class UnknownDetectorError(SkyQAError):
     """An exposure's INSTRUME/DETECTOR is not one skyqa models (`skyqa.detectors`)."""
 
 
-class UnsupportedDetectorError(SkyQAError):
-    """A detector skyqa models but whose exposures its pipeline cannot yet align and drizzle."""
-
-
 class CacheError(SkyQAError):
     """The on-disk cache cannot be used (unwritable, or an entry is inconsistent)."""
 

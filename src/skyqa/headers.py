@@ -23,6 +23,43 @@ HEADER_KEYWORDS = (
 )  # fmt: skip
 
 
+def science_extvers(hdul: fits.HDUList) -> list[int]:
+    """The EXTVER of each SCI extension, in file order ([1] for WFC3/IR, [1, 2] for the
+    two-chip CCDs, whose [SCI,1] holds CCDCHIP 2)."""
+    return [int(hdu.ver) for hdu in hdul if hdu.name == "SCI"]
+
+
+def chip_of(header: fits.Header, extver: int, chips: int) -> int:
+    """The CCDCHIP of a SCI extension of a ``chips``-chip exposure; 0 for one chip (the
+    tables of one-chip detectors have no chip column)."""
+    return int(header.get("CCDCHIP", extver)) if chips > 1 else 0
+
+
+def to_rate(primary: fits.Header, science: fits.Header, value):
+    """``value`` in the extension's units (BUNIT) as e-/s: ELECTRONS are divided by the
+    exposure's EXPTIME; anything else is returned as it is."""
+    if str(science.get("BUNIT", "")).strip().upper() == "ELECTRONS":
+        return value / float(primary["EXPTIME"])
+    return value
+
+
+def chip_name(file_name: str, extver: int) -> str:
+    """How skyqa names one chip of a file in its tables: the file name for ``[SCI,1]``
+    (all of a one-chip exposure), ``<file>[sci,N]`` for ``[SCI,N]``, as drizzlepac
+    writes an extension."""
+    return file_name if extver == 1 else f"{file_name}[sci,{extver}]"
+
+
+def sci_headers(paths: Sequence[Path]) -> dict[str, fits.Header]:
+    """Every SCI header of every file, by `chip_name`, in file order."""
+    headers = {}
+    for path in paths:
+        with fits.open(path) as hdul:
+            for extver in science_extvers(hdul):
+                headers[chip_name(path.name, extver)] = hdul["SCI", extver].header.copy()
+    return headers
+
+
 def rootname_of(primary_header: fits.Header, path: Path) -> str:
     """An exposure's lower-case rootname: ROOTNAME, else the first 9 characters of its name."""
     return str(primary_header.get("ROOTNAME", path.name[:9])).strip().lower()
@@ -33,13 +70,26 @@ def _value(header: fits.Header, key: str):
     return value.strip() if isinstance(value, str) else value
 
 
+def filter_of(primary: fits.Header):
+    """The exposure's filter: FILTER (WFC3); on ACS, whose two wheels are FILTER1 and
+    FILTER2, the one that is not a CLEAR position (both, joined by '+', if neither is);
+    NaN if the header has none of them."""
+    if "FILTER" in primary:
+        return _value(primary, "FILTER")
+    wheels = [_value(primary, key) for key in ("FILTER1", "FILTER2") if key in primary]
+    named = [name for name in wheels if not str(name).upper().startswith("CLEAR")]
+    return "+".join(map(str, named or wheels)) if wheels else np.nan
+
+
 def header_table(flt_paths: Sequence[Path]) -> pd.DataFrame:
-    """Primary keywords of each exposure, and ORIENTAT from its first SCI header."""
+    """Primary keywords of each exposure (FILTER by `filter_of`), and ORIENTAT from its
+    first SCI header."""
     rows = []
     for path in flt_paths:
         with fits.open(path) as hdul:
             primary, science = hdul[0].header, hdul["SCI", 1].header
             row = {key: _value(primary, key) for key in HEADER_KEYWORDS}
+            row["FILTER"] = filter_of(primary)
             row["ORIENTAT"] = _value(science, "ORIENTAT")
         row["FILENAME"] = path.name
         rows.append(row)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.headers import rootname_of
+from skyqa.headers import chip_of, rootname_of, science_extvers, to_rate
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS
@@ -46,15 +46,22 @@ SOURCE_SIGMA = 3.0
 CLIP_SIGMA = 3.0
 
 
+CHIP_COLUMNS = ["chip_a", "chip_b"]
+"""Added to the pair table of a two-chip detector: the CCDCHIP of each side's chip (each
+chip has its own WCS and is measured on its own)."""
+
+
 @dataclass(frozen=True)
 class ExposurePixels:
-    """What the overlap measurement needs of one FLT."""
+    """What the overlap measurement needs of one FLT (of one chip of a two-chip
+    exposure: ``chip`` is its CCDCHIP, 0 for a one-chip detector), in e-/s."""
 
     rootname: str
     sci: np.ndarray
     err: np.ndarray
     usable: np.ndarray
     wcs: WCS
+    chip: int = 0
 
     @cached_property
     def usable_noise(self) -> float:
@@ -70,27 +77,37 @@ def parse_bits(final_bits: str | int) -> int:
     return sum(int(part) for part in parts)
 
 
-def load_exposure(path: Path, good_bits: int) -> ExposurePixels:
-    """Read an FLT's SCI, ERR and DQ; mark usable pixels (good DQ, finite, off sources)."""
+def load_exposure(path: Path, good_bits: int, extver: int = 0) -> ExposurePixels:
+    """Read an FLT's SCI, ERR and DQ; mark usable pixels (good DQ, finite, off sources).
+
+    ``extver`` 0: the one chip of a one-chip detector (``[SCI,1]``). Otherwise that chip
+    of a two-chip exposure, its CCDCHIP kept; its ELECTRONS are turned into e-/s
+    (divided by EXPTIME), in which the skies of exposures of any length compare.
+    """
     # astropy.wcs and scipy here, not at the top: a warm QA run never needs them.
     from astropy.wcs import WCS, FITSFixedWarning
     from scipy import ndimage
 
     with fits.open(path) as hdul:
-        sci = hdul["SCI", 1].data.astype(float)
-        err = hdul["ERR", 1].data.astype(float)
-        dq = hdul["DQ", 1].data.astype(int)
+        science = hdul["SCI", max(extver, 1)]
+        sci = science.data.astype(float)
+        err = hdul["ERR", max(extver, 1)].data.astype(float)
+        dq = hdul["DQ", max(extver, 1)].data.astype(int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(hdul["SCI", 1].header, hdul)
+            wcs = WCS(science.header, hdul)
         rootname = rootname_of(hdul[0].header, path)
+        chip = int(science.header.get("CCDCHIP", extver)) if extver else 0
+        if str(science.header.get("BUNIT", "")).strip().upper() == "ELECTRONS":
+            exptime = float(hdul[0].header["EXPTIME"])
+            sci, err = sci / exptime, err / exptime
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
     filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
     local_mean = ndimage.uniform_filter(filled, size=9)
     on_source = ndimage.binary_dilation(
         (filled - local_mean) > SOURCE_SIGMA * np.where(good, err, np.inf), iterations=2
     )
-    return ExposurePixels(rootname, sci, err, good & ~on_source, wcs)
+    return ExposurePixels(rootname, sci, err, good & ~on_source, wcs, chip)
 
 
 def _bilinear(image: np.ndarray, usable: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -211,9 +228,11 @@ def pair_statistics(
     _, median, std = sigma_clipped_stats(differences, sigma=CLIP_SIGMA, maxiters=10)
     kept = np.abs(differences - median) <= CLIP_SIGMA * std
     noise = float(np.sqrt((np.median(a.err[a_rows, a_cols]) ** 2 + b.usable_noise**2) / 2.0))
+    chips = {"chip_a": a.chip, "chip_b": b.chip} if a.chip or b.chip else {}
     return {
         "exposure_a": a.rootname,
         "exposure_b": b.rootname,
+        **chips,
         "n_pixels": int(kept.sum()),
         "raw_median_e_s": float(median),
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())),
@@ -231,9 +250,19 @@ def measure_pairs(
     order, so that the result does not depend on the order of the exposures. The sky positions
     of each exposure's samples are computed once.
     """
-    ordered = sorted(exposures, key=lambda exposure: exposure.rootname)
-    pairs = itertools.combinations(range(len(ordered)), 2)
-    return measure_listed_pairs(pairs, ordered.__getitem__, step, min_pixels)
+    ordered = sorted(exposures, key=lambda exposure: (exposure.rootname, exposure.chip))
+    pairs = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(ordered)), 2)
+        if ordered[i].rootname != ordered[j].rootname  # an exposure's chips: no overlap
+    ]
+    chips = any(exposure.chip for exposure in ordered)
+    return measure_listed_pairs(pairs, ordered.__getitem__, step, min_pixels, chips)
+
+
+def pair_columns(chips: bool) -> list[str]:
+    """The pair table's columns: `PAIR_COLUMNS`, with `CHIP_COLUMNS` for two chips."""
+    return [*PAIR_COLUMNS[:2], *CHIP_COLUMNS, *PAIR_COLUMNS[2:]] if chips else PAIR_COLUMNS
 
 
 def measure_listed_pairs(
@@ -241,11 +270,13 @@ def measure_listed_pairs(
     exposure: Callable[[int], ExposurePixels],
     step: int = 2,
     min_pixels: int = 500,
+    chips: bool = False,
 ) -> pd.DataFrame:
-    """Pair statistics (`PAIR_COLUMNS`) of the pairs ``(i, j)`` listed, grouped by their
+    """Pair statistics (`pair_columns`) of the pairs ``(i, j)`` listed, grouped by their
     first exposure (whose samples are computed once); ``exposure(i)`` gives exposure ``i``
     (from memory, or read on demand: `skyqa.overlaps`). Pairs that do not overlap by
-    ``min_pixels`` are left out."""
+    ``min_pixels`` are left out. ``chips``: the exposures are chips of a two-chip
+    detector (the table has `CHIP_COLUMNS`)."""
     rows = []
     for i, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
         a = exposure(i)
@@ -254,7 +285,7 @@ def measure_listed_pairs(
             row = pair_statistics(a, exposure(j), step, min_pixels, samples)
             if row is not None:
                 rows.append(row)
-    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return pd.DataFrame(rows, columns=pair_columns(chips))
 
 
 COLUMN_OUTLIER_COLUMNS = ["rootname", "column", "deviation_e_s", "score"]
@@ -308,15 +339,33 @@ def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int
 
 
 def column_outliers(flt_paths: Sequence[Path], final_bits: str | int) -> pd.DataFrame:
-    """`column_outlier` of every FLT's first SCI/DQ (columns `COLUMN_OUTLIER_COLUMNS`)."""
+    """`column_outlier` of every SCI/DQ of every FLT (columns `COLUMN_OUTLIER_COLUMNS`;
+    one row per chip with a ``chip`` column (CCDCHIP) on the two-chip CCDs, whose
+    deviations are turned from electrons into e-/s)."""
     good_bits = parse_bits(final_bits)
     rows = []
+    two_chips = False
     for path in flt_paths:
         with fits.open(path) as hdul:
-            rootname = rootname_of(hdul[0].header, path)
-            found = column_outlier(hdul["SCI", 1].data, hdul["DQ", 1].data, good_bits)
-        rows.append(dict(zip(COLUMN_OUTLIER_COLUMNS, (rootname, *found), strict=True)))
-    return pd.DataFrame(rows, columns=COLUMN_OUTLIER_COLUMNS)
+            primary = hdul[0].header
+            rootname = rootname_of(primary, path)
+            extvers = science_extvers(hdul)
+            two_chips |= len(extvers) > 1
+            for extver in extvers:
+                science = hdul["SCI", extver]
+                column, deviation, score = column_outlier(
+                    science.data, hdul["DQ", extver].data, good_bits
+                )
+                row = dict(
+                    zip(
+                        COLUMN_OUTLIER_COLUMNS,
+                        (rootname, column, to_rate(primary, science.header, deviation), score),
+                        strict=True,
+                    )
+                )
+                rows.append({**row, "chip": chip_of(science.header, extver, len(extvers))})
+    columns = [*COLUMN_OUTLIER_COLUMNS, "chip"] if two_chips else COLUMN_OUTLIER_COLUMNS
+    return pd.DataFrame(rows, columns=columns)
 
 
 def seam_table(pairs: pd.DataFrame, mdrizsky: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

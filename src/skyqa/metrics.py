@@ -31,6 +31,16 @@ KEY_COLUMNS = {
     "mdrizsky": ["rootname"],
     "seams": ["exposure_a", "exposure_b"],
 }
+CHIP_KEYS = ["chip_a", "chip_b"]
+"""The two-chip CCDs' seams table adds these keys: a pair of exposures has a row per pair
+of overlapping chips."""
+
+
+def key_columns(name: str, table: pd.DataFrame) -> list[str]:
+    """The columns that name a row of metric table ``name`` (`KEY_COLUMNS`, and the
+    chips of a two-chip seams table)."""
+    chips = [column for column in CHIP_KEYS if name == "seams" and column in table]
+    return [*KEY_COLUMNS[name], *chips]
 
 
 def alignment_metrics(alignment: AlignmentResult) -> pd.DataFrame:
@@ -60,7 +70,7 @@ def mdrizsky_metrics(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
 def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
     """Per pair: raw difference, its uncertainty, pixel noise and each method's seam."""
     table = seams.drop(columns=["n_pixels"])
-    return table.sort_values(["exposure_a", "exposure_b"]).reset_index(drop=True)
+    return table.sort_values(key_columns("seams", table)).reset_index(drop=True)
 
 
 def run_tables(results: Mapping[str, object]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:

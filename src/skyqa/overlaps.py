@@ -50,22 +50,23 @@ def overlap_parts(n_exposures: int) -> int:
 
 @dataclass(frozen=True)
 class Cap:
-    """A circle on the sky holding an exposure's footprint: its centre (unit vector) and
-    radius (radians)."""
+    """A circle on the sky holding an exposure's footprint (one chip's, ``extver`` > 0, on a
+    two-chip detector): its centre (unit vector) and radius (radians)."""
 
     rootname: str
     path: Path
     centre: np.ndarray
     radius: float
+    extver: int = 0
 
 
-def footprint_cap(path: Path) -> Cap:
-    """The cap around an FLT's detector (and `NEAR_MARGIN` pixels beyond), from its
-    headers: no pixel is read."""
+def footprint_cap(path: Path, extver: int = 0) -> Cap:
+    """The cap around an FLT's detector (one chip's, ``extver`` > 0), and `NEAR_MARGIN`
+    pixels beyond, from its headers: no pixel is read."""
     from astropy.wcs import WCS, FITSFixedWarning
 
     with fits.open(path) as hdul:
-        header = hdul["SCI", 1].header
+        header = hdul["SCI", max(extver, 1)].header
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             wcs = WCS(header, hdul)
@@ -77,18 +78,21 @@ def footprint_cap(path: Path) -> Cap:
     centre = points.mean(axis=0)
     centre /= np.linalg.norm(centre)
     radius = float(np.max(np.arccos(np.clip(points @ centre, -1.0, 1.0))))
-    return Cap(rootname, path, centre, radius)
+    return Cap(rootname, path, centre, radius, extver)
 
 
 def candidate_pairs(caps: Sequence[Cap]) -> list[tuple[int, int]]:
-    """The pairs (i < j) of ``caps`` that meet (1 % slack for the sampled outline)."""
+    """The pairs (i < j) of ``caps`` that meet (1 % slack for the sampled outline); two
+    chips of one exposure are never a pair (the chip gap lies between them)."""
     centres = np.array([cap.centre for cap in caps]).reshape(-1, 3)
     radii = np.array([cap.radius for cap in caps])
     pairs = []
     for i in range(len(caps) - 1):
         apart = np.arccos(np.clip(centres[i + 1 :] @ centres[i], -1.0, 1.0))
         meet = np.flatnonzero(apart <= 1.01 * (radii[i] + radii[i + 1 :]))
-        pairs += [(i, i + 1 + int(j)) for j in meet]
+        pairs += [
+            (i, i + 1 + int(j)) for j in meet if caps[i + 1 + int(j)].rootname != caps[i].rootname
+        ]
     return pairs
 
 
@@ -97,16 +101,17 @@ class _HeldExposures:
 
     def __init__(self, good_bits: int, size: int) -> None:
         self.good_bits, self.size = good_bits, size
-        self._held: OrderedDict[Path, ExposurePixels] = OrderedDict()
+        self._held: OrderedDict[tuple[Path, int], ExposurePixels] = OrderedDict()
 
-    def get(self, path: Path) -> ExposurePixels:
-        if path in self._held:
-            self._held.move_to_end(path)
+    def get(self, cap: Cap) -> ExposurePixels:
+        key = (cap.path, cap.extver)
+        if key in self._held:
+            self._held.move_to_end(key)
         else:
-            self._held[path] = load_exposure(path, self.good_bits)
+            self._held[key] = load_exposure(cap.path, self.good_bits, cap.extver)
             while len(self._held) > self.size:
                 self._held.popitem(last=False)
-        return self._held[path]
+        return self._held[key]
 
 
 def measure_overlaps(
@@ -116,9 +121,12 @@ def measure_overlaps(
     step: int = 2,
     part: int = 0,
     parts: int = 1,
+    chips: int = 1,
 ) -> pd.DataFrame:
-    """Pair statistics (`skyqa.measure.PAIR_COLUMNS`) of the overlapping pairs of FLTs
-    whose first exposure (in rootname order) is in part ``part`` of ``parts``.
+    """Pair statistics (`skyqa.measure.pair_columns`) of the overlapping pairs of FLTs
+    whose first exposure (in rootname order) is in part ``part`` of ``parts``. With
+    ``chips`` 2 each chip of an exposure is measured on its own, against every chip of
+    the other exposures (in e-/s; the table has the chips' CCDCHIP).
 
     Raises
     ------
@@ -127,18 +135,31 @@ def measure_overlaps(
     """
     if not 0 <= part < parts:
         raise ValueError(f"part {part} of {parts}: parts are numbered 0 to {parts - 1}")
-    caps = sorted((footprint_cap(Path(path)) for path in flt_paths), key=lambda c: c.rootname)
+    extvers = range(1, chips + 1) if chips > 1 else (0,)
+    caps = sorted(
+        (footprint_cap(Path(path), extver) for path in flt_paths for extver in extvers),
+        key=lambda cap: (cap.rootname, cap.extver),
+    )
     mine = [(i, j) for i, j in candidate_pairs(caps) if i * parts // len(caps) == part]
     held = _HeldExposures(parse_bits(final_bits), EXPOSURES_HELD)
-    return measure_listed_pairs(mine, lambda i: held.get(caps[i].path), step, min_pixels)
+    table = measure_listed_pairs(
+        mine, lambda i: held.get(caps[i]), step, min_pixels, chips=chips > 1
+    )
+    return _in_pair_order(table) if chips > 1 else table
 
 
 def join_parts(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """The parts' tables as one, in rootname order of the pairs (as one part gives it)."""
+    columns = list(tables[0].columns) if tables else PAIR_COLUMNS
     tables = [table for table in tables if len(table)]  # an empty part has no types
     if not tables:
-        return pd.DataFrame(columns=PAIR_COLUMNS)
+        return pd.DataFrame(columns=columns)
     table = pd.concat(tables, ignore_index=True)
+    return _in_pair_order(table)
+
+
+def _in_pair_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by (exposure_a, exposure_b), stably: a pair's chips keep their file order."""
     return table.sort_values(["exposure_a", "exposure_b"], kind="stable", ignore_index=True)
 
 

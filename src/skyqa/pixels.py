@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.headers import rootname_of
+from skyqa.headers import rootname_of, science_extvers, to_rate
 
 REGION_COLUMNS = [
     "method_a",
@@ -155,7 +155,8 @@ def pixel_noise(err: np.ndarray) -> float:
 
 
 def exposure_noise(path: Path) -> float:
-    """`pixel_noise` of an FLT's first ERR extension."""
+    """`pixel_noise` of an FLT's first ERR extension, in its data units (what a fault
+    adds to its pixels)."""
     with fits.open(path) as hdul:
         return pixel_noise(hdul["ERR", 1].data)
 
@@ -301,7 +302,8 @@ class _DrizzledExposures:
     """What `sky_regions` needs of each drizzled exposure, in ``flt_paths`` order: its
     name, exposure time (s), pixel noise (e-/s), footprint on the sampled output grid,
     its pixel-area ratio (input to output) interpolated over that grid, and a random
-    64-bit key: a sample's coverage code is the sum (modulo 2**64) of the keys of the
+    64-bit key (one entry per chip on the two-chip CCDs, the chips of an exposure sharing
+    its name and key): a sample's coverage code is the sum (modulo 2**64) of the keys of the
     exposures over it, one number per set of exposures whatever their count (two sets
     share a code with a chance of about (sets / 2**32)**2)."""
 
@@ -345,17 +347,23 @@ def _drizzled_exposures(
     rootnames, exptimes, noises, footprints, areas = [], [], [], [], []
     for path in flt_paths:
         with fits.open(path) as hdul:
-            primary, header = hdul[0].header, hdul["SCI", 1].header
-            noises.append(pixel_noise(hdul["ERR", 1].data))
-        rootnames.append(rootname_of(primary, path))
-        exptimes.append(float(primary["EXPTIME"]))
-        wcs = wcs_from_header(header)
-        footprints.append(_footprint(header, wcs, out_wcs, shape, step))
-        node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
-        areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
-    keys = np.random.default_rng(0).integers(
-        1, np.iinfo(np.uint64).max, len(rootnames), dtype=np.uint64
+            primary = hdul[0].header
+            for extver in science_extvers(hdul):  # each chip of a two-chip exposure
+                header = hdul["SCI", extver].header
+                noise = pixel_noise(hdul["ERR", extver].data)
+                noises.append(to_rate(primary, header, noise))
+                rootnames.append(rootname_of(primary, path))
+                exptimes.append(float(primary["EXPTIME"]))
+                wcs = wcs_from_header(header)
+                footprints.append(_footprint(header, wcs, out_wcs, shape, step))
+                node_x, node_y, ratio = _area_ratio_nodes(header, wcs, out_wcs, step)
+                areas.append(LinearNDInterpolator(np.column_stack([node_x, node_y]), ratio))
+    names = list(dict.fromkeys(rootnames))
+    drawn = np.random.default_rng(0).integers(
+        1, np.iinfo(np.uint64).max, len(names), dtype=np.uint64
     )
+    # The chips of one exposure share its key: they never cover one sample together.
+    keys = np.array([drawn[names.index(name)] for name in rootnames], dtype=np.uint64)
     return _DrizzledExposures(
         rootnames, np.array(exptimes), np.array(noises), footprints, areas, keys
     )

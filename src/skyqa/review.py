@@ -149,9 +149,12 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
     for geometry in truth.exposures:
         if geometry.asn_id.lower() != visit or geometry.rootname not in aligned:
             continue
-        header = fits.getheader(aligned[geometry.rootname], ("SCI", 1))
-        grid = np.linspace(0, geometry.naxis - 1, 9)
-        x, y = (axis.ravel() for axis in np.meshgrid(grid, grid))
+        header = fits.getheader(aligned[geometry.rootname], ("SCI", geometry.extver))
+        rows_, columns = geometry.rows_columns
+        x, y = (
+            axis.ravel()
+            for axis in np.meshgrid(np.linspace(0, columns - 1, 9), np.linspace(0, rows_ - 1, 9))
+        )
         ra, dec = wcs_from_header(header).all_pix2world(x, y, 0)
         dx, dy = distortion_residual(
             x - geometry.ltv[0], y - geometry.ltv[1], list(truth.distortion)
@@ -164,6 +167,7 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
         rows.append(
             {
                 "rootname": geometry.rootname,
+                **({"chip": geometry.chip} if geometry.shape[0] else {}),
                 "rms_mas": float(np.sqrt(np.mean(east**2 + north**2))),
                 "shift_mas": float(np.hypot(east.mean(), north.mean())),
                 "rest_mas": float(

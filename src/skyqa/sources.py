@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.headers import rootname_of
+from skyqa.headers import chip_of, rootname_of, science_extvers
 from skyqa.pixels import pixel_noise
 
 SOURCE_COLUMNS = [
@@ -166,17 +166,20 @@ def clipped_offset(east: np.ndarray, north: np.ndarray) -> dict:
 def source_offsets(
     flt_paths: Sequence[Path], catalog_ra, catalog_dec, good_bits: int
 ) -> pd.DataFrame:
-    """`SOURCE_COLUMNS` for every aligned FLT against the reference catalog."""
+    """`SOURCE_COLUMNS` for every aligned FLT against the reference catalog (for every chip,
+    with a ``chip`` column, on the two-chip CCDs: each chip has its own WCS)."""
     from skyqa.astrometry import wcs_from_header
 
     cat_ra, cat_dec = np.asarray(catalog_ra, float), np.asarray(catalog_dec, float)
     rows = []
-    for path in flt_paths:
+    chips = False
+    for path, extver, chip in _chips(flt_paths):
+        chips |= chip > 0
         with fits.open(path) as hdul:
-            primary, header = hdul[0].header, hdul["SCI", 1].header
-            sci = hdul["SCI", 1].data.astype(float)
-            mask = ((hdul["DQ", 1].data & ~good_bits) != 0) | ~np.isfinite(sci)
-            err = hdul["ERR", 1].data
+            primary, header = hdul[0].header, hdul["SCI", extver].header
+            sci = hdul["SCI", extver].data.astype(float)
+            mask = ((hdul["DQ", extver].data & ~good_bits) != 0) | ~np.isfinite(sci)
+            err = hdul["ERR", extver].data
         wcs = wcs_from_header(header)
 
         def near_a_star(x, y, wcs=wcs):
@@ -196,6 +199,20 @@ def source_offsets(
                 "rootname": rootname_of(primary, path),
                 "n_found": found,
                 **clipped_offset(east, north),
+                "chip": chip,
             }
         )
-    return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+    return pd.DataFrame(rows, columns=[*SOURCE_COLUMNS, "chip"] if chips else SOURCE_COLUMNS)
+
+
+def _chips(flt_paths: Sequence[Path]) -> list[tuple[Path, int, int]]:
+    """(path, EXTVER, CCDCHIP) of every chip of every FLT; CCDCHIP 0 for one chip."""
+    chips = []
+    for path in flt_paths:
+        with fits.open(path) as hdul:
+            extvers = science_extvers(hdul)
+            chips += [
+                (path, extver, chip_of(hdul["SCI", extver].header, extver, len(extvers)))
+                for extver in extvers
+            ]
+    return chips

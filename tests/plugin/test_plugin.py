@@ -167,7 +167,7 @@ def test_a_selection_builds_only_the_results_its_checks_need(
     ("name", "offline"),
     [
         ("horsehead", "offline, the synthetic replica runs as `pytest --field horsehead-sim`."),
-        ("m16-uvis", "offline, a synthetic field runs, e.g. `pytest --field horsehead-sim`."),
+        ("m16-uvis", "offline, the synthetic replica runs as `pytest --field m16-uvis-sim`."),
     ],
 )
 def test_real_field_without_data_ends_with_one_message(pytester, tmp_path, name, offline):

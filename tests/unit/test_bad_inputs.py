@@ -165,20 +165,3 @@ def test_an_exposure_of_another_detector_is_refused(flt_hdul, tmp_path):
     assert input_problem(path, WFC3_UVIS) == (
         "ick905k5q_flc.fits is a WFC3/IR exposure, not WFC3/UVIS as the field says"
     )
-
-
-def test_a_two_chip_field_stops_before_alignment_with_one_sentence(tmp_path):
-    from skyqa.errors import UnsupportedDetectorError
-    from skyqa.pipeline import Pipeline
-
-    with (
-        Pipeline(resolve_field("m16-uvis"), tmp_path) as pipeline,
-        pytest.raises(UnsupportedDetectorError) as raised,
-    ):
-        pipeline.alignment()
-    assert str(raised.value) == (
-        "Field m16-uvis is WFC3/UVIS: skyqa fetches, verifies and simulates its 2-chip "
-        "exposures, but this version aligns, drizzles and checks one-chip WFC3/IR exposures "
-        "only (README, Detectors)."
-    )
-    assert not list(tmp_path.rglob("*.fits"))

@@ -239,6 +239,16 @@ def check_tweakback(moves: pd.DataFrame, agreement_max_mas: float) -> list[Verdi
     return verdicts
 
 
+def _by_chip(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its ``rootname`` naming the chip too (``<rootname> chip N``) where it
+    has a ``chip`` column (the two-chip CCDs: one row per chip)."""
+    if "chip" not in table:
+        return table
+    return table.assign(
+        rootname=table["rootname"].astype(str) + " chip " + table["chip"].astype(str)
+    )
+
+
 def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[Verdict]:
     """Synthetic fields: each aligned FLT WCS maps the detector as the true WCS does.
 
@@ -246,10 +256,11 @@ def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[V
     ----------
     offsets : pandas.DataFrame
         `skyqa.astrometry.truth_offset_mas` per FLT (columns ``visit``, ``rootname``,
-        ``rms_mas``).
+        ``rms_mas``; and ``chip`` on the two-chip CCDs, one row per chip).
     max_rms_mas : float
         Largest allowed RMS (mas) over the detector.
     """
+    offsets = _by_chip(offsets)
     verdicts = _duplicates(offsets, "rootname", "One truth comparison per FLT", "exposure")
     for row in offsets.itertuples(index=False):
         finite = is_finite(row.rms_mas)
@@ -281,17 +292,18 @@ def check_sources_on_catalog(
     Parameters
     ----------
     offsets : pandas.DataFrame
-        `skyqa.sources.source_offsets` (one row per FLT).
+        `skyqa.sources.source_offsets` (one row per FLT; per chip, with a ``chip``
+        column, on the two-chip CCDs: each chip has its own WCS).
     max_offset_mas : float
         Largest allowed length (mas) of the mean offset.
     min_matches : int
         Fewest matched stars that measure an offset.
     """
-    verdicts = _duplicates(offsets, "rootname", "One source measurement per FLT", "exposure")
-    for row in offsets.itertuples(index=False):
+    names = _by_chip(offsets)
+    verdicts = _duplicates(names, "rootname", "One source measurement per FLT", "exposure")
+    for row, name in zip(offsets.itertuples(index=False), names["rootname"], strict=True):
         subject = (
-            f"exposure {row.rootname} (visit {row.visit}, {row.n_matched} of {row.n_found} "
-            "stars matched)"
+            f"exposure {name} (visit {row.visit}, {row.n_matched} of {row.n_found} stars matched)"
         )
         advice = (
             "the exposure's aligned WCS does not put its own stars on the catalog: compare "

@@ -29,7 +29,7 @@ def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
     verdicts = []
     for key in ("DETECTOR", "FILTER"):
         values = headers[key].astype(str)
-        common = values.mode().iloc[0]
+        common = values.mode(dropna=False).iloc[0]  # a keyword no header has: NaN
         odd = headers.loc[values != common, "FILENAME"].tolist()
         verdicts.append(
             Verdict(
@@ -105,13 +105,20 @@ def check_unflagged_columns(
 
 
 def column_verdict(
-    rootname: str, column: int, deviation: float, score: float, max_sigma: float = 10.0
+    rootname: str,
+    column: int,
+    deviation: float,
+    score: float,
+    max_sigma: float = 10.0,
+    chip: int = 0,
 ) -> list[Verdict]:
-    """The verdict of `check_unflagged_columns` from an exposure's worst column (0-based)."""
+    """The verdict of `check_unflagged_columns` from an exposure's worst column (0-based);
+    ``chip``: the CCDCHIP of a two-chip exposure's chip (0: one chip)."""
+    where = f"exposure {rootname}" + (f" chip {chip}" if chip else "")
     return [
         Verdict(
             "No unflagged bad column",
-            f"exposure {rootname}",
+            where,
             is_finite(score) and score <= max_sigma,
             f"column {column + 1} differs from its neighbours by {deviation:+.4f} e-/s "
             f"({score:.1f} sigma)"
@@ -124,7 +131,7 @@ def column_verdict(
             f"<= {max_sigma} sigma",
             "a detector column that DQ does not flag goes into the mosaic as a streak: flag it "
             "(DQ 4) in the FLT, or check the calibration (dark, flat) of this exposure.",
-            item=rootname,
+            item=f"{rootname}-chip{chip}" if chip else rootname,
             value=score,
             limit=max_sigma,
         )

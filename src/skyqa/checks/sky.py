@@ -208,6 +208,8 @@ def check_no_sky_fallback(
     for _, row in mdrizsky.iterrows():
         name, header_value = row["rootname"], float(row["mdrizsky_e_s"])
         logged = applied.get(name)
+        if logged is not None and "exptime_s" in row:  # the log has the exposure's electrons
+            logged = logged / float(row["exptime_s"])
         agrees = (
             logged is not None
             and is_finite(header_value)

@@ -203,6 +203,11 @@ class Thresholds:
     min_overlap_pixels: int = 500
     unflagged_column_max_sigma: float = 10.0
     delivered_wcs_rms_max_pix: float = 0.5
+    cosmic_ray_fraction_min: float = 0.0005
+    cosmic_ray_fraction_max: float = 0.05
+    """The CCDs: the fraction of a chip's pixels AstroDrizzle flags 4096 in a mosaic lies in
+    [min, max] (none: rejection did not run; many: a wrong sky or a misalignment made the
+    exposures disagree)."""
     delivered_wcs_policy: Literal["warn", "fail", "unaligned"] = "warn"
     """``warn``: the archive's own alignment is reported as a warning; ``fail``: as a
     failure; ``unaligned``: the spec declares its visit products deliberately unaligned

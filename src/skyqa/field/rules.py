@@ -21,9 +21,9 @@ REFUSED_KEYS = {
     "reference files (IDCTAB, NPOLFILE, D2IMFILE under $iref, or from CRDS) and drop the "
     "alignment the checks judge; the headers' SIP and OCX/OCY keywords are what drizzlepac "
     "uses (docs/real-data.md). Delete the line.",
-    "driz_cr": "skyqa drizzles aligned, cosmic-ray-flagged FLTs with driz_cr off, as the "
-    "tutorial does; cosmic-ray rejection would also need the exposures' median and blot "
-    "steps (docs/real-data.md). Delete the line.",
+    "driz_cr": "skyqa sets cosmic-ray rejection by the field's detector: off for WFC3/IR "
+    "(calwf3's ramp fit rejected the hits; as the tutorial does), on with its median and "
+    "blot steps for the CCDs (README, Detectors). Delete the line.",
 }
 """Keys skyqa refuses on purpose (they would need reference files, or change what is
 checked), with the reason."""
@@ -50,6 +50,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
             "delivered_wcs_rms_max_pix",
         )
     },
+    "[thresholds].cosmic_ray_fraction_min": (0.0, 1.0, False),
+    "[thresholds].cosmic_ray_fraction_max": (0.0, 1.0, True),
     "[thresholds].min_matches": (1, None, False),
     "[thresholds].min_overlap_pixels": (1, None, False),
     "[tweakreg].threshold": (0.0, None, True),

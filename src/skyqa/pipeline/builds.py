@@ -158,6 +158,7 @@ def _build_overlaps(field, fault, flt_paths, part_tables, workdir: Path) -> dict
             _fault_inputs(fault, field, OVERLAPS, flt_paths, workdir),
             field.astrodrizzle.final_bits,
             field.thresholds.min_overlap_pixels,
+            chips=field.detector_model.n_chips,
         )
     pairs.to_csv(workdir / "pairs.csv", index=False)
     return {"pairs": "pairs.csv"}
@@ -174,6 +175,7 @@ def _build_overlap_part(field, fault, flt_paths, workdir: Path, *, part: int, pa
         field.thresholds.min_overlap_pixels,
         part=part,
         parts=parts,
+        chips=field.detector_model.n_chips,
     )
     pairs.to_csv(workdir / "pairs.csv", index=False)
     return {"pairs": "pairs.csv"}

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from skyqa import cache
 from skyqa.cache import Cache, CacheEntry, source_digest
-from skyqa.detectors import require_pipeline_support
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
 from skyqa.pipeline.stages import (
     ALIGNMENT,
@@ -294,8 +293,6 @@ class Pipeline:
         """The job that builds ``stage``: its inputs (built first, if needed), its full
         cache key (their content, the spec, the code, the versions, any fault) and its
         build: faulted, then described."""
-        if stage.name not in (EXPOSURES, CATALOG):
-            require_pipeline_support(self.field.name, self.field.detector_model)
         inputs = stage.inputs(self)
         key: dict[str, Any] = {
             "inputs": {name: self._entries[name].content_digest for name in stage.needs(self)},

@@ -334,10 +334,16 @@ def exposure_footprints(flt_paths) -> dict[str, np.ndarray]:
     footprints = {}
     for path in flt_paths:
         # Headers only: the corners need the SIP WCS, no lookup table and no pixels.
-        with warnings.catch_warnings():
+        with fits.open(path) as hdul, warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(fits.getheader(path, ("SCI", 1)))
-        footprints[rootname_of(fits.getheader(path, 0), Path(path))] = wcs.calc_footprint()
+            corners = [
+                WCS(hdu.header).calc_footprint() for hdu in hdul if hdu.name == "SCI"
+            ]  # (x, y) = (1, 1), (1, ny), (nx, ny), (nx, 1) of each chip
+            rootname = rootname_of(hdul[0].header, Path(path))
+        if len(corners) == 2:  # [SCI,1] below the gap, [SCI,2] above: the outer corners
+            below, above = corners
+            corners = [np.array([below[0], above[1], above[2], below[3]])]
+        footprints[rootname] = corners[0]
     return footprints
 
 

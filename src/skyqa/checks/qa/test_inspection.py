@@ -42,6 +42,8 @@ def test_no_unflagged_bad_columns(column_outliers, skyqa_field):
     limit = skyqa_field.thresholds.unflagged_column_max_sigma
     verdicts = []
     for row in column_outliers.itertuples(index=False):
-        verdicts += column_verdict(row.rootname, row.column, row.deviation_e_s, row.score, limit)
+        verdicts += column_verdict(
+            row.rootname, row.column, row.deviation_e_s, row.score, limit, getattr(row, "chip", 0)
+        )
     assert verdicts, "no exposure to inspect"
     require(verdicts)

@@ -2,13 +2,26 @@
 
 import pytest
 
+from skyqa.checks.chips import check_cosmic_ray_rejection
 from skyqa.checks.mosaics import check_mosaic_exists, check_mosaic_sky
 from skyqa.plugin.verdicts import require
 
 
-def test_mosaic_exists(mosaic):
-    """The sky method's mosaic has a science and a weight image with data."""
-    require(check_mosaic_exists(mosaic))
+def test_mosaic_exists(mosaic, skyqa_field):
+    """The sky method's mosaic has a science and a weight image with data (on the CCDs,
+    made with a sane cosmic-ray rejection)."""
+    limits = skyqa_field.thresholds
+    require(
+        [
+            *check_mosaic_exists(mosaic),
+            *check_cosmic_ray_rejection(
+                mosaic.cosmic_rays,
+                mosaic.skymethod,
+                limits.cosmic_ray_fraction_min,
+                limits.cosmic_ray_fraction_max,
+            ),
+        ]
+    )
 
 
 def test_mosaic_holds_recorded_sky(mosaic, mosaic_skies, skyqa_field):

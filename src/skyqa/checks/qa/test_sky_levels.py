@@ -2,6 +2,7 @@
 
 import pytest
 
+from skyqa.checks.chips import check_one_sky_per_exposure
 from skyqa.checks.sky import (
     check_globalmin,
     check_globalmin_plus_match,
@@ -16,9 +17,16 @@ from skyqa.plugin.verdicts import require
 from skyqa.verdict import annotate
 
 
-def test_mdrizsky_finite(mosaic):
-    """Every exposure has one finite MDRIZSKY under this sky method."""
-    require(check_mdrizsky_finite(mosaic.mdrizsky, mosaic.skymethod))
+def test_mdrizsky_finite(mosaic, skyqa_field):
+    """Every exposure has one finite MDRIZSKY under this sky method (on the two-chip CCDs,
+    the same on both chips)."""
+    tolerance = skyqa_field.thresholds.sky_relation_tolerance_e_s
+    require(
+        [
+            *check_mdrizsky_finite(mosaic.mdrizsky, mosaic.skymethod),
+            *check_one_sky_per_exposure(mosaic.mdrizsky, mosaic.skymethod, tolerance),
+        ]
+    )
 
 
 def test_no_sky_fallback(mosaic, skyqa_field):
