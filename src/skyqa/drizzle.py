@@ -54,14 +54,16 @@ COSMIC_RAY_STEPS = {
     "blot": True,
     "driz_cr": True,
     "combine_type": "minmed",
-    "combine_nhigh": 1,
-    "driz_cr_scale": "1.5 1.2",
 }
-"""AstroDrizzle's cosmic-ray rejection, on for the CCDs: each exposure drizzled alone,
-their median (``minmed``, as the align_mosaics notebook recommends for few exposures),
-blotted back, and the pixels that differ flagged 4096 in the inputs' DQ. The values are
-drizzlepac's own for two to five ACS/WFC or WFC3/UVIS exposures (its HAP single-visit
-parameters, ``pars/hap_pars/svm_parameters/*/*_astrodrizzle_any_n2.json``)."""
+"""AstroDrizzle's cosmic-ray rejection in the final mosaics of the CCDs, as the
+align_mosaics notebook runs it: each exposure drizzled alone, their ``minmed``
+combination, blotted back, and the pixels that differ flagged 4096 in the inputs' DQ."""
+
+VISIT_COSMIC_RAY_STEPS = {**COSMIC_RAY_STEPS, "combine_nhigh": 1, "driz_cr_scale": "1.5 1.2"}
+"""The same in a CCD visit mosaic, with drizzlepac's own values for two to five exposures
+(its HAP single-visit parameters, ``pars/hap_pars/svm_parameters/*/*_astrodrizzle_any_n2.json``).
+Not in the final mosaics: rejecting the highest of one exposure leaves no pixel where only
+one covers the sky."""
 
 VISIT_SKY_METHOD_CCD = "match"
 """The sky of a CCD visit mosaic, as drizzlepac's single-visit parameters have it: with
@@ -91,7 +93,7 @@ def visit_drizzle_parameters(detector: Detector) -> dict[str, object]:
         return dict(VISIT_DRIZZLE_PARAMETERS)
     return {
         **VISIT_DRIZZLE_PARAMETERS,
-        **COSMIC_RAY_STEPS,
+        **VISIT_COSMIC_RAY_STEPS,
         "skymethod": VISIT_SKY_METHOD_CCD,
         "final_bits": detector.final_bits,
         "final_scale": None,

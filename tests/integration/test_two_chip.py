@@ -4,6 +4,7 @@ visit mosaics, made offline as the archive makes them (cosmic-ray rejection on).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,3 +57,44 @@ def test_cosmic_ray_rejection_flags_about_the_injected_hits(acs_exposures):
         with fits.open(exposures.directory / f"{entry['rootname']}_flc.fits") as hdul:
             flagged = int(np.count_nonzero(hdul["DQ", entry["extver"]].data & 4096))
         assert 0.3 * injected < flagged < 1.3 * injected, (entry["rootname"], entry["extver"])
+
+
+def _visit_pair(exposures, visit="jsqa01"):
+    return [path for path in exposures.flt_paths if path.name.startswith(visit)]
+
+
+def test_overlaps_are_measured_chip_by_chip_in_e_s(acs_exposures):
+    """The two dithered exposures of a visit (whose relative WCS is right: one pointing
+    error moves them both) overlap chip 1 on chip 1 and chip 2 on chip 2; each pair's sky
+    difference, in e-/s, is the injected pedestals' difference."""
+    from skyqa.overlaps import measure_overlaps
+
+    _, exposures = acs_exposures
+    truth = json.loads(exposures.truth_path.read_text())
+    pedestal = {entry["rootname"]: entry["sky_pedestal_e_s"] for entry in truth["exposures"]}
+    pairs = measure_overlaps(_visit_pair(exposures), "64, 16", 500, chips=2)
+    assert sorted(zip(pairs["chip_a"], pairs["chip_b"], strict=True)) == [(1, 1), (2, 2)]
+    expected = pedestal["jsqa01a1q"] - pedestal["jsqa01a2q"]
+    for pair in pairs.itertuples():
+        assert abs(pair.raw_median_e_s - expected) < 4 * pair.uncertainty_e_s + 0.001
+
+
+def test_a_sky_offset_on_one_chip_shows_only_in_that_chips_pairs(acs_exposures, tmp_path):
+    """What match cannot fit (one sky per exposure): a chip-to-chip offset, seen where the
+    offset chip overlaps another exposure."""
+    import shutil
+
+    from skyqa.overlaps import measure_overlaps
+
+    _, exposures = acs_exposures
+    paths = [Path(shutil.copy(path, tmp_path)) for path in _visit_pair(exposures)]
+    before = measure_overlaps(paths, "64, 16", 500, chips=2)
+    offset_e_s = 0.05
+    with fits.open(paths[0], mode="update") as hdul:  # chip 1 ([SCI,2]) of jsqa01a1q
+        hdul["SCI", 2].data += np.float32(offset_e_s * hdul[0].header["EXPTIME"])
+    after = measure_overlaps(paths, "64, 16", 500, chips=2)
+    moved = dict(
+        zip(after["chip_a"], after["raw_median_e_s"] - before["raw_median_e_s"], strict=True)
+    )
+    assert moved[1] == pytest.approx(offset_e_s, abs=0.002)
+    assert moved[2] == pytest.approx(0.0, abs=1e-9)
