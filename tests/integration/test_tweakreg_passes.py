@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from skyqa import align
+from skyqa.detectors import WFC3_IR
 from skyqa.sandbox import console_to, working_directory
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def test_one_update_pass_writes_what_the_inspection_pass_writes(aligned_mini, tm
         shutil.copyfile(path, tmp_path / path.name)
     shutil.copyfile(aligned.directory / align.CATALOG_FILE, tmp_path / align.CATALOG_FILE)
     names = sorted(path.name for path in aligned.visit_drz_paths)
-    parameters = align._tweakreg_parameters(tweakreg_spec)
+    parameters = align._tweakreg_parameters(tweakreg_spec, WFC3_IR)
     with working_directory(tmp_path), console_to(tmp_path / "inspection.log"):
         from drizzlepac import tweakreg  # its import warnings go to the log, as skyqa's do
 
