@@ -294,11 +294,15 @@ class Pipeline:
         cache key (their content, the spec, the code, the versions, any fault) and its
         build: faulted, then described."""
         inputs = stage.inputs(self)
+        from skyqa import detectors, footprints
+
         key: dict[str, Any] = {
             "inputs": {name: self._entries[name].content_digest for name in stage.needs(self)},
             "spec": stage.spec(self.field),
             "code": stage.code_digest(),
             "versions": self.versions,
+            # Every stage asks the field's detector model (suffixes, units, chips, defaults).
+            "detector": [self.field.detector, source_digest(detectors, footprints)],
         }
         build = functools.partial(_call_build, stage.build, self.field, self.fault, inputs)
         if self.fault is not None and self.fault.stage == stage.name:
