@@ -99,7 +99,9 @@ def header_table(flt_paths: Sequence[Path]) -> pd.DataFrame:
 def delivered_wcs_table(
     drz_paths: Sequence[Path], plate_scale_arcsec: float = PLATE_SCALE_ARCSEC
 ) -> pd.DataFrame:
-    """The WCS each visit DRZ came with: WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas and pix)."""
+    """The WCS each visit DRZ came with: WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas, and pixels
+    of ``plate_scale_arcsec``: the detector's, as the archive's RMS is read in the
+    notebooks; WFC3/IR's by default)."""
     rows = []
     for path in drz_paths:
         header = fits.getheader(path, ("SCI", 1))

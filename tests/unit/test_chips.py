@@ -126,3 +126,20 @@ def test_the_logs_electrons_are_compared_as_e_s():
     wrong = table.assign(mdrizsky_e_s=2.0 + 2.0e-6)
     (failed,) = failures(check_no_sky_fallback(log, wrong, "match", 1.0e-6))
     assert failed.measured == "logged 2.000000 e-/s, header MDRIZSKY 2.000002 e-/s"
+
+
+def test_the_archives_rms_is_read_in_the_detectors_pixels(tmp_path):
+    """The notebook's own reading: ick905k5q's visit fit RMS_RA 5.7 mas is 0.14 UVIS pixels
+    (it would be 0.04 in WFC3/IR pixels)."""
+    from skyqa.headers import delivered_wcs_table
+
+    path = tmp_path / "ick905040_drc.fits"
+    header = fits.Header({"WCSNAME": "IDC_2731450pi-FIT_REL_GAIAeDR3", "NMATCHES": 161,
+                          "RMS_RA": 5.7, "RMS_DEC": 3.9})  # fmt: skip
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((2, 2)), header, name="SCI")]).writeto(
+        path
+    )
+    table = delivered_wcs_table([path], WFC3_UVIS.plate_scale_arcsec)
+    assert table["RMS_RA_pix"].round(2).tolist() == [0.14]
+    assert table["RMS_DEC_pix"].round(2).tolist() == [0.10]
+    assert delivered_wcs_table([path])["RMS_RA_pix"].round(2).tolist() == [0.04]

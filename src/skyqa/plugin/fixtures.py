@@ -397,8 +397,9 @@ def header_table(raw_exposures):
 
 
 @pytest.fixture(scope="session")
-def delivered_wcs_table(raw_exposures):
-    """One row per visit DRZ: the archive's WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas, pix).
+def delivered_wcs_table(raw_exposures, skyqa_field):
+    """One row per visit DRZ: the archive's WCSNAME, NMATCHES, RMS_RA/RMS_DEC (mas, and
+    pixels of the field's detector).
 
     Example::
 
@@ -407,7 +408,9 @@ def delivered_wcs_table(raw_exposures):
     """
     from skyqa.headers import delivered_wcs_table
 
-    return delivered_wcs_table(raw_exposures.visit_drz_paths)
+    return delivered_wcs_table(
+        raw_exposures.visit_drz_paths, skyqa_field.detector_model.plate_scale_arcsec
+    )
 
 
 @pytest.fixture(scope="session")
