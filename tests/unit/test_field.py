@@ -270,3 +270,16 @@ def test_visit_ids_of_local_and_mast_fields_are_known_before_the_pipeline(tmp_pa
         '[local]\ndirectory = "data"\n[catalog]\nsource = "gaia"\n'
     )
     assert load_field_spec(spec).visit_ids() == ("ibxl50030", "ibxl51030")
+
+
+def test_a_local_ccd_fields_visits_are_its_drc_files(tmp_path):
+    (tmp_path / "data").mkdir()
+    for name in ("ick905040_drc.fits", "ick906040_drc.fits", "ick905k5q_flc.fits", "x_drz.fits"):
+        (tmp_path / "data" / name).touch()
+    spec = tmp_path / "mine.toml"
+    spec.write_text(
+        'name = "mine"\ndescription = "d"\nkind = "local"\ndetector = "WFC3/UVIS"\n'
+        '[target]\nname = "T"\nra_deg = 1.0\ndec_deg = 2.0\n'
+        '[local]\ndirectory = "data"\n[catalog]\nsource = "gaia"\n'
+    )
+    assert load_field_spec(spec).visit_ids() == ("ick905040", "ick906040")

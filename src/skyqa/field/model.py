@@ -264,8 +264,8 @@ class FieldSpec:
 
     def visit_ids(self) -> tuple[str, ...]:
         """Visit ids (lower-case ASN_ID), sorted, known before the pipeline runs: from the
-        synthetic plan, the declared associations of a MAST field, or the visit DRZ
-        files in a local field's folder; () if unknown."""
+        synthetic plan, the declared associations of a MAST field, or the visit mosaics
+        (``_drz``; ``_drc`` on the CCDs) in a local field's folder; () if unknown."""
         if self.synthetic is not None:
             return tuple(sorted({e.asn_id.lower() for e in self.synthetic.exposures}))
         if self.mast is not None:
@@ -274,7 +274,8 @@ class FieldSpec:
             folder = self.local_path(self.local.directory)
             from skyqa.names import visit_of  # as the checks name a visit
 
-            return tuple(sorted({visit_of(path) for path in folder.glob("*_drz.fits")}))
+            pattern = f"*_{self.detector_model.drizzled}.fits"
+            return tuple(sorted({visit_of(path) for path in folder.glob(pattern)}))
         return ()
 
 
