@@ -22,7 +22,7 @@ from astropy.io import fits
 from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import PipelineStepError
 from skyqa.field import AstroDrizzleSpec
-from skyqa.headers import rootname_of
+from skyqa.headers import chip_of, rootname_of, science_extvers
 from skyqa.sandbox import console_to, copy_inputs, working_directory
 
 VISIT_DRIZZLE_PARAMETERS = {
@@ -161,11 +161,11 @@ def read_cosmic_ray_flags(flt_paths: Sequence[Path]) -> pd.DataFrame:
     for path in flt_paths:
         with fits.open(path) as hdul:
             rootname = rootname_of(hdul[0].header, path)
-            for hdu in hdul:
-                if hdu.name == "DQ":
-                    chip = int(hdul["SCI", hdu.ver].header.get("CCDCHIP", hdu.ver))
-                    flagged = float(np.mean((hdu.data & DQ_COSMIC_RAY) != 0))
-                    rows.append({"rootname": rootname, "chip": chip, "flagged_fraction": flagged})
+            extvers = science_extvers(hdul)
+            for extver in extvers:
+                chip = chip_of(hdul["SCI", extver].header, extver, len(extvers))
+                flagged = float(np.mean((hdul["DQ", extver].data & DQ_COSMIC_RAY) != 0))
+                rows.append({"rootname": rootname, "chip": chip, "flagged_fraction": flagged})
     return pd.DataFrame(rows, columns=["rootname", "chip", "flagged_fraction"])
 
 

@@ -97,10 +97,8 @@ def load_exposure(path: Path, good_bits: int, extver: int = 0) -> ExposurePixels
             warnings.simplefilter("ignore", FITSFixedWarning)
             wcs = WCS(science.header, hdul)
         rootname = rootname_of(hdul[0].header, path)
-        chip = int(science.header.get("CCDCHIP", extver)) if extver else 0
-        if str(science.header.get("BUNIT", "")).strip().upper() == "ELECTRONS":
-            exptime = float(hdul[0].header["EXPTIME"])
-            sci, err = sci / exptime, err / exptime
+        chip = chip_of(science.header, extver, 2 if extver else 1)
+        sci, err = (to_rate(hdul[0].header, science.header, array) for array in (sci, err))
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci) & np.isfinite(err) & (err > 0)
     filled = np.where(good, sci, np.nanmedian(sci[good]) if good.any() else 0.0)
     local_mean = ndimage.uniform_filter(filled, size=9)

@@ -15,7 +15,7 @@ pointing differs from its visit partner's, and a distortion the header does not 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -173,13 +173,9 @@ def source_offsets(
     cat_ra, cat_dec = np.asarray(catalog_ra, float), np.asarray(catalog_dec, float)
     rows = []
     chips = False
-    for path, extver, chip in _chips(flt_paths):
+    for path, primary, header, sci, dq, err, chip in _chips(flt_paths):
         chips |= chip > 0
-        with fits.open(path) as hdul:
-            primary, header = hdul[0].header, hdul["SCI", extver].header
-            sci = hdul["SCI", extver].data.astype(float)
-            mask = ((hdul["DQ", extver].data & ~good_bits) != 0) | ~np.isfinite(sci)
-            err = hdul["ERR", extver].data
+        mask = ((dq & ~good_bits) != 0) | ~np.isfinite(sci)
         wcs = wcs_from_header(header)
 
         def near_a_star(x, y, wcs=wcs):
@@ -205,14 +201,20 @@ def source_offsets(
     return pd.DataFrame(rows, columns=[*SOURCE_COLUMNS, "chip"] if chips else SOURCE_COLUMNS)
 
 
-def _chips(flt_paths: Sequence[Path]) -> list[tuple[Path, int, int]]:
-    """(path, EXTVER, CCDCHIP) of every chip of every FLT; CCDCHIP 0 for one chip."""
-    chips = []
+def _chips(flt_paths: Sequence[Path]) -> Iterator[tuple]:
+    """Every chip of every FLT, each file opened once: (path, primary header, SCI header,
+    SCI as float, DQ, ERR, CCDCHIP; 0 for one chip)."""
     for path in flt_paths:
         with fits.open(path) as hdul:
             extvers = science_extvers(hdul)
-            chips += [
-                (path, extver, chip_of(hdul["SCI", extver].header, extver, len(extvers)))
-                for extver in extvers
-            ]
-    return chips
+            for extver in extvers:
+                header = hdul["SCI", extver].header
+                yield (
+                    path,
+                    hdul[0].header,
+                    header,
+                    hdul["SCI", extver].data.astype(float),
+                    hdul["DQ", extver].data,
+                    hdul["ERR", extver].data,
+                    chip_of(header, extver, len(extvers)),
+                )
