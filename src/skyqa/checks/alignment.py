@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from skyqa.align import parse_shift_file, signed_rotation
+from skyqa.checks.chips import chip_label
 from skyqa.errors import PipelineStepError
 from skyqa.names import visit_of
 from skyqa.sources import MATCH_RADIUS_ARCSEC
@@ -244,9 +245,10 @@ def _by_chip(table: pd.DataFrame) -> pd.DataFrame:
     has a ``chip`` column (the two-chip CCDs: one row per chip)."""
     if "chip" not in table:
         return table
-    return table.assign(
-        rootname=table["rootname"].astype(str) + " chip " + table["chip"].astype(str)
-    )
+    labels = [
+        chip_label(name, chip) for name, chip in zip(table["rootname"], table["chip"], strict=True)
+    ]
+    return table.assign(rootname=labels)
 
 
 def check_wcs_against_truth(offsets: pd.DataFrame, max_rms_mas: float) -> list[Verdict]:

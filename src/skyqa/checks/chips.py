@@ -12,6 +12,12 @@ import pandas as pd
 from skyqa.verdict import Verdict, is_finite
 
 
+def chip_label(rootname: str, chip: int) -> str:
+    """How a verdict names an exposure: ``<rootname>``, or ``<rootname> chip N`` for chip
+    N (CCDCHIP) of a two-chip exposure (chip 0: one chip)."""
+    return f"{rootname} chip {chip}" if chip else str(rootname)
+
+
 def check_one_sky_per_exposure(
     mdrizsky: pd.DataFrame, skymethod: str, tolerance_e_s: float
 ) -> list[Verdict]:
@@ -58,7 +64,7 @@ def check_cosmic_ray_rejection(
         verdicts.append(
             Verdict(
                 "Cosmic-ray rejection flags a sane fraction",
-                f"exposure {row.rootname} chip {row.chip} ({skymethod})",
+                f"exposure {chip_label(row.rootname, row.chip)} ({skymethod})",
                 inside,
                 f"{100 * fraction:.2f} % of the chip's pixels flagged 4096",
                 f"{100 * low:g} % to {100 * high:g} %",

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from skyqa.checks.chips import chip_label
 from skyqa.measure import column_outlier
 from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite
@@ -114,7 +115,7 @@ def column_verdict(
 ) -> list[Verdict]:
     """The verdict of `check_unflagged_columns` from an exposure's worst column (0-based);
     ``chip``: the CCDCHIP of a two-chip exposure's chip (0: one chip)."""
-    where = f"exposure {rootname}" + (f" chip {chip}" if chip else "")
+    where = f"exposure {chip_label(rootname, chip)}"
     return [
         Verdict(
             "No unflagged bad column",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from skyqa.checks.chips import chip_label
 from skyqa.measure import overlap_groups, seam_score, solve_offsets
 from skyqa.verdict import Verdict, is_finite
 
@@ -172,5 +173,7 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
 def _pair_name(pair) -> str:
     """``A-B``, or ``A chip 1-B chip 2`` for a pair of two-chip exposures' chips."""
     if "chip_a" in pair:
-        return f"{pair.exposure_a} chip {pair.chip_a}-{pair.exposure_b} chip {pair.chip_b}"
+        return (
+            f"{chip_label(pair.exposure_a, pair.chip_a)}-{chip_label(pair.exposure_b, pair.chip_b)}"
+        )
     return f"{pair.exposure_a}-{pair.exposure_b}"
