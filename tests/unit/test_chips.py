@@ -143,3 +143,24 @@ def test_the_archives_rms_is_read_in_the_detectors_pixels(tmp_path):
     assert table["RMS_RA_pix"].round(2).tolist() == [0.14]
     assert table["RMS_DEC_pix"].round(2).tolist() == [0.10]
     assert delivered_wcs_table([path])["RMS_RA_pix"].round(2).tolist() == [0.04]
+
+
+def test_a_cosmic_ray_fraction_that_is_not_a_number_fails():
+    (failed,) = failures(check_cosmic_ray_rejection(_fractions(float("nan")), "match", 0.001, 0.05))
+    assert failed.measured == "nan % of the chip's pixels flagged 4096"
+
+
+@pytest.mark.parametrize(
+    ("keywords", "expected"),
+    [
+        ({"FILTER": "F657N"}, "F657N"),
+        ({"FILTER1": "F658N", "FILTER2": "CLEAR2L"}, "F658N"),
+        ({"FILTER1": "CLEAR1L", "FILTER2": "F814W"}, "F814W"),
+        ({"FILTER1": "F550M", "FILTER2": "POL0V"}, "F550M+POL0V"),
+    ],
+)
+def test_an_exposures_filter_is_read_from_wfc3_and_acs_keywords(keywords, expected):
+    from skyqa.headers import filter_of
+
+    assert filter_of(fits.Header(keywords)) == expected
+    assert np.isnan(filter_of(fits.Header()))
