@@ -303,35 +303,60 @@ def column_medians(sci: np.ndarray, good: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, (lower + upper) / 2.0, np.nan)
 
 
-def column_deviations(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[np.ndarray, float]:
-    """Each column's median over its good pixels less the median of the 11 columns
-    around it, and the robust standard deviation (1.4826 MAD) of those differences."""
+# A pixel's neighbours along its row: five on each side, itself left out (with itself in,
+# a tenth of the differences would be exactly zero and their spread could vanish).
+ROW_NEIGHBOURS = np.array([[True] * 5 + [False] + [True] * 5])
+
+
+def column_deviations(
+    sci: np.ndarray, dq: np.ndarray, good_bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's median, over its good pixels, of the pixel less the median of its 10
+    row neighbours (`ROW_NEIGHBOURS`), centred on the median over columns; and each
+    column's sigma: the robust standard deviation (1.4826 MAD) of those medians over all
+    columns, or, where larger, the column's own uncertainty (its median's standard error,
+    1.2533 x 1.4826 MAD / sqrt(n), from its pixels' differences).
+
+    Compared row by row, emission that changes along a column (a nebula's edge, a pillar)
+    cancels: only what is offset in one column over its whole length stands out, which is
+    what a hot or dead column is. Comparing whole-column medians with the neighbouring
+    columns' instead made bright structured emission look like a bad column (28 sigma on
+    the m16-uvis replica's F657N nebula), and a column crossing bright emission is noisier
+    than the sky's columns, hence its own uncertainty. Flagged pixels count as their
+    column's median in a neighbour's comparison. Beyond the detector's edge the nearest
+    column stands in (a mirror made a sky gradient look like an edge column at 8 sigma), so
+    the five columns at each edge are compared in part with themselves: a bad column 0 shows
+    about half its offset.
+    """
     from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
 
     good = ((dq & ~good_bits) == 0) & np.isfinite(sci)
-    columns = column_medians(sci, good)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # wholly flagged columns: NaN
-        filled = np.nan_to_num(columns, nan=np.nanmedian(columns))
-        neighbours = ndimage.median_filter(filled, 11)
-        deviation = columns - neighbours
-        spread = 1.4826 * np.nanmedian(np.abs(deviation - np.nanmedian(deviation)))
-    return deviation, float(spread)
+        columns = column_medians(sci, good)
+        fill = np.nan_to_num(columns, nan=np.nanmedian(columns) if good.any() else 0.0)
+        filled = np.where(good, sci, fill[np.newaxis, :]).astype(float)
+        along = ndimage.median_filter(filled, footprint=ROW_NEIGHBOURS, mode="nearest")
+        difference = filled - along
+        medians = column_medians(difference, good)
+        deviation = medians - np.nanmedian(medians)
+        spread = 1.4826 * np.nanmedian(np.abs(deviation))
+        scatter = column_medians(np.abs(difference - medians[np.newaxis, :]), good)
+        own = 1.2533 * 1.4826 * scatter / np.sqrt(good.sum(axis=0))
+    return deviation, np.fmax(own, spread)
 
 
 def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int, float, float]:
     """The column (0-based) that differs most from its neighbours: (column, deviation, score).
 
-    Each column's median over its good pixels (DQ within ``good_bits``) is compared with
-    the median of the 11 columns around it; the score is the difference in robust standard
-    deviations (1.4826 MAD) of all such differences.
+    Each pixel good by ``good_bits`` is compared with its row neighbours and the column's
+    median difference taken (`column_deviations`); the score is that median in the column's
+    sigma (the robust spread over all columns, or the column's own uncertainty if larger).
     """
-    deviation, spread = column_deviations(sci, dq, good_bits)
+    deviation, sigma = column_deviations(sci, dq, good_bits)
     with np.errstate(all="ignore"):
-        if spread > 0:
-            score = np.abs(deviation) / spread
-        else:  # a flat image stands out nowhere; a wholly flagged one was not measured
-            score = np.zeros_like(deviation) if spread == 0 else np.full_like(deviation, np.nan)
+        # a flat image stands out nowhere (0 / 0 is no outlier); a flagged column is NaN
+        score = np.where(deviation == 0, 0.0, np.abs(deviation) / sigma)
     worst = int(np.nanargmax(score)) if np.isfinite(score).any() else 0
     return worst, float(deviation[worst]), float(score[worst])
 

@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from skyqa.checks.inspection import (
     check_delivered_wcs,
     check_unflagged_columns,
     check_uniform_setup,
 )
+from skyqa.measure import column_deviations, column_outlier
 from skyqa.verdict import failures
 
 # The delivered WCS of the real Horsehead visit DRZs (published run, 2025-11-21).
@@ -85,6 +87,36 @@ def test_unflagged_hot_column_is_named():
     assert not verdict.passed
     assert verdict.measured.startswith("column 100 differs from its neighbours by +0.0")
     assert "exposure isqa01a1q" in verdict.message()
+
+
+def _pillar(seed=3, size=256):
+    """Faint sky beside a bright pillar whose edge wanders across columns and whose
+    brightness changes along it, as in M16's F657N nebula."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size].astype(float)
+    edge = 80 + 0.4 * y + 10 * np.sin(y / 15)
+    bright = 20 * (1 + np.tanh((x - edge) / 3)) * (0.5 + 0.5 * np.cos(y / 40))
+    noise = rng.normal(0, 1, (size, size)) * (0.03 + 0.05 * np.sqrt(bright))
+    return (0.5 + bright + noise).astype(np.float32), np.zeros((size, size), dtype=np.int16)
+
+
+def test_bright_structured_emission_is_not_a_bad_column():
+    # Comparing whole-column medians with the neighbouring columns' scored this image 95
+    # sigma; compared row by row, the pillar cancels.
+    sci, dq = _pillar()
+    (verdict,) = check_unflagged_columns("ick905k5q", sci, dq, good_bits=16)
+    assert verdict.passed, verdict.message()
+    assert column_outlier(sci, dq, 16)[2] < 8
+
+
+@pytest.mark.parametrize(("size", "passes"), [(9.8, True), (10.2, False)])
+def test_column_check_fires_just_past_ten_sigma_beside_a_pillar(size, passes):
+    sci, dq = _pillar()
+    deviation, sigma = column_deviations(sci, dq, 16)
+    sci[:, 40] += np.float32(size * sigma[40] - deviation[40])  # column 41 at ``size`` sigma
+    (verdict,) = check_unflagged_columns("ick905k5q", sci, dq, good_bits=16)
+    assert verdict.passed is passes, verdict.message()
+    assert verdict.measured.startswith("column 41 differs from its neighbours")
 
 
 def test_hot_column_flagged_bad_in_dq_passes():

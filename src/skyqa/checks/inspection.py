@@ -98,8 +98,8 @@ def check_unflagged_columns(
 ) -> list[Verdict]:
     """No detector column stands out from its neighbours without being flagged in DQ.
 
-    `skyqa.measure.column_outlier` finds the column that differs most from the 11
-    around it; above ``max_sigma`` robust standard deviations it is an artefact (a hot or
+    `skyqa.measure.column_outlier` finds the column whose pixels differ most from their
+    row neighbours; above ``max_sigma`` robust standard deviations it is an artefact (a hot or
     dead column) that DQ missed, and would leave a streak in the mosaic.
     """
     return column_verdict(rootname, *column_outlier(sci, dq, good_bits), max_sigma)

@@ -143,8 +143,9 @@ class UnflaggedHotColumn(Fault):
     default_size = 30.0
     threshold_of = "unflagged_column_max_sigma"
     description = (
-        "a column of the first FLT is hot by the size (x the robust spread of its "
-        "columns' medians), with DQ left at 0"
+        "a column of the first FLT is hot by the size (x its sigma in the column check: the "
+        "robust spread of all columns' medians, or its own uncertainty if larger), with DQ "
+        "left at 0"
     )
     caught_by = ("test_no_unflagged_bad_columns",)
 
@@ -154,8 +155,9 @@ class UnflaggedHotColumn(Fault):
         with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
             data = hdul["SCI", 1].data
             bits = parse_bits(field.astrodrizzle.final_bits)
-            _, spread = column_deviations(data, hdul["DQ", 1].data, bits)
-            data[:, data.shape[1] // 3] += np.float32(self.amount * spread)
+            _, sigma = column_deviations(data, hdul["DQ", 1].data, bits)
+            column = data.shape[1] // 3
+            data[:, column] += np.float32(self.amount * sigma[column])
 
 
 class SkyStep(Fault):
