@@ -321,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in args.seeds:
         spec = seed_variant(base, seed, work)
         field = load_field_spec(spec)
-        tasks += [(spec, field, kind) for kind in args.kinds]
+        tasks += [(spec, field, kind) for kind in args.kinds if FAULTS[kind].applies_to(field)]
 
     def one(task) -> dict:
         spec, field, kind = task

@@ -24,7 +24,8 @@ def _faults(_: argparse.Namespace) -> int:
     for fault in FAULTS.values():
         size = f"{fault.default_size:g} {fault.unit}" if fault.unit else "-"
         print(f"{fault.name:26} {fault.stage:17} {fault.via:9} {size:13} {fault.description}")
-        print(f"{'':26} must fail: {', '.join(fault.caught_by)}")
+        where = f" ({', '.join(fault.detectors)} fields only)" if fault.detectors else ""
+        print(f"{'':26} must fail: {', '.join(fault.caught_by)}{where}")
     return 0
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyqa.errors import FieldSpecError
-from skyqa.faults import FAULTS, Fault, expected_checks, get_fault
+from skyqa.faults import Fault, expected_checks, faults_for, get_fault
 from skyqa.field import FieldSpec
 
 
@@ -149,7 +149,7 @@ def run_fault_suite(
     every check but the baseline comparison: a new realisation has no baseline.
     ``extra_args`` go to every session's pytest command line.
     """
-    names = list(FAULTS) if faults is None else list(faults)
+    names = faults_for(field) if faults is None else list(faults)
     work_dir.mkdir(parents=True, exist_ok=True)
     if field.source_path is None:
         raise FieldSpecError(f"field {field.name!r} was not read from a spec file")

@@ -19,6 +19,7 @@ REQUIRED_BY_THE_ISSUE = {
     "wrong-sky-method",
 }
 SIZED_BY_THE_ISSUE = {
+    "chip-offset",  # issue 21: one chip of a two-chip exposure (x pixel noise)
     "mismatched-sky",  # a pedestal on one exposure (x pixel noise)
     "sky-step",
     "misaligned-exposure",
@@ -223,3 +224,60 @@ def test_fault_table_says_caught_missed_and_false_alarm():
     assert rows[7].endswith(
         "| no false alarm: 1 of 2 checks passed; 1 failed, shown real by the truth |"
     )
+
+
+def test_two_chip_faults_apply_to_two_chip_fields_only(tmp_path):
+    from skyqa.faults import faults_for
+    from skyqa.pipeline import Pipeline
+
+    one_chip, two_chip = resolve_field("mini-sim"), resolve_field("acs-mini-sim")
+    new = ["chip-offset", "no-cr-rejection", "wrong-exptime"]
+    assert not set(new) & set(faults_for(one_chip))
+    assert faults_for(two_chip)[-3:] == new
+    assert faults_for(resolve_field("m16-uvis-sim"))[-3:] == new
+    with pytest.raises(
+        FieldSpecError, match="applies to ACS/WFC, WFC3/UVIS fields; field 'mini-sim' is WFC3/IR"
+    ):
+        Pipeline(one_chip, tmp_path, fault=FAULTS["chip-offset"])
+
+
+def _two_chip_flc(path):
+    hdus = [fits.PrimaryHDU(header=fits.Header({"EXPTIME": 500.0}))]
+    for extver, level in ((1, 10.0), (2, 20.0)):
+        hdus.append(fits.ImageHDU(np.full((8, 8), level, np.float32), name="SCI", ver=extver))
+        hdus.append(fits.ImageHDU(np.full((8, 8), 2.0, np.float32), name="ERR", ver=extver))
+    fits.HDUList(hdus).writeto(path)
+
+
+def test_chip_offset_brightens_the_second_chip_of_the_first_exposure_only(tmp_path):
+    for name in ("a", "b"):
+        _two_chip_flc(tmp_path / f"{name}_flc.fits")
+    record = {"flt_paths": ["a_flc.fits", "b_flc.fits"]}
+    get_fault("chip-offset=1.5").outputs(resolve_field("acs-mini-sim"), tmp_path, record)
+    with fits.open(tmp_path / "a_flc.fits") as hdul:
+        assert (hdul["SCI", 1].data == 10.0).all()
+        assert (hdul["SCI", 2].data == 23.0).all()  # 1.5 x its pixel noise (ERR 2)
+    with fits.open(tmp_path / "b_flc.fits") as hdul:
+        assert (hdul["SCI", 2].data == 20.0).all()
+
+
+def test_wrong_exptime_changes_the_header_not_the_electrons(tmp_path):
+    _two_chip_flc(tmp_path / "a_flc.fits")
+    FAULTS["wrong-exptime"].outputs(
+        resolve_field("acs-mini-sim"), tmp_path, {"flt_paths": ["a_flc.fits"]}
+    )
+    with fits.open(tmp_path / "a_flc.fits") as hdul:
+        assert hdul[0].header["EXPTIME"] == pytest.approx(550.0)
+        assert (hdul["SCI", 1].data == 10.0).all()
+
+
+def test_no_cr_rejection_turns_the_steps_off_only_while_active():
+    from skyqa import drizzle
+
+    before = dict(drizzle.COSMIC_RAY_STEPS)
+    with FAULTS["no-cr-rejection"].active(resolve_field("acs-mini-sim")):
+        assert not any(
+            drizzle.COSMIC_RAY_STEPS[step]
+            for step in ("driz_separate", "median", "blot", "driz_cr")
+        )
+    assert before == drizzle.COSMIC_RAY_STEPS

@@ -35,6 +35,7 @@ from skyqa.faults.alignment import (
     VisitRotated,
 )
 from skyqa.faults.base import Fault
+from skyqa.faults.chips import ChipOffset, NoCosmicRayRejection, WrongExposureTime
 from skyqa.faults.sky import (
     EmptyMosaic,
     MatchFallback,
@@ -46,7 +47,7 @@ from skyqa.faults.sky import (
 )
 from skyqa.field import FieldSpec
 
-__all__ = ["FAULTS", "Fault", "expected_checks", "get_fault"]
+__all__ = ["FAULTS", "Fault", "expected_checks", "faults_for", "get_fault"]
 
 
 FAULTS: dict[str, Fault] = {
@@ -66,8 +67,17 @@ FAULTS: dict[str, Fault] = {
         PointingBeyondSearchrad(),
         MixedFilter(),
         IsolatedExposure(),
+        ChipOffset(),
+        NoCosmicRayRejection(),
+        WrongExposureTime(),
     )
 }
+
+
+def faults_for(field: FieldSpec) -> list[str]:
+    """The names of the faults that apply to ``field`` (`Fault.applies_to`), in
+    `FAULTS` order."""
+    return [name for name, fault in FAULTS.items() if fault.applies_to(field)]
 
 
 def get_fault(text: str) -> Fault:

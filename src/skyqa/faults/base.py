@@ -44,6 +44,9 @@ class Fault:
 
     name: str = ""
     stage: str = ""
+    detectors: tuple[str, ...] = ()
+    """The detectors (`skyqa.detectors` names) whose fields the fault applies to; empty:
+    any."""
     description: str = ""
     caught_by: tuple[str, ...] = ()
     via: str = "pipeline"
@@ -75,6 +78,10 @@ class Fault:
     def label(self) -> str:
         """The fault as given on the command line: ``name`` or ``name=SIZEunit``."""
         return f"{self.name}={self.size:g}{self.unit}" if self.unit else self.name
+
+    def applies_to(self, field: FieldSpec) -> bool:
+        """Whether the fault can be injected into ``field`` (its detector)."""
+        return not self.detectors or field.detector_model.name in self.detectors
 
     def claimed_threshold(self, field: FieldSpec) -> float | None:
         """The threshold, in ``unit``, that the fault's first check claims."""

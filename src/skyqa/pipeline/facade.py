@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyqa import cache
 from skyqa.cache import Cache, CacheEntry, source_digest
+from skyqa.errors import FieldSpecError
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
 from skyqa.pipeline.stages import (
     ALIGNMENT,
@@ -151,6 +152,11 @@ class Pipeline:
         self._results: dict[str, Any] = {}
         self._stages: dict[str, Stage] = {}
         offline_environment(allow_astrometry_db)
+        if fault is not None and not fault.applies_to(field):
+            raise FieldSpecError(
+                f"fault {fault.name!r} applies to {', '.join(fault.detectors)} fields; "
+                f"field {field.name!r} is {field.detector_model.name}"
+            )
         if fault is not None:
             self.progress(
                 f"{field.name}: INJECTED FAULT {fault.label!r} ({fault.description}): this "
