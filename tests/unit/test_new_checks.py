@@ -192,22 +192,22 @@ def _flt(path, crval, exptime=500.0):
     fits.HDUList([fits.PrimaryHDU(header=primary), sci, err]).writeto(path)
 
 
-def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_path):
-    """Two exposures half overlapping, two methods: each region's mosaic difference is the
-    (exposure-time weighted) difference of the recorded skies, and a mosaic that had
-    another sky subtracted shows it."""
+def _two_exposures(tmp_path, crpix_x: float, apart: float):
+    """An output grid (64 rows, reference pixel ``crpix_x``), two 64-pixel exposures
+    ``apart`` output pixels apart east-west about it, and their localmin and match skies
+    (dicts, and as MDRIZSKY tables)."""
     from astropy.wcs import WCS
 
     scale = 0.1283 / 3600
     out = WCS(naxis=2)
     out.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     out.wcs.crval = [85.0, -2.45]
-    out.wcs.crpix = [48.5, 32.5]
+    out.wcs.crpix = [crpix_x, 32.5]
     out.wcs.cd = [[-scale, 0], [0, scale]]
     flts = [tmp_path / "exp000001_flt.fits", tmp_path / "exp000002_flt.fits"]
-    # exp1 covers output x 16..80 - 32 px = -16..48 -> 0..48; exp2 is 32 pixels east of it.
-    _flt(flts[0], (85.0 + 16 * scale / math.cos(math.radians(-2.45)), -2.45))
-    _flt(flts[1], (85.0 - 16 * scale / math.cos(math.radians(-2.45)), -2.45))
+    half = apart / 2 * scale / math.cos(math.radians(-2.45))
+    _flt(flts[0], (85.0 + half, -2.45))
+    _flt(flts[1], (85.0 - half, -2.45))
     skies = {
         "localmin": {"exp000001": 1.00, "exp000002": 1.20},
         "match": {"exp000001": 0.00, "exp000002": 0.10},
@@ -216,6 +216,17 @@ def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_pa
         method: pd.DataFrame({"rootname": list(values), "mdrizsky_e_s": list(values.values())})
         for method, values in skies.items()
     }
+    return out, flts, skies, mdrizsky
+
+
+def test_sky_regions_measure_the_recorded_sky_difference_region_by_region(tmp_path):
+    """Two exposures half overlapping, two methods: each region's mosaic difference is the
+    (exposure-time weighted) difference of the recorded skies, and a mosaic that had
+    another sky subtracted shows it."""
+    from astropy.wcs import WCS
+
+    # exp1 covers output x 16..80 - 32 px = -16..48 -> 0..48; exp2 is 32 pixels east of it.
+    out, flts, skies, mdrizsky = _two_exposures(tmp_path, 48.5, 32)
     masks = {}
     for path in flts:
         header = fits.getheader(path, ("SCI", 1))
@@ -375,24 +386,8 @@ def test_sky_regions_leave_out_the_samples_beside_a_partners_edge(tmp_path):
     from astropy.wcs import WCS
     from scipy import ndimage
 
-    scale = 0.1283 / 3600
-    out = WCS(naxis=2)
-    out.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    out.wcs.crval = [85.0, -2.45]
-    out.wcs.crpix = [40.5, 32.5]
-    out.wcs.cd = [[-scale, 0], [0, scale]]
-    flts = [tmp_path / "exp000001_flt.fits", tmp_path / "exp000002_flt.fits"]
     # exp2 sits 5 output pixels east of exp1 (east is -x): exp1 alone covers a sliver.
-    _flt(flts[0], (85.0 + 2.5 * scale / math.cos(math.radians(-2.45)), -2.45))
-    _flt(flts[1], (85.0 - 2.5 * scale / math.cos(math.radians(-2.45)), -2.45))
-    skies = {
-        "localmin": {"exp000001": 1.00, "exp000002": 1.20},
-        "match": {"exp000001": 0.00, "exp000002": 0.10},
-    }
-    mdrizsky = {
-        method: pd.DataFrame({"rootname": list(values), "mdrizsky_e_s": list(values.values())})
-        for method, values in skies.items()
-    }
+    out, flts, skies, mdrizsky = _two_exposures(tmp_path, 40.5, 5)
     masks = {}
     for path in flts:
         header = fits.getheader(path, ("SCI", 1))
