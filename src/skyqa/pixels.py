@@ -66,7 +66,7 @@ class _Footprint:
     y0: int
     x0: int
     mask: np.ndarray
-    edge: np.ndarray | None = None
+    edge: np.ndarray
     """The samples within `EDGE_MARGIN` of the outline, inside or out (same box)."""
 
     def rows(self, start: int, stop: int, edge: bool = False) -> tuple[slice, np.ndarray] | None:
@@ -74,8 +74,6 @@ class _Footprint:
         columns on the grid, its rows, offset so that row 0 is ``start``), None if it has
         none there."""
         mask = self.edge if edge else self.mask
-        if mask is None:
-            return None
         low, high = max(start, self.y0), min(stop, self.y0 + mask.shape[0])
         if low >= high:
             return None
@@ -122,7 +120,8 @@ def _footprint(flt_header: fits.Header, wcs, out_wcs, shape, step: int) -> _Foot
     y0 = int(np.clip(np.floor(out_y.min()) - pad, 0, shape[0]))
     y1 = int(np.clip(np.ceil(out_y.max()) + pad, y0, shape[0]))
     if x1 <= x0 or y1 <= y0:
-        return _Footprint(y0, x0, np.zeros((0, 0), dtype=bool))
+        nothing = np.zeros((0, 0), dtype=bool)
+        return _Footprint(y0, x0, nothing, nothing)
     canvas = Image.new("1", (x1 - x0, y1 - y0), 0)
     outline = [(float(x - x0), float(y - y0)) for x, y in zip(out_x, out_y, strict=True)]
     ImageDraw.Draw(canvas).polygon(outline, fill=1)
