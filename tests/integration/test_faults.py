@@ -119,12 +119,21 @@ def test_chip_offset_is_a_seam_at_the_offset_chips_edge(two_chip_suite):
 def test_clean_run_raises_no_false_alarm(suite, seed):
     """A clean seed may fail a check only where its truth shows the failure real
     (`skyqa.review`: drizzlepac's result is off by more than the threshold)."""
-    result = suite[f"clean-seed{seed}"]
+    _assert_no_false_alarm(suite[f"clean-seed{seed}"])
+
+
+def test_two_chip_clean_run_raises_no_false_alarm(two_chip_suite):
+    """The same for the clean session of acs-mini-sim."""
+    clean = next(label for label in two_chip_suite if label.startswith("clean-seed"))
+    _assert_no_false_alarm(two_chip_suite[clean])
+
+
+def _assert_no_false_alarm(result):
     assert not _session_problem(result), _session_problem(result)
     unconfirmed = {check: result.first_failure(check) for check in result.unconfirmed()}
     reviews = "; ".join(review.line() for review in result.reviews)
     assert not unconfirmed, (
-        f"false alarm on clean seed {seed}: {unconfirmed}, which the truth does not show "
+        f"false alarm on {result.label}: {unconfirmed}, which the truth does not show "
         f"({reviews}; log {result.log_path})"
     )
     assert {review.check for review in result.reviews} == set(result.failed())
