@@ -72,25 +72,22 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
     furthest = sorted(residual.items(), key=lambda item: -abs(item[1]))[:2]
     off = ", ".join(f"{n} {v:+.5f} e-/s" for n, v in furthest)
     if name == "test_seam_free":
-        from skyqa.checks.seams import check_seam_free
+        from skyqa.checks.seams import check_seam_free, pair_name
         from skyqa.verdict import failures
 
         seams = seam_table(pairs, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
         failed = {verdict.subject for verdict in failures(check_seam_free(seams, method, fraction))}
         lines, shown = [], []
-        for pair in seams.to_dict("records"):
-            subject = (
-                f"pair {pair['exposure_a']}-{pair['exposure_b']} ({method}, "
-                f"{pair['n_pixels']} pixels)"
-            )
-            if subject not in failed:
+        for _, pair in seams.iterrows():
+            # The check's own subject (a two-chip field's pairs name their chips).
+            if f"pair {pair_name(pair)} ({method}, {pair.n_pixels} pixels)" not in failed:
                 continue
-            noise = pair["pixel_noise_e_s"]
-            true_seam = -(residual[pair["exposure_a"]] - residual[pair["exposure_b"]]) / noise
-            error = (pair[method] - true_seam) / (pair["uncertainty_e_s"] / noise)
+            noise = pair.pixel_noise_e_s
+            true_seam = -(residual[pair.exposure_a] - residual[pair.exposure_b]) / noise
+            error = (pair[method] - true_seam) / (pair.uncertainty_e_s / noise)
             shown.append(abs(true_seam) > fraction)
             lines.append(
-                f"{pair['exposure_a']}-{pair['exposure_b']}: true seam {true_seam:+.3f} "
+                f"{pair_name(pair)}: true seam {true_seam:+.3f} "
                 f"(skyqa measured {pair[method]:+.3f}, {error:+.1f} x its uncertainty away)"
             )
         unshown = len(shown) - sum(shown)

@@ -140,3 +140,13 @@ def test_a_seam_check_is_real_when_one_of_its_failed_pairs_is_and_names_the_othe
     review = _seam_review([0.0, 0.03, 0.02], mismeasured_pair=1)
     assert review.confirmed is True
     assert "1 of the 2 failed pairs are within the threshold by the truth" in review.text
+
+
+def test_a_two_chip_fields_seams_are_reviewed_by_chip_pair():
+    # The same as the first test, on chips: the check names pairs "a chip 1-b chip 2".
+    pipeline = FakePipeline([0.0, 0.03, 0.01], _raw(PEDESTALS))
+    pipeline._pairs.insert(2, "chip_a", [1, 2])
+    pipeline._pairs.insert(3, "chip_b", [2, 1])
+    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    assert review.confirmed is True
+    assert "a chip 1-b chip 2: true seam +0.200" in review.text

@@ -39,7 +39,7 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
         verdicts.append(
             Verdict(
                 "Overlap is seam-free",
-                f"pair {_pair_name(pair)} ({method}, {pair.n_pixels} pixels)",
+                f"pair {pair_name(pair)} ({method}, {pair.n_pixels} pixels)",
                 not failed,
                 f"{seam:+.3f} x pixel noise ({difference:+.5f} e-/s, measurement uncertainty "
                 f"{uncertainty:.3f} x noise)"
@@ -170,7 +170,7 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
     ]
 
 
-def _pair_name(pair) -> str:
+def pair_name(pair) -> str:
     """``A-B``, or ``A chip 1-B chip 2`` for a pair of two-chip exposures' chips."""
     if "chip_a" in pair:
         return (
