@@ -53,6 +53,14 @@ NOTES = {
     "mismatched-sky": "one exposure's matched sky off by the size; the seam check needs the "
     "seam past 0.1 by twice its uncertainty (0.01-0.03 on mini-sim), and a seed's own "
     "clean seams (up to 0.09) add to or take from it",
+    "chip-offset": "one chip of the first exposure brighter by the size; match gives the "
+    "exposure one sky, leaving each chip about half the size off, seen by the pairs that "
+    "overlap that chip, so the claim is twice the seam threshold (0.2 x noise; this run "
+    "searched 0.125-4 x noise, around the claim of 0.5 it started from). Seed 105's "
+    "clean failure is a pair whose true seam is at the threshold (0.099) measured 2.4 times "
+    "its uncertainty beyond it, a noise excursion: 100 noise realisations of that pair's "
+    "noiseless replica give its true difference to 0.0003 e-/s with a scatter equal to the "
+    "reported uncertainty",
     "sky-header-mismatch": "the mosaic difference of two methods has no noise of its own: "
     "caught at the threshold on every seed",
     "misaligned-exposure": "one FLT moved north; the mean offset of its stars also holds "
