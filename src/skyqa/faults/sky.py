@@ -104,6 +104,14 @@ class MismatchedSky(_SubtractSkyFault):
 class SkyHeaderMismatch(_SubtractSkyFault):
     name = "sky-header-mismatch"
     default_size = 0.5
+    threshold_scale = 2.0
+    """What `test_mosaic_holds_recorded_sky` delivers for one exposure: 0.2 x pixel noise,
+    twice its threshold (benchmarks/sensitivity.md: 0.218 on all 5 realisations of
+    mini-sim). The check judges the mosaic's pixels per region of one set of exposures,
+    and since issue 21 leaves out the samples beside any exposure's edge (which held a
+    dither partner's pixels): on mini-sim every remaining region holds the exposure's
+    dither partner too, which halves what the exposure's pixels show (0.102 before, in
+    the slivers of single coverage)."""
     description = (
         "the first exposure's pixels have the size (x its pixel noise) more sky "
         "subtracted than its header MDRIZSKY records"
