@@ -50,8 +50,16 @@ def baseline_folder(field: FieldSpec, explicit: Path | None = None) -> Path:
     return folder / "baselines" / field.name
 
 
-def missing_baseline_sentence(field: str, name: str, path: Path, written: bool) -> str:
+def missing_baseline_sentence(
+    field: str, name: str, path: Path, written: bool, fault: str | None = None
+) -> str:
     """What a run without a stored baseline says (the check then has no verdict)."""
+    if fault:
+        return (
+            f"No baseline of the {name} table for field {field} at {path}, and a session "
+            f"with an injected fault ({fault}) never writes one: its tables are the fault's. "
+            "Run without --skyqa-inject-fault to write it."
+        )
     if written:
         return (
             f"No baseline of the {name} table for field {field} was stored: {path} has been "

@@ -413,3 +413,29 @@ def test_a_run_that_finds_everything_cached_imports_no_pipeline_library(
     assert "done in" not in warm.stderr.str()  # nothing built
     imported = (pytester.path / "imported.txt").read_text()
     assert imported == "", f"a fully cached run imported {imported}: import them where used"
+
+
+@pytest.mark.integration
+def test_a_session_with_an_injected_fault_never_writes_a_baseline(
+    pytester, mini_pipeline, shared_cache_dir, tmp_path
+):
+    """A faulted run's tables are the fault's: with no stored baseline nothing is written,
+    and --force-regen leaves a stored one as it was."""
+    import shutil
+    from pathlib import Path
+
+    empty, stored = tmp_path / "empty", tmp_path / "stored"
+    shutil.copytree(Path(__file__).parents[2] / "baselines" / "mini-sim", stored / "mini-sim")
+    before = {p.name: p.read_bytes() for p in (stored / "mini-sim").iterdir()}
+    arguments = [
+        "--field", "mini-sim", "--skyqa-cache-dir", str(shared_cache_dir),
+        "--skyqa-inject-fault", "mixed-filter", "-k", "matches_baseline",
+    ]  # fmt: skip
+
+    unstored = pytester.runpytest(*arguments, "--skyqa-baseline-dir", str(empty))
+    unstored.assert_outcomes(skipped=3)
+    unstored.stdout.fnmatch_lines(["*a session with an injected fault (mixed-filter) never*"])
+    assert not list(empty.rglob("*.csv"))
+
+    pytester.runpytest(*arguments, "--skyqa-baseline-dir", str(stored), "--force-regen")
+    assert {p.name: p.read_bytes() for p in (stored / "mini-sim").iterdir()} == before
