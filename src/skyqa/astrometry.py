@@ -132,13 +132,12 @@ def truth_offset_mas(
     (`skyqa.simulate.distortion_residual`, full-frame pixels: the subarray's pixel less
     ``ltv``): a pixel at ``p`` sees the sky the SIP WCS puts at ``p - residual(p)``.
     """
-    from skyqa.simulate import distortion_residual
+    from skyqa.simulate import true_sky
 
     aligned, true = wcs_from_header(aligned_header), wcs_from_header(true_header)
     x, y = _grid(true_header, step_fraction=1 / 32)
     ra, dec = aligned.all_pix2world(x, y, 0)
-    dx, dy = distortion_residual(x - ltv[0], y - ltv[1], list(distortion))
-    true_ra, true_dec = true.all_pix2world(x - dx, y - dy, 0)
+    true_ra, true_dec = true_sky(true, x, y, distortion, ltv)
     return _rms_offset_mas(ra, dec, true_ra, true_dec)
 
 

@@ -72,15 +72,14 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
     furthest = sorted(residual.items(), key=lambda item: -abs(item[1]))[:2]
     off = ", ".join(f"{n} {v:+.5f} e-/s" for n, v in furthest)
     if name == "test_seam_free":
-        from skyqa.checks.seams import check_seam_free, pair_name
+        from skyqa.checks.seams import check_seam_free, pair_name, seam_subject
         from skyqa.verdict import failures
 
         seams = seam_table(pairs, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
         failed = {verdict.subject for verdict in failures(check_seam_free(seams, method, fraction))}
         lines, shown = [], []
         for _, pair in seams.iterrows():
-            # The check's own subject (a two-chip field's pairs name their chips).
-            if f"pair {pair_name(pair)} ({method}, {pair.n_pixels} pixels)" not in failed:
+            if seam_subject(pair, method) not in failed:
                 continue
             noise = pair.pixel_noise_e_s
             true_seam = -(residual[pair.exposure_a] - residual[pair.exposure_b]) / noise
@@ -139,7 +138,7 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
     from astropy.io import fits
 
     from skyqa.astrometry import wcs_from_header
-    from skyqa.simulate import distortion_residual
+    from skyqa.simulate import true_sky
 
     aligned = {path.name[:9]: path for path in pipeline.alignment().aligned_flt_paths}
     rows = []
@@ -153,11 +152,8 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
             for axis in np.meshgrid(np.linspace(0, columns - 1, 9), np.linspace(0, rows_ - 1, 9))
         )
         ra, dec = wcs_from_header(header).all_pix2world(x, y, 0)
-        dx, dy = distortion_residual(
-            x - geometry.ltv[0], y - geometry.ltv[1], list(truth.distortion)
-        )
-        true_ra, true_dec = wcs_from_header(geometry.wcs_header("true")).all_pix2world(
-            x - dx, y - dy, 0
+        true_ra, true_dec = true_sky(
+            wcs_from_header(geometry.wcs_header("true")), x, y, truth.distortion, geometry.ltv
         )
         east = (ra - true_ra) * np.cos(np.deg2rad(true_dec)) * 3.6e6
         north = (dec - true_dec) * 3.6e6

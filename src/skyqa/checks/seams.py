@@ -39,7 +39,7 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
         verdicts.append(
             Verdict(
                 "Overlap is seam-free",
-                f"pair {pair_name(pair)} ({method}, {pair.n_pixels} pixels)",
+                seam_subject(pair, method),
                 not failed,
                 f"{seam:+.3f} x pixel noise ({difference:+.5f} e-/s, measurement uncertainty "
                 f"{uncertainty:.3f} x noise)"
@@ -168,6 +168,11 @@ def check_overlaps_connected(pairs: pd.DataFrame, rootnames: Sequence[str]) -> l
             value=float(len(groups)),
         )
     ]
+
+
+def seam_subject(pair, method: str) -> str:
+    """What a `check_seam_free` verdict is about: ``pair A-B (METHOD, N pixels)``."""
+    return f"pair {pair_name(pair)} ({method}, {pair.n_pixels} pixels)"
 
 
 def pair_name(pair) -> str:

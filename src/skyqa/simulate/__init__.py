@@ -62,6 +62,7 @@ from skyqa.simulate.geometry import (
     plan_geometry,
     sip_wcs_header,
     tangent_offsets,
+    true_sky,
 )
 from skyqa.simulate.render import ExposureArrays, render_exposure
 from skyqa.simulate.scene import Scene, make_scene, reference_catalog
@@ -319,4 +320,5 @@ __all__ = [
     "render_exposure",
     "sip_wcs_header",
     "tangent_offsets",
+    "true_sky",
 ]

@@ -138,6 +138,16 @@ def distortion_residual(
     return dx, dy
 
 
+def true_sky(
+    wcs, x: np.ndarray, y: np.ndarray, terms, ltv: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(RA, Dec) that detector pixels ``(x, y)`` (0-based, in the array) really see: the
+    true SIP ``wcs`` at ``p - residual(p)``, the residual taken at the full-frame position
+    ``p - ltv`` (`distortion_residual`)."""
+    dx, dy = distortion_residual(x - ltv[0], y - ltv[1], list(terms))
+    return wcs.all_pix2world(x - dx, y - dy, 0)
+
+
 @dataclass(frozen=True)
 class PointingError:
     """The error of one visit's header WCS, relative to the truth.

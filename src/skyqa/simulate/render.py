@@ -22,6 +22,7 @@ from skyqa.simulate.geometry import (
     ExposureGeometry,
     distortion_residual,
     tangent_offsets,
+    true_sky,
 )
 from skyqa.simulate.scene import Scene
 
@@ -91,8 +92,7 @@ def _nebula_image(geometry: ExposureGeometry, scene: Scene) -> np.ndarray:
     """
     rows, columns = geometry.rows_columns
     yy, xx = np.mgrid[0:rows, 0:columns].astype(float)
-    dx, dy = distortion_residual(xx - geometry.ltv[0], yy - geometry.ltv[1], list(scene.distortion))
-    ra, dec = geometry.wcs("true").all_pix2world((xx - dx).ravel(), (yy - dy).ravel(), 0)
+    ra, dec = true_sky(geometry.wcs("true"), xx.ravel(), yy.ravel(), scene.distortion, geometry.ltv)
     east, north = tangent_offsets(ra, dec, scene.ra_targ, scene.dec_targ)
     return scene.nebula_e_s(east, north).reshape(rows, columns)
 
