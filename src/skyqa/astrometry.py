@@ -6,7 +6,9 @@ built beside the mosaics) and judged by the checks:
 - tweakback's transfer: each FLT must move on the sky as its visit DRZ moved
   (`tweakback_moves`; a tweakback that did nothing leaves the FLT where it was);
 - on synthetic fields, the aligned FLT WCS against the injected true WCS
-  (`truth_offset_mas`).
+  (`truth_offset_mas`), beside what the visit's fit claims of its own error there
+  (`skyqa.accuracy.fit_error_mas`), so that the truth can tell a fit that is as good as it
+  says from one that is not.
 
 Offsets are RMS over a grid of detector pixels, through the full WCS (with SIP), in
 milliarcseconds.
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.align import AlignmentResult, drz_members
+from skyqa.align import AlignmentResult, drz_members, match_file
 from skyqa.headers import chip_name, sci_headers
 from skyqa.names import visit_of
 
@@ -40,7 +42,15 @@ TWEAKBACK_COLUMNS = [
     "disagreement_mas",
     "drz_wcsnamea",
 ]
-TRUTH_COLUMNS = ["visit", "rootname", "rms_mas"]
+TRUTH_COLUMNS = [
+    "visit",
+    "rootname",
+    "rms_mas",
+    "fit_claim_mas",
+    "n_stars",
+    "dof",
+    "pixel_scale_mas",
+]
 TWEAKBACK_TABLE = "tweakback_moves.csv"
 TRUTH_TABLE = "truth_offsets.csv"
 
@@ -172,9 +182,19 @@ class AlignmentPlacement:
         )
 
 
-def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacement:
+def _pixel_scale_mas(wcs: WCS) -> float:
+    """The mean pixel scale (mas) of a WCS at its reference pixel."""
+    return float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * MAS_PER_DEG)
+
+
+def measure_alignment(
+    alignment: AlignmentResult, truth=None, fitgeometry: str = "rscale"
+) -> AlignmentPlacement:
     """`tweakback_moves` of every FLT of every visit DRZ, and, given the injected truth
-    (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT."""
+    (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT with its visit fit's
+    claim there (`skyqa.accuracy.fit_error_mas` on the same grid, for TweakReg's
+    ``fitgeometry``; the number of matched stars and the fit's degrees of freedom)."""
+    from skyqa.accuracy import fit_error_mas, visit_claim
     # Each FLT's SCI headers after tweakback (every chip: `chip_name`), read once for both.
     aligned = sci_headers(alignment.aligned_flt_paths)
     rows = []
@@ -197,19 +217,28 @@ def measure_alignment(alignment: AlignmentResult, truth=None) -> AlignmentPlacem
         return AlignmentPlacement(tweakback, None)
     files = {path.name[:9]: path.name for path in alignment.aligned_flt_paths}
     chips = any(geometry.shape[0] for geometry in truth.exposures)
-    truth_rows = [
-        {
-            "visit": geometry.asn_id.lower(),
-            "rootname": geometry.rootname,
-            "rms_mas": truth_offset_mas(
-                aligned[chip_name(files[geometry.rootname], geometry.extver)],
-                geometry.wcs_header("true"),
-                truth.distortion,
-                geometry.ltv,
-            ),
-            **({"chip": geometry.chip} if chips else {}),
-        }
-        for geometry in truth.exposures
-    ]
+    claims = {
+        visit_of(drz.name): visit_claim(match_file(alignment.directory, drz), fitgeometry)
+        for drz in alignment.visit_drz_paths
+    }
+    truth_rows = []
+    for geometry in truth.exposures:
+        header = aligned[chip_name(files[geometry.rootname], geometry.extver)]
+        wcs = wcs_from_header(header)
+        claim = claims[geometry.asn_id.lower()]
+        truth_rows.append(
+            {
+                "visit": geometry.asn_id.lower(),
+                "rootname": geometry.rootname,
+                "rms_mas": truth_offset_mas(
+                    header, geometry.wcs_header("true"), truth.distortion, geometry.ltv
+                ),
+                "fit_claim_mas": fit_error_mas(claim, *wcs.all_pix2world(*_grid(header), 0)),
+                "n_stars": claim.n_stars,
+                "dof": claim.dof,
+                "pixel_scale_mas": _pixel_scale_mas(wcs),
+                **({"chip": geometry.chip} if chips else {}),
+            }
+        )
     columns = [*TRUTH_COLUMNS, "chip"] if chips else TRUTH_COLUMNS
     return AlignmentPlacement(tweakback, pd.DataFrame(truth_rows, columns=columns))

@@ -17,6 +17,9 @@ class Verdict:
     selecting and reporting), ``value`` the measured number where there is one, and
     ``limit`` the threshold as a number in the units of ``value``: an upper bound on
     ``|value|`` (``upper``, the default) or a lower bound on ``value``.
+
+    ``warning``: a verdict that did not pass its threshold but is only reported, without
+    failing its check (a grade between good and accepted, say); ``passed`` is then False.
     """
 
     check: str
@@ -29,10 +32,12 @@ class Verdict:
     value: float | None = None
     limit: float | None = None
     upper: bool = True
+    warning: bool = False
 
     def __post_init__(self) -> None:
         # A comparison of numpy numbers gives numpy.bool_, which JSON and YAML refuse.
         object.__setattr__(self, "passed", bool(self.passed))
+        object.__setattr__(self, "warning", bool(self.warning) and not self.passed)
 
     def ratio(self) -> float | None:
         """How near the measured value is to its threshold: ``|value| / limit`` for an
@@ -51,8 +56,9 @@ class Verdict:
         return max(0.0, numerator / denominator)
 
     def message(self, failed_word: str = "FAILED") -> str:
-        """The verdict as one sentence (``failed_word`` where it did not pass)."""
-        outcome = "passed" if self.passed else failed_word
+        """The verdict as one sentence (``failed_word`` where it did not pass, WARNING for
+        a `warning`)."""
+        outcome = "passed" if self.passed else "WARNING" if self.warning else failed_word
         text = (
             f"{self.check} {outcome} for {self.subject}: measured {self.measured}, "
             f"required {self.threshold}."
@@ -75,13 +81,15 @@ def finite_or_none(value: object) -> float | None:
     return float(value)  # type: ignore[arg-type]
 
 
-def severity(passed: bool, ratio: float | None) -> tuple[bool, float]:
-    """How much a verdict needs a look, for ordering: a failed one before any that
-    passed; among those, the larger `Verdict.ratio` (a failed one without a finite ratio
-    counts as furthest past its threshold, a passed one without a number as the least)."""
+def severity(passed: bool, ratio: float | None, warning: bool = False) -> tuple[int, float]:
+    """How much a verdict needs a look, for ordering: a failed one before a warning, a
+    warning before any that passed; among those, the larger `Verdict.ratio` (one that did
+    not pass without a finite ratio counts as furthest past its threshold, a passed one
+    without a number as the least)."""
     if ratio is None:
         ratio = math.inf if not passed else -1.0
-    return (not passed, ratio)
+    rank = 0 if passed else 1 if warning else 2
+    return (rank, ratio)
 
 
 def worst(verdicts: Sequence[Verdict]) -> int | None:
@@ -89,7 +97,7 @@ def worst(verdicts: Sequence[Verdict]) -> int | None:
     equals. None when there are no verdicts."""
     if not verdicts:
         return None
-    ranks = [severity(verdict.passed, verdict.ratio()) for verdict in verdicts]
+    ranks = [severity(verdict.passed, verdict.ratio(), verdict.warning) for verdict in verdicts]
     best = 0
     for index in range(1, len(verdicts)):
         if ranks[index] > ranks[best]:
@@ -115,5 +123,10 @@ def annotate(verdicts: Iterable[Verdict], note: str) -> list[Verdict]:
 
 
 def failures(verdicts: Iterable[Verdict]) -> list[Verdict]:
-    """The verdicts that did not pass."""
-    return [verdict for verdict in verdicts if not verdict.passed]
+    """The verdicts that did not pass and are not warnings: those that fail a check."""
+    return [verdict for verdict in verdicts if not verdict.passed and not verdict.warning]
+
+
+def warnings_of(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """The verdicts that did not pass but are only reported (`Verdict.warning`)."""
+    return [verdict for verdict in verdicts if verdict.warning]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from skyqa.checks.alignment import AstrometryGrades
 from skyqa.checks.chips import chip_label
 from skyqa.measure import column_outlier
 from skyqa.names import visit_of
@@ -61,29 +62,46 @@ def check_uniform_setup(headers: pd.DataFrame) -> list[Verdict]:
     return verdicts
 
 
-def check_delivered_wcs(wcs_table: pd.DataFrame, rms_max_pix: float) -> list[Verdict]:
-    """Each visit DRZ came aligned to Gaia, with an RMS within the limit (in pixels)."""
+def check_delivered_wcs(wcs_table: pd.DataFrame, grades: AstrometryGrades) -> list[Verdict]:
+    """Each visit DRZ came aligned to Gaia (its WCSNAME says so), with its RMS (the 2-D
+    RMS of the archive's RMS_RA and RMS_DEC, mas) graded with HAP's limits (``grades``)."""
     verdicts = []
     for _, row in wcs_table.iterrows():
         visit = visit_of(row["FILENAME"])
         name = str(row["WCSNAME"])
-        rms = (float(row["RMS_RA_pix"]), float(row["RMS_DEC_pix"]))
-        worst = max(rms) if all(map(is_finite, rms)) else math.nan
-        to_gaia = "GAIA" in name.upper()
-        within = is_finite(worst) and worst <= rms_max_pix
+        rms = (float(row["RMS_RA"]), float(row["RMS_DEC"]))
+        total = math.hypot(*rms) if all(map(is_finite, rms)) else math.nan
+        measured = (
+            f"WCSNAME {name}, {row['NMATCHES']} matches, RMS {rms[0]:.1f} x {rms[1]:.1f} mas "
+            f"(RA x Dec), {total:.1f} mas in all"
+        )
+        advice = (
+            "the archive's alignment is not good enough to use as is: this is why the "
+            "visits are realigned here (see the alignment checks)."
+        )
+        if "GAIA" not in name.upper():
+            verdicts.append(
+                Verdict(
+                    "Delivered WCS is fit to Gaia",
+                    f"visit {visit}",
+                    False,
+                    measured,
+                    "a WCSNAME naming a Gaia fit",
+                    advice,
+                    item=visit,
+                    value=total,
+                    limit=grades.good_mas,
+                )
+            )
+            continue
         verdicts.append(
-            Verdict(
-                "Delivered WCS is fit to Gaia within the limit",
+            grades.grade(
+                "Delivered WCS is fit to Gaia within HAP's limits",
                 f"visit {visit}",
-                to_gaia and within,
-                f"WCSNAME {name}, {row['NMATCHES']} matches, RMS {row['RMS_RA_pix']:.2f} x "
-                f"{row['RMS_DEC_pix']:.2f} pix",
-                f"a Gaia fit with RMS <= {rms_max_pix} pix",
-                "the archive's alignment is not good enough to use as is: this is why the "
-                "visits are realigned here (see the alignment checks).",
-                item=visit,
-                value=worst,
-                limit=rms_max_pix,
+                total,
+                measured,
+                advice,
+                visit,
             )
         )
     return verdicts

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from skyqa.checks.chips import chip_label
+from skyqa.checks.sky import tolerance_of
 from skyqa.measure import overlap_groups, seam_score, solve_offsets
 from skyqa.verdict import Verdict, is_finite
 
@@ -86,13 +87,21 @@ def check_score_below(
 
 
 def check_oracle_agreement(
-    pairs: pd.DataFrame, mdrizsky: pd.DataFrame, method: str, tolerance_e_s: float
+    pairs: pd.DataFrame,
+    mdrizsky: pd.DataFrame,
+    method: str,
+    tolerance_e_s: float | Mapping[str, float],
 ) -> list[Verdict]:
     """drizzlepac's matched skies agree with skyqa's least-squares offsets.
 
     Differences are compared after removing their median within each overlap group (the
     level of a group is free; the median keeps one wrong exposure from implicating the
-    others). An exposure whose MDRIZSKY or solution is not finite fails.
+    others). An exposure whose MDRIZSKY or solution is not finite fails, and so does one
+    without a tolerance.
+
+    ``tolerance_e_s``: one for all, or per exposure; the QA run gives each exposure half
+    the seam threshold of its pixel noise (`skyqa.checks.sky.pedestal_tolerances`), the
+    pedestal-truth check's tolerance, for the same triangle-inequality reason.
     """
     sky = mdrizsky.groupby("rootname", sort=False)["mdrizsky_e_s"].first().astype(float)
     names = list(sky.index)
@@ -104,20 +113,26 @@ def check_oracle_agreement(
         difference -= difference.median()
         for name in group:
             finite = is_finite(difference[name])
+            limit = tolerance_of(tolerance_e_s, name)
             verdicts.append(
                 Verdict(
                     "Matched sky agrees with skyqa's independent solution",
                     f"exposure {name} ({method})",
-                    finite and abs(difference[name]) <= tolerance_e_s,
+                    finite and abs(difference[name]) <= limit,  # False for a NaN limit
                     f"{difference[name]:+.5f} e-/s (MDRIZSKY {sky[name]:.5f}, skyqa offset "
                     f"{oracle[name]:.5f})"
-                    + ("" if finite else "; not a number: a MDRIZSKY or a pair difference is NaN"),
-                    f"|difference| <= {tolerance_e_s} e-/s",
+                    + ("" if finite else "; not a number: a MDRIZSKY or a pair difference is NaN")
+                    + (
+                        ""
+                        if is_finite(limit)
+                        else "; no tolerance: this exposure's pixel noise is unknown"
+                    ),
+                    f"|difference| <= {limit:.5g} e-/s",
                     "drizzlepac's overlap solution differs from the measured pair "
                     "differences: look at this exposure's pairs in the seam table.",
                     item=method,
                     value=float(difference[name]),
-                    limit=tolerance_e_s,
+                    limit=limit,
                 )
             )
     return verdicts

@@ -57,20 +57,28 @@ def _residuals_from_truth(
 
 
 def pedestal_tolerances(pairs: pd.DataFrame, max_noise_fraction: float) -> dict[str, float]:
-    """Per exposure, the pedestal-truth tolerance that agrees with the seam check: half
+    """Per exposure, the tolerance of a sky value that agrees with the seam check: half
     the seam threshold, ``max_noise_fraction / 2`` times the exposure's per-pixel noise
-    (the median ``pixel_noise_e_s`` of its overlapping pairs).
+    (the median ``pixel_noise_e_s`` of its overlapping pairs). The pedestal-truth check
+    and the oracle check both use it.
 
     Why half: a pair's seam is the difference of its two exposures' sky errors. If every
-    exposure is within half the threshold of the truth (up to the common constant), no
-    two can differ by more than the threshold, so no seam; an exposure past it is a seam
-    against a neighbour that is right or off the other way.
+    exposure is within half the threshold of the truth (or of the oracle, up to the
+    common constant), no two can differ by more than the threshold, so no seam; an
+    exposure past it is a seam against a neighbour that is right or off the other way.
     """
     noise: dict[str, list[float]] = {}
     for pair in pairs.itertuples(index=False):
         for name in (pair.exposure_a, pair.exposure_b):
             noise.setdefault(name, []).append(float(pair.pixel_noise_e_s))
     return {name: 0.5 * max_noise_fraction * float(np.median(v)) for name, v in noise.items()}
+
+
+def tolerance_of(tolerance_e_s: float | Mapping[str, float], name: str) -> float:
+    """One tolerance for all exposures, or an exposure's own (NaN where not named)."""
+    if isinstance(tolerance_e_s, Mapping):
+        return float(tolerance_e_s.get(name, math.nan))
+    return float(tolerance_e_s)
 
 
 def check_pedestals_recovered(
@@ -111,9 +119,7 @@ def check_pedestals_recovered(
     missing = sorted(set(injected_pedestal_e_s) - set(table.index))
 
     def tolerance(name: str) -> float:
-        if isinstance(tolerance_e_s, Mapping):
-            return float(tolerance_e_s.get(name, math.nan))
-        return float(tolerance_e_s)
+        return tolerance_of(tolerance_e_s, name)
 
     verdicts = [
         Verdict(

@@ -162,7 +162,7 @@ class MisalignedExposure(Fault):
     stage = EXPOSURES
     unit = "mas"
     default_size = 50.0
-    threshold_of = "source_offset_max_mas"
+    threshold_of = "astrometry_accepted_mas"
     description = (
         "the last FLT's pointing differs from its visit partner's by the size (north), as "
         "after a guiding problem; its visit DRZ does not show it"

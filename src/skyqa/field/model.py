@@ -193,16 +193,30 @@ class Thresholds:
     residual_rotation_max_deg: float = 0.005
     residual_scale_max: float = 2.0e-4
     tweakback_agreement_max_mas: float = 5.0
-    wcs_truth_max_rms_mas: float = 10.0
-    source_offset_max_mas: float = 10.0
+    astrometry_good_mas: float = 10.0
+    """HAP's good alignment: below it a fit is category 1 (``determine_fit_quality`` in
+    drizzlepac/align.py, its docstring's 10 mas). Up to it an astrometric verdict passes."""
+    astrometry_accepted_mas: float = 20.0
+    """HAP's accepted alignment (``MAX_FIT_RMS`` = 20 mas in drizzlepac's
+    pars/hap_pars/svm_parameters/wfc3/ir/wfc3_ir_alignment_all.json). Between the good and
+    the accepted limit a verdict is a warning naming the category; beyond it, a failure."""
+    exposure_pointing_mas: float = 5.0
+    """An exposure's pointing relative to its visit (2-D RMS), which one fit per visit
+    cannot follow: the DrizzlePac Handbook (Appendix B.3) measures dither offsets within an
+    orbit to agree with the commanded ones within 2-5 mas RMS; the upper end."""
+    distortion_residual_pix: float = 0.02
+    """The distortion solution's residual, in the exposure's own pixels (2-D RMS): 0.02
+    pix, the size of the WFC3/IR solution's residuals (docs/replica.md)."""
+    catalog_epoch_error_mas: float = 2.0
+    """The reference catalog's error in carrying positions to the exposures' epoch, counted
+    whole (not averaged over the stars): Gaia DR3's proper-motion error of a G = 20 star,
+    0.5 mas/yr, over the 4 years between its epoch 2016.0 and 2012."""
     match_max_e_s: float = 0.1
     sky_relation_tolerance_e_s: float = 1.0e-5
     logged_sky_tolerance_e_s: float = 1.0e-6
     seam_max_noise_fraction: float = 0.1
-    oracle_tolerance_e_s: float = 0.005
     min_overlap_pixels: int = 500
     unflagged_column_max_sigma: float = 10.0
-    delivered_wcs_rms_max_pix: float = 0.5
     cosmic_ray_fraction_min: float = 0.0005
     cosmic_ray_fraction_max: float = 0.05
     """The CCDs: the fraction of a chip's pixels AstroDrizzle flags 4096 in a mosaic lies in

@@ -12,6 +12,17 @@ RETIRED_KEYS = {
     "match_truth_tolerance_e_s": "the pedestal-truth tolerance is now half the seam threshold "
     "(seam_max_noise_fraction) of each exposure's pixel noise, so that the two checks agree "
     "on what a seam is (docs/checks.md, test_match_recovers_injected_pedestals); delete the line.",
+    **{
+        key: "an alignment is now graded with drizzlepac's HAP limits, astrometry_good_mas "
+        "(10 mas: pass) and astrometry_accepted_mas (20 mas: a warning up to it, a failure "
+        "beyond), the same for every detector, and a WCS is held against the truth by its "
+        "own fit's predicted error (docs/checks.md, Alignment); delete the line."
+        for key in ("wcs_truth_max_rms_mas", "source_offset_max_mas", "delivered_wcs_rms_max_pix")
+    },
+    "oracle_tolerance_e_s": "the oracle tolerance is now half the seam threshold "
+    "(seam_max_noise_fraction) of each exposure's pixel noise, as the pedestal-truth "
+    "tolerance is: a fixed e-/s value was 0.1 x the WFC3/IR replica's noise and 0.04 x the "
+    "WFC3/UVIS replica's (docs/checks.md, test_match_agrees_with_oracle); delete the line.",
 }
 """Keys of earlier skyqa versions, with what replaced them."""
 
@@ -39,16 +50,18 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
             "residual_rotation_max_deg",
             "residual_scale_max",
             "tweakback_agreement_max_mas",
-            "wcs_truth_max_rms_mas",
-            "source_offset_max_mas",
+            "astrometry_good_mas",
+            "astrometry_accepted_mas",
             "match_max_e_s",
             "sky_relation_tolerance_e_s",
             "logged_sky_tolerance_e_s",
             "seam_max_noise_fraction",
-            "oracle_tolerance_e_s",
             "unflagged_column_max_sigma",
-            "delivered_wcs_rms_max_pix",
         )
+    },
+    **{
+        f"[thresholds].{name}": (0.0, None, False)
+        for name in ("exposure_pointing_mas", "distortion_residual_pix", "catalog_epoch_error_mas")
     },
     "[thresholds].cosmic_ray_fraction_min": (0.0, 1.0, False),
     "[thresholds].cosmic_ray_fraction_max": (0.0, 1.0, True),
@@ -135,6 +148,13 @@ def _check_ranges(sections: dict[str, Any], source: str) -> None:
         raise FieldSpecError(
             f"{source}: [tweakreg].fitgeometry is {sections['tweakreg'].fitgeometry!r}; "
             f"allowed: {', '.join(FIT_GEOMETRIES)}."
+        )
+    limits = sections["thresholds"]
+    if limits.astrometry_accepted_mas < limits.astrometry_good_mas:
+        raise FieldSpecError(
+            f"{source}: [thresholds].astrometry_accepted_mas ({limits.astrometry_accepted_mas!r}) "
+            f"is below astrometry_good_mas ({limits.astrometry_good_mas!r}); allowed: "
+            ">= astrometry_good_mas (HAP's grades: good, then accepted)."
         )
     if not sections["astrodrizzle"].skymethods:
         raise FieldSpecError(

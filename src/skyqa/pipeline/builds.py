@@ -123,7 +123,7 @@ def _build_placement(field, fault, alignment, truth_path, workdir: Path) -> dict
     from skyqa.simulate import load_truth
 
     truth = None if truth_path is None else load_truth(truth_path)
-    return measure_alignment(alignment, truth).to_record(workdir)
+    return measure_alignment(alignment, truth, field.tweakreg.fitgeometry).to_record(workdir)
 
 
 def _load_placement(entry: CacheEntry):

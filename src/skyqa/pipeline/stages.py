@@ -194,11 +194,12 @@ STAGES: dict[str, Stage] = {
         Stage(
             PLACEMENT,
             "measuring the aligned WCSs on the sky",
-            code=("astrometry", "align", "simulate"),
+            code=("astrometry", "accuracy", "align", "simulate"),
             build=_build_placement,
             load=_load_placement,
             inputs=lambda run: (run.alignment(), run.exposures().truth_path),
             needs=lambda run: (ALIGNMENT, EXPOSURES),
+            spec=lambda field: {"fitgeometry": field.tweakreg.fitgeometry},
             batch=True,
             fixture="alignment_placement",
             cost=0.5,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 
 from skyqa.errors import SkyQAWarning
-from skyqa.verdict import Verdict, failures
+from skyqa.verdict import Verdict, failures, warnings_of
 
 Recorder = Callable[[list[Verdict]], None]
 _recorders: list[Recorder] = []
@@ -50,7 +50,7 @@ def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """
     verdicts = list(verdicts)
     _hand_on(verdicts)
-    failed = failures(verdicts)
+    failed = [verdict for verdict in verdicts if not verdict.passed]
     for verdict in failed:
         warnings.warn(SkyQAWarning(verdict.message("WARNING")), stacklevel=2)
     return failed
@@ -60,12 +60,16 @@ def require(verdicts: Iterable[Verdict]) -> None:
     """Fail the current test with every failed verdict's sentence, if any failed.
 
     Every failure is listed, not just the first; pytest shows the sentences without a
-    traceback. A check with no verdict at all fails: it has not checked.
+    traceback. A check with no verdict at all fails: it has not checked. A verdict that
+    is a `~skyqa.verdict.Verdict.warning` does not fail the test: it is raised as a
+    `skyqa.errors.SkyQAWarning`, and the check's status is "warned".
     """
     verdicts = list(verdicts)
     _hand_on(verdicts)
     if not verdicts:
         pytest.fail("skyqa bug: a check produced no verdict at all.", pytrace=False)
+    for verdict in warnings_of(verdicts):
+        warnings.warn(SkyQAWarning(verdict.message()), stacklevel=2)
     failed = failures(verdicts)
     if failed:
         lines = [verdict.message() for verdict in failed]

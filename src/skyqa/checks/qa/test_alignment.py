@@ -9,6 +9,8 @@ from skyqa.checks.alignment import (
     check_sources_on_catalog,
     check_tweakback,
     check_wcs_against_truth,
+    grades_of,
+    budget_of,
 )
 from skyqa.plugin.verdicts import require
 from skyqa.verdict import about
@@ -46,18 +48,20 @@ def test_tweakback_moved_flts(alignment_placement, visit, skyqa_field):
 
 
 def test_wcs_matches_truth(alignment_placement, visit, skyqa_field):
-    """Synthetic fields: each aligned FLT WCS is within the limit of the true WCS."""
+    """Synthetic fields: each aligned FLT WCS is as close to the true WCS as its fit
+    claims, and graded with HAP's limits."""
     if alignment_placement.truth is None:
         pytest.skip(f"field {skyqa_field.name} is real data: no true WCS to compare with")
-    limit = skyqa_field.thresholds.wcs_truth_max_rms_mas
-    require(about(check_wcs_against_truth(alignment_placement.truth, limit), visit))
+    limits = skyqa_field.thresholds
+    verdicts = check_wcs_against_truth(
+        alignment_placement.truth, budget_of(limits), grades_of(limits)
+    )
+    require(about(verdicts, visit))
 
 
 def test_sources_on_catalog(source_offsets, visit, skyqa_field):
     """Each aligned FLT's own stars, found by photutils and placed by its WCS, sit on
     the reference catalog (the alignment verified without TweakReg)."""
     limits = skyqa_field.thresholds
-    verdicts = check_sources_on_catalog(
-        source_offsets, limits.source_offset_max_mas, limits.min_matches
-    )
+    verdicts = check_sources_on_catalog(source_offsets, grades_of(limits), limits.min_matches)
     require(about(verdicts, visit))

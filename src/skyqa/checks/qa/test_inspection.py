@@ -2,6 +2,7 @@
 
 import pytest
 
+from skyqa.checks.alignment import grades_of
 from skyqa.checks.inspection import (
     check_delivered_wcs,
     check_uniform_setup,
@@ -17,9 +18,11 @@ def test_uniform_setup(header_table):
 
 
 def test_delivered_wcs(request, visit, skyqa_field):
-    """The archive's visit alignment is a Gaia fit within the RMS limit; reported as a
-    warning (delivered_wcs_policy = "warn") or a failure ("fail"); not applicable where
-    the spec declares its visit products deliberately unaligned ("unaligned")."""
+    """The archive's visit alignment is a Gaia fit graded with HAP's limits; beyond the good
+    limit reported as a warning (delivered_wcs_policy = "warn"), or graded (a warning up to
+    the accepted limit, a failure beyond it, and a failure if not fit to Gaia: "fail");
+    not applicable where the spec declares its visit products deliberately unaligned
+    ("unaligned")."""
     limits = skyqa_field.thresholds
     if limits.delivered_wcs_policy == "unaligned":
         pytest.skip(
@@ -28,9 +31,7 @@ def test_delivered_wcs(request, visit, skyqa_field):
         )
     # Asked for here, not as an argument: a check that does not apply reads no DRZ header.
     delivered_wcs_table = request.getfixturevalue("delivered_wcs_table")
-    verdicts = about(
-        check_delivered_wcs(delivered_wcs_table, limits.delivered_wcs_rms_max_pix), visit
-    )
+    verdicts = about(check_delivered_wcs(delivered_wcs_table, grades_of(limits)), visit)
     assert verdicts, f"no visit DRZ found for visit {visit}"
     if limits.delivered_wcs_policy == "fail":
         require(verdicts)
