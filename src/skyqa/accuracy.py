@@ -75,7 +75,10 @@ def _design(u: np.ndarray, v: np.ndarray, fitgeometry: str) -> tuple[np.ndarray,
     if fitgeometry == "rscale":
         return np.stack([one, zero, u, -v], 1), np.stack([zero, one, v, u], 1)
     if fitgeometry == "general":
-        return (np.stack([one, zero, u, v, zero, zero], 1), np.stack([zero, one, zero, zero, u, v], 1))
+        return (
+            np.stack([one, zero, u, v, zero, zero], 1),
+            np.stack([zero, one, zero, zero, u, v], 1),
+        )
     raise ValueError(f"fitgeometry {fitgeometry!r} is not one of {sorted(FIT_PARAMETERS)}")
 
 

@@ -195,6 +195,7 @@ def measure_alignment(
     claim there (`skyqa.accuracy.fit_error_mas` on the same grid, for TweakReg's
     ``fitgeometry``; the number of matched stars and the fit's degrees of freedom)."""
     from skyqa.accuracy import fit_error_mas, visit_claim
+
     # Each FLT's SCI headers after tweakback (every chip: `chip_name`), read once for both.
     aligned = sci_headers(alignment.aligned_flt_paths)
     rows = []

@@ -177,7 +177,7 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
 def _predicted_mas(pipeline, visit: str) -> dict[str, float]:
     """Each exposure's predicted error (mas) in ``visit`` (`skyqa.checks.alignment`), by
     rootname: the largest over its chips."""
-    from skyqa.checks.alignment import budget_of
+    from skyqa.checks.limits import budget_of
 
     budget = budget_of(pipeline.field.thresholds)
     table = pipeline.placement().truth
@@ -189,7 +189,7 @@ def _predicted_mas(pipeline, visit: str) -> dict[str, float]:
 
 
 def _wcs_review(check: str, name: str, visit: str, pipeline, truth) -> Review:
-    from skyqa.checks.alignment import CONSISTENCY_SIGMAS
+    from skyqa.checks.limits import CONSISTENCY_SIGMAS
 
     limit = pipeline.field.thresholds.astrometry_accepted_mas
     rows = true_offsets(pipeline, truth, visit)

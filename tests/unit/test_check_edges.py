@@ -22,6 +22,7 @@ from skyqa.checks.alignment import (
     check_wcs_against_truth,
 )
 from skyqa.checks.inspection import check_delivered_wcs, check_uniform_setup, column_verdict
+from skyqa.checks.limits import AstrometryGrades, ErrorBudget
 from skyqa.checks.seams import (
     check_oracle_agreement,
     check_overlaps_connected,
@@ -288,25 +289,90 @@ def test_tweakback_nan_fails_and_duplicate_flt_fails():
     ]
 
 
-def _offsets(*rms, rootnames=None):
+BUDGET = ErrorBudget(
+    exposure_pointing_mas=3.0, distortion_residual_pix=0.0, catalog_epoch_error_mas=0.0
+)
+GRADES = AstrometryGrades(good_mas=10.0, accepted_mas=20.0)
+
+
+def _offsets(*rms, rootnames=None, fit_claim_mas=4.0, n_stars=6, dof=8):
+    """Truth offsets of exposures whose predicted error is hypot(4, 3) = 5 mas."""
     rootnames = rootnames or [f"isqa01a{i}q" for i in range(len(rms))]
-    return pd.DataFrame({"visit": "isqa01030", "rootname": rootnames, "rms_mas": rms})
+    return pd.DataFrame(
+        {
+            "visit": "isqa01030",
+            "rootname": rootnames,
+            "rms_mas": rms,
+            "fit_claim_mas": fit_claim_mas,
+            "n_stars": n_stars,
+            "dof": dof,
+            "pixel_scale_mas": 128.0,
+        }
+    )
 
 
-def test_wcs_truth_at_and_past_its_threshold_and_nan():
-    assert failures(check_wcs_against_truth(_offsets(10.0), 10.0)) == []
-    (failed,) = failures(check_wcs_against_truth(_offsets(10.0, 10.001), 10.0))
+def _truth(table):
+    return check_wcs_against_truth(table, BUDGET, GRADES)
+
+
+def test_wcs_consistency_at_and_just_beyond_three_predicted_errors():
+    # 15 mas is 3 x the predicted 5 mas: passes (and is a HAP warning, not a failure).
+    at = _truth(_offsets(15.0))
+    assert failures(at) == []
+    assert [v.warning for v in at] == [False, True]
+    (failed,) = failures(_truth(_offsets(15.0, 15.001)))
     assert failed.subject == "exposure isqa01a1q (visit isqa01030)"
-    assert failed.measured == "RMS 10.00 mas over the detector"
-    (nan,) = failures(check_wcs_against_truth(_offsets(NAN), 10.0))
-    assert "not a number" in nan.measured
+    assert failed.check == "Aligned WCS is as close to the truth as its fit claims"
+    assert failed.measured.startswith(
+        "RMS 15.00 mas from the truth over the detector, 3.00 x its predicted error 5.00 mas"
+    )
+    assert failed.threshold == "<= 3 predicted errors (15.0 mas)"
+    assert "converged to a wrong solution" in failed.advice
+
+
+def test_wcs_truth_nan_fails_both_rules():
+    nan = failures(_truth(_offsets(NAN)))
+    assert len(nan) == 2
+    assert all("not a number" in v.measured for v in nan)
+
+
+def test_a_three_star_fit_is_judged_and_a_fit_without_degrees_of_freedom_fails():
+    assert failures(_truth(_offsets(5.0, n_stars=3, dof=2))) == []
+    (failed,) = failures(_truth(_offsets(1.0, n_stars=2, dof=0, fit_claim_mas=math.inf)))
+    assert failed.measured.endswith(
+        "the fit of 2 stars has 0 degrees of freedom: it claims nothing about its accuracy"
+    )
+    assert "converged" not in failed.advice
+
+
+def test_hap_grades_at_both_limits():
+    """Up to 10 mas passes; beyond it a warning naming the category, up to 20 mas; beyond
+    20 mas a failure (the consistency rule is kept out of it with a large claim)."""
+
+    def grade(rms):
+        (verdict,) = [v for v in _truth(_offsets(rms, fit_claim_mas=100.0)) if "HAP" in v.check]
+        return verdict
+
+    assert grade(10.0).passed
+    warned = grade(10.001)
+    assert (warned.passed, warned.warning) == (False, True)
+    assert (
+        "HAP category 3 (valid, RMS >= 10.0 mas), within its accepted 20.0 mas" in warned.measured
+    )
+    assert warned.message().startswith(
+        "Aligned WCS accuracy against the injected truth (HAP grade) WARNING"
+    )
+    assert grade(20.0).warning
+    failed = grade(20.001)
+    assert (failed.passed, failed.warning) == (False, False)
+    assert failed.measured.endswith("beyond HAP's accepted 20.0 mas")
+    assert failures([failed]) == [failed]
+    assert failures([warned]) == []
 
 
 def test_wcs_truth_with_an_exposure_twice_fails():
     table = _offsets(1.0, 1.0, rootnames=["isqa01a1q", "isqa01a1q"])
-    assert _failed(check_wcs_against_truth(table, 10.0)) == [
-        ("One truth comparison per FLT", "exposure isqa01a1q")
-    ]
+    assert _failed(_truth(table)) == [("One truth comparison per FLT", "exposure isqa01a1q")]
 
 
 # --- MDRIZSKY --------------------------------------------------------------------------------
@@ -655,29 +721,35 @@ def test_uniform_setup_passes_with_a_tiny_exposure_time():
     assert failures(check_uniform_setup(_headers(EXPTIME=[1e-9, 1.0, 2.0]))) == []
 
 
-def _delivered(name="FIT_REL_GAIAeDR3", ra=0.5, dec=0.5):
+def _delivered(name="FIT_REL_GAIAeDR3", ra=6.0, dec=8.0):
     return pd.DataFrame(
         [{"FILENAME": "IBXL57030_drz.fits", "WCSNAME": name, "NMATCHES": 12,
-          "RMS_RA_pix": ra, "RMS_DEC_pix": dec}]
+          "RMS_RA": ra, "RMS_DEC": dec}]
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("axis", ["ra", "dec"])
-def test_delivered_wcs_rms_at_and_past_the_limit_on_either_axis(axis):
-    assert failures(check_delivered_wcs(_delivered(), 0.5)) == []
-    (failed,) = failures(check_delivered_wcs(_delivered(**{axis: 0.5001}), 0.5))
-    assert failed.item == "ibxl57030"
-    assert (failed.value, failed.limit) == (0.5001, 0.5)
-    (nan,) = failures(check_delivered_wcs(_delivered(**{axis: NAN}), 0.5))
+def test_delivered_wcs_graded_at_both_limits_on_either_axis(axis):
+    other = "dec" if axis == "ra" else "ra"
+    assert failures(check_delivered_wcs(_delivered(), GRADES)) == []  # 6 x 8: 10 mas
+    (warned,) = check_delivered_wcs(_delivered(**{axis: 6.001, other: 8.0}), GRADES)
+    assert warned.warning
+    assert warned.item == "ibxl57030"
+    assert (round(warned.value, 4), warned.limit) == (10.0006, 10.0)
+    (failed,) = failures(check_delivered_wcs(_delivered(**{axis: 20.0, other: 0.001}), GRADES))
+    assert failed.measured.endswith("beyond HAP's accepted 20.0 mas")
+    (nan,) = failures(check_delivered_wcs(_delivered(**{axis: NAN}), GRADES))
     assert nan.ratio() == math.inf
 
 
 def test_delivered_wcs_not_fit_to_gaia_fails_whatever_its_rms():
     (failed,) = failures(
-        check_delivered_wcs(_delivered(name="FIT_REL_GSC242", ra=0.0, dec=0.0), 0.5)
+        check_delivered_wcs(_delivered(name="FIT_REL_GSC242", ra=0.0, dec=0.0), GRADES)
     )
-    assert failed.measured == "WCSNAME FIT_REL_GSC242, 12 matches, RMS 0.00 x 0.00 pix"
-    assert failures(check_delivered_wcs(_delivered(name="fit_rel_gaiadr3"), 0.5)) == []
+    assert failed.measured == (
+        "WCSNAME FIT_REL_GSC242, 12 matches, RMS 0.0 x 0.0 mas (RA x Dec), 0.0 mas in all"
+    )
+    assert failures(check_delivered_wcs(_delivered(name="fit_rel_gaiadr3"), GRADES)) == []
 
 
 def test_column_score_at_and_past_the_limit_and_nan():

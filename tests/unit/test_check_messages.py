@@ -24,6 +24,7 @@ from skyqa.checks.inspection import (
     check_unflagged_columns,
     check_uniform_setup,
 )
+from skyqa.checks.limits import AstrometryGrades, ErrorBudget
 from skyqa.checks.mosaics import check_mosaic_exists
 from skyqa.checks.seams import (
     check_oracle_agreement,
@@ -117,7 +118,15 @@ def test_alignment_messages(tmp_path, data_regression):
         }
     )
     offsets = pd.DataFrame(
-        {"visit": ["v"] * 4, "rootname": ["a", "b", "c", "c"], "rms_mas": [2.0, 30.0, NAN, NAN]}
+        {
+            "visit": ["v"] * 5,
+            "rootname": ["a", "b", "c", "c", "d"],
+            "rms_mas": [2.0, 30.0, NAN, NAN, 12.0],
+            "fit_claim_mas": [4.0, 4.0, 4.0, 4.0, math.inf],
+            "n_stars": [6, 6, 6, 6, 2],
+            "dof": [8, 8, 8, 8, 0],
+            "pixel_scale_mas": [128.3] * 5,
+        }
     )
     data_regression.check(
         {
@@ -129,7 +138,11 @@ def test_alignment_messages(tmp_path, data_regression):
             "fit_quality": _plain(check_fit_quality(fit, 0.2, 4)),
             "residuals": _plain(check_residuals(residuals, 0.1, 0.005, 2e-4)),
             "tweakback": _plain(check_tweakback(moves, 5.0)),
-            "truth": _plain(check_wcs_against_truth(offsets, 10.0)),
+            "truth": _plain(
+                check_wcs_against_truth(
+                    offsets, ErrorBudget(5.0, 0.02, 2.0), AstrometryGrades(10.0, 20.0)
+                )
+            ),
         }
     )
 
@@ -186,6 +199,14 @@ def test_seam_messages(data_regression):
                     pairs, _sky({"a": 0.01, "b": 0.0, "c": 0.03}), "match", 0.005
                 )
             ),
+            "oracle_per_exposure": _plain(
+                check_oracle_agreement(
+                    pairs,
+                    _sky({"a": 0.01, "b": 0.0, "c": 0.03}),
+                    "match",
+                    {"a": 0.002, "b": 0.02},
+                )
+            ),
             "connected": _plain(check_overlaps_connected(pairs, ["a", "b", "c", "d"])),
             "connected_stray": _plain(check_overlaps_connected(pairs, ["a", "b"])),
         }
@@ -204,10 +225,16 @@ def test_inspection_file_and_mosaic_messages(tmp_path, data_regression):
     )  # fmt: skip
     delivered = pd.DataFrame(
         {
-            "FILENAME": ["IBXL50030_drz.fits", "IBXL57030_drz.fits", "IBXL58030_drz.fits"],
-            "WCSNAME": ["IDC-FIT_REL_GSC242", "IDC-FIT_REL_GAIAeDR3", "IDC-FIT_REL_GAIAeDR3"],
-            "NMATCHES": [18, 12, 15], "RMS_RA_pix": [0.52, 0.05, NAN],
-            "RMS_DEC_pix": [0.41, 0.05, 0.05],
+            "FILENAME": [
+                "IBXL50030_drz.fits", "IBXL57030_drz.fits", "IBXL58030_drz.fits",
+                "IBXL55030_drz.fits", "IBXL56030_drz.fits",
+            ],
+            "WCSNAME": [
+                "IDC-FIT_REL_GSC242", "IDC-FIT_REL_GAIAeDR3", "IDC-FIT_REL_GAIAeDR3",
+                "IDC-FIT_REL_GAIAeDR3", "IDC-FIT_REL_GAIAeDR3",
+            ],
+            "NMATCHES": [18, 12, 15, 9, 7], "RMS_RA": [67.0, 6.4, NAN, 12.0, 25.0],
+            "RMS_DEC": [53.0, 6.4, 6.4, 9.0, 3.0],
         }
     )  # fmt: skip
     rng = np.random.default_rng(5)
@@ -224,7 +251,7 @@ def test_inspection_file_and_mosaic_messages(tmp_path, data_regression):
     data_regression.check(
         {
             "uniform_setup": _plain(check_uniform_setup(headers)),
-            "delivered_wcs": _plain(check_delivered_wcs(delivered, 0.5)),
+            "delivered_wcs": _plain(check_delivered_wcs(delivered, AstrometryGrades(10.0, 20.0))),
             "columns": _plain(
                 check_unflagged_columns("isqa01a1q", sci, np.zeros((64, 64), np.int16), 16, 10.0)
             ),
@@ -269,7 +296,7 @@ def test_issue17_check_messages(data_regression):
     regions = pd.DataFrame(rows)
     data_regression.check(
         {
-            "sources": _plain(check_sources_on_catalog(offsets, 10.0, 4)),
+            "sources": _plain(check_sources_on_catalog(offsets, AstrometryGrades(10.0, 20.0), 4)),
             "mosaic_sky_match": _plain(check_mosaic_sky(regions, "match", 0.1)),
             "mosaic_sky_localmin": _plain(check_mosaic_sky(regions, "localmin", 0.1)),
             "mosaic_sky_none": _plain(check_mosaic_sky(regions.iloc[0:0], "match", 0.1)),

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from skyqa.checks.alignment import (
     check_tweakback,
     check_wcs_against_truth,
 )
+from skyqa.checks.limits import AstrometryGrades, ErrorBudget
 from skyqa.simulate import sip_wcs_header
 from skyqa.verdict import failures
 
@@ -134,8 +137,17 @@ def test_wcs_against_truth_fails_when_off_by_30_mas():
             "visit": ["v", "v"],
             "rootname": ["isqa01a1q", "isqa01a2q"],
             "rms_mas": [truth_offset_mas(true, true), truth_offset_mas(off, true)],
+            "fit_claim_mas": [4.0, 4.0],
+            "n_stars": [6, 6],
+            "dof": [8, 8],
+            "pixel_scale_mas": [128.3, 128.3],
         }
     )
-    (failed,) = failures(check_wcs_against_truth(offsets, 10.0))
-    assert failed.subject == "exposure isqa01a2q (visit v)"
-    assert failed.value == pytest.approx(30.0, rel=1e-3)
+    verdicts = check_wcs_against_truth(
+        offsets, ErrorBudget(5.0, 0.0, 0.0), AstrometryGrades(10.0, 20.0)
+    )
+    # 30 mas is 4.7 times the predicted hypot(4, 5) mas, and beyond HAP's accepted 20 mas.
+    consistency, graded = failures(verdicts)
+    assert consistency.subject == graded.subject == "exposure isqa01a2q (visit v)"
+    assert consistency.value == pytest.approx(30.0 / math.hypot(4.0, 5.0), rel=1e-3)
+    assert graded.value == pytest.approx(30.0, rel=1e-3)

@@ -7,6 +7,7 @@ from skyqa.checks.inspection import (
     check_unflagged_columns,
     check_uniform_setup,
 )
+from skyqa.checks.limits import AstrometryGrades
 from skyqa.measure import column_deviations, column_outlier
 from skyqa.verdict import failures
 
@@ -32,19 +33,29 @@ def _wcs_table(rows):
     return table
 
 
-def test_published_delivered_wcs_reports_the_seven_gsc_visits():
-    failed = failures(check_delivered_wcs(_wcs_table(PUBLISHED_WCS), rms_max_pix=0.5))
+HAP = AstrometryGrades(good_mas=10.0, accepted_mas=20.0)
+
+
+def test_published_delivered_wcs_reports_the_seven_gsc_visits_and_grades_the_gaia_ones():
+    verdicts = check_delivered_wcs(_wcs_table(PUBLISHED_WCS), HAP)
+    failed = failures(verdicts)
     assert [v.item for v in failed] == [f"ibxl5{i}030" for i in range(7)]
     assert (
-        "WCSNAME IDC_w3m18525i-FIT_REL_GSC242, 31 matches, RMS 0.57 x 0.67 pix"
+        "WCSNAME IDC_w3m18525i-FIT_REL_GSC242, 31 matches, RMS 73.7 x 86.3 mas (RA x Dec)"
         in failed[1].message()
     )
+    # The two Gaia fits: 8.7 mas (good) and 13.4 mas (HAP category 3: a warning).
+    good, warned = verdicts[7:]
+    assert good.passed
+    assert good.value == pytest.approx(8.72, abs=0.01)
+    assert warned.warning
+    assert warned.value == pytest.approx(13.36, abs=0.01)
 
 
 def test_gaia_fit_with_large_rms_is_reported():
     rows = [("ibxl57030", "IDC_w3m18525i-FIT_REL_GAIAeDR3", 12, 80.0, 6.5)]
-    (failed,) = failures(check_delivered_wcs(_wcs_table(rows), rms_max_pix=0.5))
-    assert "RMS 0.62 x 0.05 pix" in failed.measured
+    (failed,) = failures(check_delivered_wcs(_wcs_table(rows), HAP))
+    assert "RMS 80.0 x 6.5 mas (RA x Dec), 80.3 mas in all" in failed.measured
 
 
 def test_mixed_filters_and_missing_exposure_time_fail():

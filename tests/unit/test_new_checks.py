@@ -13,6 +13,7 @@ from astropy.io import fits
 
 from skyqa import pixels, sources
 from skyqa.checks.alignment import check_sources_on_catalog
+from skyqa.checks.limits import AstrometryGrades
 from skyqa.checks.mosaics import check_mosaic_sky
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
 from skyqa.verdict import failures
@@ -39,20 +40,33 @@ def _offsets(**changes):
     return pd.DataFrame([row])
 
 
-def test_sources_offset_at_and_just_past_the_threshold():
-    assert not failures(check_sources_on_catalog(_offsets(offset_mas=10.0), 10.0, 4))
-    (failed,) = failures(check_sources_on_catalog(_offsets(offset_mas=10.01), 10.0, 4))
-    assert failed.check == "Aligned FLT's own stars sit on the catalog"
-    assert failed.subject == "exposure exp1 (visit v1, 12 of 30 stars matched)"
-    assert failed.measured.startswith("mean offset 10.0 mas (east +3.0, north +4.0;")
-    assert failed.threshold == "<= 10.0 mas"
-    assert failed.item == "v1"
-    assert failed.ratio() == pytest.approx(1.001)
+HAP = AstrometryGrades(good_mas=10.0, accepted_mas=20.0)
+
+
+def test_sources_offset_graded_at_both_hap_limits():
+    (good,) = check_sources_on_catalog(_offsets(offset_mas=10.0), HAP, 4)
+    assert good.passed
+    (warned,) = check_sources_on_catalog(_offsets(offset_mas=10.01), HAP, 4)
+    assert warned.warning
+    assert failures([warned]) == []
+    assert warned.check == "Aligned FLT's own stars sit on the catalog"
+    assert warned.subject == "exposure exp1 (visit v1, 12 of 30 stars matched)"
+    assert warned.measured.startswith("mean offset 10.0 mas (east +3.0, north +4.0;")
+    assert warned.measured.endswith(
+        "HAP category 3 (valid, RMS >= 10.0 mas), within its accepted 20.0 mas"
+    )
+    assert warned.threshold.startswith("<= 10.0 mas (HAP good, category 1)")
+    assert warned.item == "v1"
+    assert warned.ratio() == pytest.approx(1.001)
+    (at_accepted,) = check_sources_on_catalog(_offsets(offset_mas=20.0), HAP, 4)
+    assert at_accepted.warning
+    (failed,) = failures(check_sources_on_catalog(_offsets(offset_mas=20.01), HAP, 4))
+    assert failed.measured.endswith("beyond HAP's accepted 20.0 mas")
 
 
 def test_sources_too_few_matches_fail_whatever_the_offset():
-    assert not failures(check_sources_on_catalog(_offsets(n_matched=4), 10.0, 4))
-    (failed,) = failures(check_sources_on_catalog(_offsets(n_matched=3, offset_mas=0.1), 10, 4))
+    assert not failures(check_sources_on_catalog(_offsets(n_matched=4), HAP, 4))
+    (failed,) = failures(check_sources_on_catalog(_offsets(n_matched=3, offset_mas=0.1), HAP, 4))
     assert failed.measured == '3 matched stars within 0.3" (of 30 found)'
     assert failed.threshold == ">= 4 matched stars"
     assert failed.upper is False
@@ -60,7 +74,7 @@ def test_sources_too_few_matches_fail_whatever_the_offset():
 
 @pytest.mark.parametrize("column", ["offset_mas", "uncertainty_mas"])
 def test_sources_nan_fails(column):
-    (failed,) = failures(check_sources_on_catalog(_offsets(**{column: NAN}), 10.0, 4))
+    (failed,) = failures(check_sources_on_catalog(_offsets(**{column: NAN}), HAP, 4))
     assert "not a number" in failed.measured
 
 
@@ -68,7 +82,7 @@ def test_sources_duplicate_exposure_fails():
     table = pd.concat([_offsets(), _offsets()])
     assert any(
         v.check == "One source measurement per FLT"
-        for v in failures(check_sources_on_catalog(table, 10.0, 4))
+        for v in failures(check_sources_on_catalog(table, HAP, 4))
     )
 
 

@@ -35,7 +35,16 @@ class FakePipeline:
         )
         self._placement = SimpleNamespace(
             truth=pd.DataFrame(
-                {"visit": ["v1", "v1"], "rootname": ["a", "b"], "rms_mas": list(truth_rms)}
+                {
+                    "visit": ["v1", "v1"],
+                    "rootname": ["a", "b"],
+                    "rms_mas": list(truth_rms),
+                    # mini-sim's budget: hypot(1, 5, 0.02 x 128.3, 2) = 6.05 mas predicted.
+                    "fit_claim_mas": [1.0, 1.0],
+                    "n_stars": [6, 6],
+                    "dof": [8, 8],
+                    "pixel_scale_mas": [128.3, 128.3],
+                }
             )
         )
 
@@ -105,8 +114,15 @@ def test_pedestal_and_oracle_failures_are_recomputed_from_the_truth():
     assert "skyqa's least-squares solution by up to 0.00000 e-/s" in oracle.text
 
 
-@pytest.mark.parametrize(("rms", "confirmed"), [((4.0, 12.0), True), ((4.0, 9.0), False)])
-def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_the_threshold(
+@pytest.mark.parametrize(
+    ("rms", "confirmed"),
+    [
+        ((4.0, 20.5), {"wcs": True, "sources": True}),  # beyond HAP's accepted 20 mas
+        ((4.0, 18.5), {"wcs": True, "sources": False}),  # beyond 3 x 6.05 mas predicted
+        ((4.0, 17.5), {"wcs": False, "sources": False}),
+    ],
+)
+def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_what_fails_it(
     monkeypatch, rms, confirmed
 ):
     from skyqa import review
@@ -121,9 +137,10 @@ def test_an_alignment_failure_is_real_when_the_true_wcs_is_past_the_threshold(
 
     monkeypatch.setattr(review, "true_offsets", offsets)
     pipeline = FakePipeline([0.0, 0.02, 0.01], _raw(PEDESTALS))
-    for check in ("test_wcs_matches_truth[mini-sim-v1]", "test_sources_on_catalog[mini-sim-v1]"):
-        (verdict,) = review_failures(pipeline, [check], TRUTH)
-        assert verdict.confirmed is confirmed
+    for name in ("wcs", "sources"):
+        check = {"wcs": "test_wcs_matches_truth", "sources": "test_sources_on_catalog"}[name]
+        (verdict,) = review_failures(pipeline, [f"{check}[mini-sim-v1]"], TRUTH)
+        assert verdict.confirmed is confirmed[name]
         assert "a 4.0 mas RMS from its true mapping (a shift of 3.0 mas, 2.0 mas RMS" in (
             verdict.text
         )

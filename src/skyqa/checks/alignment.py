@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 
 from skyqa.align import parse_shift_file, signed_rotation
 from skyqa.checks.chips import chip_label
+from skyqa.checks.limits import CONSISTENCY_SIGMAS, AstrometryGrades, ErrorBudget
 from skyqa.errors import PipelineStepError
 from skyqa.names import visit_of
 from skyqa.sources import MATCH_RADIUS_ARCSEC
@@ -252,104 +252,61 @@ def _by_chip(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(rootname=labels)
 
 
-CONSISTENCY_SIGMAS = 3.0
-"""How many predicted uncertainties a WCS may be from the truth before its fit's claim is
-false: the issue-31 decision ("beyond 3 of those predicted uncertainties")."""
-
-HAP_SOURCE = (
-    "drizzlepac align.determine_fit_quality: category 1 below the good limit, 3 at or "
-    "above it; accepted below MAX_FIT_RMS"
-)
-
-
-@dataclass(frozen=True)
-class AstrometryGrades:
-    """HAP's two alignment limits (mas): up to ``good_mas`` a verdict passes; up to
-    ``accepted_mas`` it is a warning naming the category; beyond it, a failure."""
-
-    good_mas: float
-    accepted_mas: float
-
-    def threshold(self) -> str:
-        """The grades as a threshold text."""
+def _grade_advice(rms_mas: float, predicted_mas: float, n_stars: int) -> str:
+    """What to look at when the truth error is past HAP's good limit, from what was
+    measured: the error the fit itself predicts, against the error it delivers."""
+    if not is_finite(rms_mas):
+        return "the aligned WCS could not be evaluated on the detector's grid: read its SCI header."
+    if is_finite(predicted_mas) and predicted_mas >= 0.5 * rms_mas:
         return (
-            f"<= {self.good_mas} mas (HAP good, category 1); a warning up to "
-            f"{self.accepted_mas} mas (HAP accepted), a failure beyond"
+            f"the error is of the size the fit predicts ({predicted_mas:.1f} mas): its "
+            f"{n_stars} matched stars do not pin the solution better; more matched stars "
+            "(a deeper catalog, a lower TweakReg threshold) or a fit with fewer free "
+            "parameters would."
         )
+    return (
+        "the error is larger than the fit predicts: see the consistency verdict beside this "
+        "one, and compare the visit's shift with the injected pointing error in truth.json."
+    )
 
-    def grade(
-        self,
-        check: str,
-        subject: str,
-        value_mas: float,
-        measured: str,
-        advice: str,
-        item: str,
-    ) -> Verdict:
-        """One astrometric value graded: passed, a warning, or failed (NaN fails)."""
-        finite = is_finite(value_mas)
-        warning = finite and self.good_mas < value_mas <= self.accepted_mas
-        if warning:
-            measured += (
-                f"; HAP category 3 (valid, RMS >= {self.good_mas} mas), within its accepted "
-                f"{self.accepted_mas} mas"
-            )
-        elif finite and value_mas > self.accepted_mas:
-            measured += f"; beyond HAP's accepted {self.accepted_mas} mas"
-        return Verdict(
-            check,
-            subject,
-            finite and value_mas <= self.good_mas,
-            measured,
-            self.threshold(),
-            advice,
-            item=item,
-            value=float(value_mas),
-            limit=self.good_mas,
-            warning=warning,
+
+def _consistency(row, subject: str, text: str, predicted: float, budget: ErrorBudget) -> Verdict:
+    """Rule 1 of `check_wcs_against_truth`: within `CONSISTENCY_SIGMAS` predicted errors."""
+    claims = is_finite(predicted)
+    sigmas = float(row.rms_mas) / predicted if claims else math.nan
+    if claims:
+        measured = (
+            f"{text}, {sigmas:.2f} x its predicted error {predicted:.2f} mas (the fit of "
+            f"{row.n_stars} stars claims {row.fit_claim_mas:.2f} mas there, with the "
+            f"small-sample bound of its RMS; {budget.describe(row.pixel_scale_mas)})"
         )
-
-
-@dataclass(frozen=True)
-class ErrorBudget:
-    """The error terms (mas, 2-D RMS) that a visit's fit cannot see, added in quadrature
-    to what it claims (`skyqa.accuracy`): an exposure's pointing against its visit, the
-    distortion solution's residual (in the exposure's pixels) and the catalog's epoch
-    propagation."""
-
-    exposure_pointing_mas: float
-    distortion_residual_pix: float
-    catalog_epoch_error_mas: float
-
-    def predicted_mas(self, fit_claim_mas: float, pixel_scale_mas: float) -> float:
-        """The predicted 2-D RMS error over the detector (inf where the fit claims none)."""
-        return math.hypot(
-            fit_claim_mas,
-            self.exposure_pointing_mas,
-            self.distortion_residual_pix * pixel_scale_mas,
-            self.catalog_epoch_error_mas,
+        advice = (
+            "the aligned WCS is not the solution its fit describes: the alignment converged "
+            "to a wrong solution, or tweakback did not carry it to this FLT, or the "
+            "exposure's pointing differs from its visit's: compare the visit's shift with "
+            "the injected pointing error in truth.json, this FLT's offset with its visit "
+            "partner's, and the visit's matches."
         )
-
-    def describe(self, pixel_scale_mas: float) -> str:
-        """The budget's terms as text."""
-        return (
-            f"exposure pointing {self.exposure_pointing_mas:g}, distortion "
-            f"{self.distortion_residual_pix * pixel_scale_mas:.1f}, catalog epoch "
-            f"{self.catalog_epoch_error_mas:g} mas"
+    else:
+        measured = (
+            f"{text}; the fit of {row.n_stars} stars has {row.dof} degrees of freedom: "
+            "it claims nothing about its accuracy"
         )
-
-
-def grades_of(thresholds) -> AstrometryGrades:
-    """HAP's grades from a field's `~skyqa.field.Thresholds`."""
-    return AstrometryGrades(thresholds.astrometry_good_mas, thresholds.astrometry_accepted_mas)
-
-
-def budget_of(thresholds) -> ErrorBudget:
-    """The error budget from a field's `~skyqa.field.Thresholds`."""
-    return ErrorBudget(
-        thresholds.exposure_pointing_mas,
-        thresholds.distortion_residual_pix,
-        thresholds.catalog_epoch_error_mas,
+        advice = (
+            "too few matched stars for the fit to measure its own scatter: raise the "
+            "catalog's depth or TweakReg's source count (its threshold) for this visit."
+        )
+    return Verdict(
+        "Aligned WCS is as close to the truth as its fit claims",
+        subject,
+        is_finite(row.rms_mas) and claims and sigmas <= CONSISTENCY_SIGMAS,
+        measured,
+        f"<= {CONSISTENCY_SIGMAS:g} predicted errors"
+        + (f" ({CONSISTENCY_SIGMAS * predicted:.1f} mas)" if claims else ""),
+        advice,
+        item=row.visit,
+        value=sigmas,
+        limit=CONSISTENCY_SIGMAS,
     )
 
 
@@ -386,50 +343,14 @@ def check_wcs_against_truth(
             "" if finite else " (not a number: the aligned WCS could not be evaluated)"
         )
         predicted = budget.predicted_mas(float(row.fit_claim_mas), float(row.pixel_scale_mas))
-        claims = is_finite(predicted)
-        sigmas = float(row.rms_mas) / predicted if claims else math.nan
-        if claims:
-            measured = (
-                f"{text}, {sigmas:.2f} x its predicted error {predicted:.2f} mas (the fit of "
-                f"{row.n_stars} stars claims {row.fit_claim_mas:.2f} mas there, with the "
-                f"small-sample bound of its RMS; {budget.describe(row.pixel_scale_mas)})"
-            )
-        else:
-            measured = (
-                f"{text}; the fit of {row.n_stars} stars has {row.dof} degrees of freedom: "
-                "it claims nothing about its accuracy"
-            )
-        verdicts.append(
-            Verdict(
-                "Aligned WCS is as close to the truth as its fit claims",
-                subject,
-                finite and claims and sigmas <= CONSISTENCY_SIGMAS,
-                measured,
-                f"<= {CONSISTENCY_SIGMAS:g} predicted errors"
-                + (f" ({CONSISTENCY_SIGMAS * predicted:.1f} mas)" if claims else ""),
-                "the aligned WCS is not the solution its fit describes: the alignment "
-                "converged to a wrong solution, or tweakback did not carry it to this FLT, "
-                "or the exposure's pointing differs from its visit's: compare the visit's "
-                "shift with the injected pointing error in truth.json, this FLT's offset "
-                "with its visit partner's, and the visit's matches."
-                if claims
-                else "too few matched stars for the fit to measure its own scatter: raise the "
-                "catalog's depth or TweakReg's source count (its threshold) for this visit.",
-                item=row.visit,
-                value=sigmas,
-                limit=CONSISTENCY_SIGMAS,
-            )
-        )
+        verdicts.append(_consistency(row, subject, text, predicted, budget))
         verdicts.append(
             grades.grade(
                 "Aligned WCS accuracy against the injected truth (HAP grade)",
                 subject,
                 float(row.rms_mas),
                 text,
-                "the alignment is less accurate than a mosaic's is asked to be: the visit's "
-                f"fit of {row.n_stars} stars leaves rotation and scale errors that grow toward "
-                "the detector's corners; more matched stars (a deeper catalog, a lower "
-                "TweakReg threshold) would pin them.",
+                _grade_advice(float(row.rms_mas), predicted, int(row.n_stars)),
                 row.visit,
             )
         )

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from skyqa.checks.alignment import AstrometryGrades
 from skyqa.checks.chips import chip_label
+from skyqa.checks.limits import AstrometryGrades
 from skyqa.measure import column_outlier
 from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite

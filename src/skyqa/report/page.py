@@ -113,7 +113,11 @@ def _row(check: dict) -> dict:
     else:
         worst = {key: shown[key] for key in ("subject", "measured", "threshold")}
     verdicts = check.get("verdicts", [])
-    ranked = sorted(verdicts, key=lambda v: severity(v["passed"], v.get("ratio"), v.get("warning", False)), reverse=True)
+    ranked = sorted(
+        verdicts,
+        key=lambda v: severity(v["passed"], v.get("ratio"), v.get("warning", False)),
+        reverse=True,
+    )
     return {
         "id": check["id"],
         "status": check["status"],

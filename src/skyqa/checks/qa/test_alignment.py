@@ -9,9 +9,8 @@ from skyqa.checks.alignment import (
     check_sources_on_catalog,
     check_tweakback,
     check_wcs_against_truth,
-    grades_of,
-    budget_of,
 )
+from skyqa.checks.limits import budget_of, grades_of
 from skyqa.plugin.verdicts import require
 from skyqa.verdict import about
 

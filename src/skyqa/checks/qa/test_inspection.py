@@ -2,12 +2,12 @@
 
 import pytest
 
-from skyqa.checks.alignment import grades_of
 from skyqa.checks.inspection import (
     check_delivered_wcs,
     check_uniform_setup,
     column_verdict,
 )
+from skyqa.checks.limits import grades_of
 from skyqa.plugin.verdicts import report, require
 from skyqa.verdict import about
 
