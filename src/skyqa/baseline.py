@@ -189,8 +189,13 @@ def _distances(
         if column in keys or column not in baseline.columns or joined.empty:
             continue
         distance = (joined[column] - joined[f"{column} (baseline)"]).abs().to_numpy(dtype=float)
-        at = int(np.nanargmax(distance)) if np.isfinite(distance).any() else 0
-        largest = float(np.nan if np.isnan(distance).any() else distance[at])
+        # The row a NaN is in, where there is one (it is what fails); else the largest.
+        not_a_number = np.flatnonzero(np.isnan(distance))
+        if len(not_a_number):
+            at = int(not_a_number[0])
+        else:
+            at = int(np.nanargmax(distance)) if np.isfinite(distance).any() else 0
+        largest = float(distance[at])
         integer = pd.api.types.is_integer_dtype(table[column])
         tolerance = 0.0 if integer else tolerances.get(column, default_atol)
         where = ", ".join(str(joined.loc[at, key]) for key in keys)

@@ -37,6 +37,10 @@ def _fetch(arguments: argparse.Namespace) -> int:
 
     try:
         field = resolve_field(arguments.field)
+    except FieldSpecError as error:
+        print(f"skyqa: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
         pipeline = Pipeline(field, resolve_cache_dir(arguments.cache_dir, None))
         exposures = pipeline.exposures()
         pipeline.reference_catalog()
@@ -109,6 +113,11 @@ def _compare(arguments: argparse.Namespace) -> int:
     return 0
 
 
+USAGE_ERROR = 4
+"""The exit code of an unknown field or a malformed spec, through every door: pytest's own
+code for a usage error (``pytest.ExitCode.USAGE_ERROR``), which ``pytest --field`` gives."""
+
+
 def _run(arguments: argparse.Namespace) -> int:
     from skyqa.field import resolve_field
     from skyqa.plugin import run_pytest
@@ -117,7 +126,7 @@ def _run(arguments: argparse.Namespace) -> int:
         resolve_field(arguments.field)
     except FieldSpecError as error:
         print(f"skyqa: {error}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     pytest_arguments = ["--field", arguments.field, *arguments.pytest_args]
     if arguments.cache_dir:
         pytest_arguments += ["--skyqa-cache-dir", arguments.cache_dir]

@@ -9,6 +9,8 @@ One file per field::
       "headline": "one sentence: what the verdict rests on",
       "counts": {"total": 76, "selected": 76, "passed": 67, "warned": 9, "failed": 0,
                  "error": 0, "skipped": 0, "not run": 0, "deselected": 0},
+      "products": {"match": {"released": true, "verdict": "passed", "headline": "...",
+                             "counts": {...}, "failed": []}, ...},
       "environment": {"label": "pinned", "python": "3.11.7", "platform": "...",
                       "versions": {"drizzlepac": "3.11.0", ...},
                       "pip_freeze": ["astropy==8.0.2", ...]},
@@ -17,6 +19,7 @@ One file per field::
                   "status": "passed" | "warned" | "failed" | "error" | "skipped" |
                             "not run" | "deselected",
                   "message": "...", "worst": 3, "within": 85,
+                  "product": "match" | "" (shared), "released": true,
                   "verdicts": [{"check", "subject", "passed", "measured",
                                 "threshold", "item", "value", "limit", "ratio"}, ...]}],
       "metrics": {"mdrizsky_e_s": {method: {rootname: value}},
@@ -31,6 +34,9 @@ Version 2 (this one) added ``headline``, ``counts``, the verdicts ``error``,
 ``incomplete``, ``interrupted`` and ``partial``, the check status ``deselected``, and each
 check's ``worst`` (index of its worst verdict) and ``within`` (verdicts within their
 threshold); version 1 called a run that checked nothing "passed", so it is not read.
+Issue 31 added, within version 2, ``products`` (a verdict per sky method's mosaic), each
+check's ``product`` and ``released``, and each verdict's ``warning``: the field's
+``verdict`` and ``counts`` rest on the shared checks and the released products' checks.
 """
 
 from __future__ import annotations
@@ -165,6 +171,47 @@ def _details(counts: dict) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def counted(checks: list[dict]) -> list[dict]:
+    """The checks a field's verdict rests on: those shared by all its products and those
+    of its released products (a check record without ``released`` is counted)."""
+    return [check for check in checks if check.get("released", True)]
+
+
+def product_verdicts(checks: list[dict], interrupted: str = "", error: str = "") -> dict[str, dict]:
+    """Each product's verdict (a sky method's mosaic): `run_verdict` of the checks shared
+    by all products and the product's own, with whether it is released."""
+    shared = [check for check in checks if not check.get("product")]
+    products: dict[str, dict] = {}
+    for method in dict.fromkeys(check["product"] for check in checks if check.get("product")):
+        own = [check for check in checks if check.get("product") == method]
+        verdict, headline = run_verdict([*shared, *own], interrupted, error)
+        products[method] = {
+            "released": all(check.get("released", True) for check in own),
+            "verdict": verdict,
+            "headline": headline,
+            "counts": _count(own),
+            "failed": [check["id"] for check in own if check["status"] in ("failed", "error")],
+        }
+    return products
+
+
+def _not_released(products: dict[str, dict]) -> str:
+    """A sentence on the products not released, each with its own checks' outcome."""
+    parts = []
+    for method, product in products.items():
+        if product["released"]:
+            continue
+        failed = product["failed"]
+        outcome = (
+            f"UNFIT, {len(failed)} of its {product['counts']['selected']} checks failed "
+            f"({', '.join(failed[:5])}{' and more' if len(failed) > 5 else ''})"
+            if failed
+            else f"its {product['counts']['selected']} checks raised no failure"
+        )
+        parts.append(f"{method} ({outcome})")
+    return f" Not released, not counted: {'; '.join(parts)}." if parts else ""
+
+
 def build_summary(
     field: str,
     checks: list[dict],
@@ -174,16 +221,23 @@ def build_summary(
     interrupted: str = "",
     error: str = "",
 ) -> dict:
-    """Assemble a summary document (schema version 2); see `run_verdict`."""
-    verdict, headline = run_verdict(checks, interrupted, error)
+    """Assemble a summary document (schema version 2); see `run_verdict`.
+
+    The field's verdict and ``counts`` rest on the `counted` checks; ``products`` gives
+    each sky method's mosaic its own verdict (`product_verdicts`), and the headline names
+    the products not released, with their findings.
+    """
+    verdict, headline = run_verdict(counted(checks), interrupted, error)
+    products = product_verdicts(checks, interrupted, error)
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "field": field,
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "verdict": verdict,
-        "headline": headline,
-        "counts": _count(checks),
+        "headline": headline + _not_released(products),
+        "counts": _count(counted(checks)),
+        "products": products,
         "environment": environment,
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
         "checks": checks,

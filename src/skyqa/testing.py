@@ -97,8 +97,10 @@ def run_session(
     fault: str | None = None,
     extra_args: Sequence[str] = (),
     timeout_s: float = 1800,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, dict, Path]:
-    """Run ``pytest --field FIELD`` in a subprocess; return (exit code, summary, log)."""
+    """Run ``pytest --field FIELD`` in a subprocess; return (exit code, summary, log).
+    ``env``: variables added to this process's environment for the session."""
     report_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
@@ -126,7 +128,7 @@ def run_session(
             stdout=log,
             stderr=subprocess.STDOUT,
             timeout=timeout_s,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
         )
     summaries = list(report_dir.glob("*/summary.json"))
     summary = json.loads(summaries[0].read_text()) if summaries else {}

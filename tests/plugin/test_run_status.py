@@ -155,3 +155,46 @@ def test_ctrl_c_during_the_mosaics_is_interrupted_in_one_line(
     assert summary["counts"]["passed"] < summary["counts"]["total"]
     assert "Verdict: <b>INTERRUPTED</b>" in page
     assert "No figures: the run was interrupted." in page
+
+
+def test_collect_only_checks_nothing_writes_no_report_and_prints_no_verdict(tmp_path):
+    """`--collect-only` lists the checks: no verdict line, no summary, exit 0, and a
+    complete report already there is left where it is."""
+    report = tmp_path / "report"
+    kept = report / "mini-sim" / "summary.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text('{"verdict": "passed"}')
+    code, _, log = run_session(
+        "mini-sim", tmp_path / "cache", report, extra_args=["--collect-only"]
+    )
+    console = _log(log)
+    assert code == pytest.ExitCode.OK, console[-2000:]
+    assert "test_alignment_fit[mini-sim-isqa01030]" in console
+    assert "skyqa verdict" not in console
+    assert "skyqa report:" not in console
+    assert kept.read_text() == '{"verdict": "passed"}'
+    assert not (report / "mini-sim" / "last-complete").exists()
+    assert not (report / "mini-sim" / "index.html").exists()
+
+
+def test_ctrl_c_during_collection_gets_a_verdict_line(tmp_path):
+    """A KeyboardInterrupt while pytest collects (a plugin raises it, as Ctrl-C would)."""
+    (tmp_path / "interrupt_collection.py").write_text(
+        "def pytest_collectstart(collector):\n"
+        "    if collector.nodeid.endswith('test_alignment.py'):\n"
+        "        raise KeyboardInterrupt\n"
+    )
+    code, summary, log = run_session(
+        "mini-sim",
+        tmp_path / "cache",
+        tmp_path / "report",
+        extra_args=["-p", "interrupt_collection"],
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    console = _log(log)
+    assert code == pytest.ExitCode.INTERRUPTED, console[-2000:]
+    assert "skyqa verdict for mini-sim: INTERRUPTED. Interrupted (Ctrl-C during collection)" in (
+        console
+    )
+    assert summary["verdict"] == "interrupted"
+    _assert_schema(summary)

@@ -73,3 +73,41 @@ def test_integer_columns_must_equal_their_baseline(tmp_path):
     (failed,) = failures(check_table_against_baseline(current, "alignment", path, {}, 1.0))
     assert failed.check == DISTANCE_CHECK
     assert failed.threshold == "<= 0 (integers compare exactly)"
+
+
+def test_a_nan_distance_names_the_row_the_nan_is_in(table, tmp_path):
+    """Visit a holds the NaN; b, whose values are finite, is further from its baseline:
+    the failed distance names a (the issue-31 report named the finite row)."""
+    from skyqa.baseline import DISTANCE_CHECK
+
+    path = tmp_path / "mdrizsky.csv"
+    table.assign(match=[0.0, 0.5]).to_csv(path)
+    table.loc[0, "match"] = np.nan
+    verdicts = check_table_against_baseline(table, "mdrizsky", path, {"match": 0.001}, 1e-6)
+    (distance,) = [v for v in failures(verdicts) if v.check == DISTANCE_CHECK]
+    assert distance.measured == "nan at a (now nan, baseline 0)"
+
+
+def test_a_baseline_failure_counts_the_verdicts_its_report_row_counts(table, tmp_path):
+    """The failure block and the check's row in the report count one set of verdicts: the
+    structural ones `require` judges and the distances pytest-regressions judges."""
+    from skyqa.baseline import DISTANCE_CHECK
+    from skyqa.plugin.verdicts import require, use_recorder
+    from skyqa.summary import rank_check
+
+    path = tmp_path / "mdrizsky.csv"
+    table.assign(match=[0.0, 0.5]).to_csv(path)
+    table.loc[0, "match"] = np.nan
+    verdicts = check_table_against_baseline(table, "mdrizsky", path, {"match": 0.001}, 1e-6)
+    recorded = []
+    with use_recorder(recorded.extend), pytest.raises(pytest.fail.Exception) as failed:
+        require(
+            (v for v in verdicts if v.check != DISTANCE_CHECK),
+            judged_elsewhere=(v for v in verdicts if v.check == DISTANCE_CHECK),
+        )
+    row = {}
+    rank_check(row, recorded)
+    header = str(failed.value).splitlines()[0]
+    not_within = len(recorded) - row["within"]
+    assert header == f"{not_within} of {len(recorded)} verdicts failed:"
+    assert "nan at a (now nan, baseline 0)" in str(failed.value)

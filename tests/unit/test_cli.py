@@ -1,3 +1,5 @@
+import pytest
+
 from skyqa.cli import main
 
 
@@ -16,8 +18,10 @@ def test_fields_lists_each_field_with_its_description(capsys):
     assert "Synthetic replica of the Horsehead" in lines[2]
 
 
-def test_run_refuses_an_unknown_field(capsys):
-    assert main(["run", "no-such-field"]) == 2
+@pytest.mark.parametrize("command", ["run", "fetch"])
+def test_an_unknown_field_is_a_usage_error_with_pytests_code(capsys, command):
+    """The same code as `pytest --field no-such-field` (tests/plugin/test_plugin.py)."""
+    assert main([command, "no-such-field"]) == pytest.ExitCode.USAGE_ERROR == 4
     assert "Registered fields: acs-mini-sim, horsehead" in capsys.readouterr().err
 
 

@@ -283,3 +283,45 @@ def test_a_local_ccd_fields_visits_are_its_drc_files(tmp_path):
         '[local]\ndirectory = "data"\n[catalog]\nsource = "gaia"\n'
     )
     assert load_field_spec(spec).visit_ids() == ("ick905040", "ick906040")
+
+
+def test_release_defaults_to_every_drizzled_method_and_names_only_drizzled_ones(mini_raw):
+    assert parse_field_spec(mini_raw, "spec.toml").released_methods == SKY_METHODS
+    mini_raw["release"] = {"methods": ["match", "globalmin+match"]}
+    assert parse_field_spec(mini_raw, "spec.toml").released_methods == ("match", "globalmin+match")
+    mini_raw["astrodrizzle"]["skymethods"] = ["match"]
+    with pytest.raises(
+        FieldSpecError,
+        match=r"\[release\].methods has globalmin\+match, which \[astrodrizzle\].skymethods "
+        "does not drizzle; allowed: match.",
+    ):
+        parse_field_spec(mini_raw, "spec.toml")
+    mini_raw["release"] = {"methods": []}
+    with pytest.raises(FieldSpecError, match=r"\[release\].methods is empty"):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_the_m16_fields_release_the_notebooks_methods():
+    for name in ("m16-uvis", "m16-uvis-sim"):
+        assert resolve_field(name).released_methods == ("match", "globalmin+match")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "wcs_truth_max_rms_mas",
+        "source_offset_max_mas",
+        "delivered_wcs_rms_max_pix",
+        "oracle_tolerance_e_s",
+    ],
+)
+def test_the_limits_issue_31_replaced_are_refused_with_what_replaced_them(mini_raw, key):
+    mini_raw["thresholds"][key] = 10.0
+    with pytest.raises(FieldSpecError, match=f"{key} is no longer a key: "):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_hap_grades_must_be_in_order(mini_raw):
+    mini_raw["thresholds"]["astrometry_good_mas"] = 25.0
+    with pytest.raises(FieldSpecError, match=r"astrometry_accepted_mas \(20.0\) is below"):
+        parse_field_spec(mini_raw, "spec.toml")

@@ -151,7 +151,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
     sections = {
         key: _build(cls, raw.get(key, {}), f"{source}: [{key}]")
         for key, cls in SECTIONS.items()
-        if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline")
+        if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline", "release")
     }
     _check_ranges(sections, source)
     unknown_methods = sorted(set(sections["astrodrizzle"].skymethods) - set(SKY_METHODS))
@@ -159,6 +159,19 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         raise FieldSpecError(
             f"{source}: [astrodrizzle].skymethods has {', '.join(unknown_methods)}; "
             f"allowed: {', '.join(SKY_METHODS)}."
+        )
+    released = sections["release"].methods
+    not_drizzled = sorted(set(released or ()) - set(sections["astrodrizzle"].skymethods))
+    if not_drizzled:
+        raise FieldSpecError(
+            f"{source}: [release].methods has {', '.join(not_drizzled)}, which "
+            "[astrodrizzle].skymethods does not drizzle; allowed: "
+            f"{', '.join(sections['astrodrizzle'].skymethods)}."
+        )
+    if released is not None and not released:
+        raise FieldSpecError(
+            f"{source}: [release].methods is empty: a field releases at least one mosaic "
+            "(leave the key out to release every drizzled method)."
         )
     prefix = sections["astrodrizzle"].output_prefix
     if not prefix or Path(prefix).name != prefix or prefix in (".", ".."):

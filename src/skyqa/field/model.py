@@ -229,6 +229,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class ReleaseSpec:
+    """Which of the field's mosaics are released products.
+
+    Each sky method's mosaic is a product. ``methods`` names those to be released (None,
+    the default: every method in ``[astrodrizzle].skymethods``). A product that is not
+    released is still built and checked; its failures are findings, reported under "not
+    released", and do not fail the field.
+    """
+
+    methods: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class BaselineSpec:
     """Absolute tolerances of the baseline comparison, per table and column.
 
@@ -254,6 +267,7 @@ class FieldSpec:
     astrodrizzle: AstroDrizzleSpec
     thresholds: Thresholds
     baseline: BaselineSpec = field(default_factory=BaselineSpec)
+    release: ReleaseSpec = field(default_factory=ReleaseSpec)
     synthetic: SyntheticSpec | None = None
     mast: MastSpec | None = None
     local: LocalSpec | None = None
@@ -263,6 +277,12 @@ class FieldSpec:
     """The instrument/detector of the field's exposures, as `skyqa.detectors` names it
     ("WFC3/IR", "WFC3/UVIS", "ACS/WFC"); its model gives the file suffixes, units and
     defaults the field's checks use."""
+
+    @property
+    def released_methods(self) -> tuple[str, ...]:
+        """The sky methods whose mosaics are released products (`ReleaseSpec`)."""
+        methods = self.release.methods
+        return self.astrodrizzle.skymethods if methods is None else methods
 
     @property
     def detector_model(self) -> Detector:
@@ -300,6 +320,7 @@ SECTIONS: dict[str, type] = {
     "astrodrizzle": AstroDrizzleSpec,
     "thresholds": Thresholds,
     "baseline": BaselineSpec,
+    "release": ReleaseSpec,
     "synthetic": SyntheticSpec,
     "mast": MastSpec,
     "local": LocalSpec,

@@ -77,6 +77,7 @@ class CheckLedger:
                 continue
             params = getattr(item, "callspec", None)
             spec = params.params.get("skyqa_field") if params else None
+            product = str(params.params.get("skymethod", "")) if params else ""
             self.field_of[item.nodeid] = getattr(spec, "name", "")
             self.checks[item.nodeid] = {
                 "id": item.nodeid.split("::")[-1],
@@ -86,6 +87,9 @@ class CheckLedger:
                 "verdicts": [],
                 "worst": None,
                 "within": 0,
+                # The sky method's mosaic the check judges ("": a check shared by them all).
+                "product": product,
+                "released": not product or product in getattr(spec, "released_methods", ()),
             }
             self.verdicts[item.nodeid] = []
 
@@ -115,7 +119,7 @@ class CheckLedger:
                 if v.value is not None:
                     item.user_properties.append((f"skyqa {v.check} | {v.subject}", v.value))
 
-        with use_recorder(keep):
+        with use_recorder(keep, released=record["released"]):
             try:
                 return (yield)
             except NotChecked as reason:
@@ -133,6 +137,9 @@ class CheckLedger:
                 status = "error"
             if status == "passed" and any(not v["passed"] for v in record["verdicts"]):
                 status = "warned"  # findings reported under a "warn" policy
+                unfit = any(not v["passed"] and not v["warning"] for v in record["verdicts"])
+                if unfit and not record["released"]:
+                    status = "failed"  # a product not released: its failures fail no test
             if status == "passed" and not record["verdicts"]:
                 status = "error"  # a check that judged nothing has not checked
                 record["message"] = "skyqa bug: the check ended without a verdict."
@@ -150,7 +157,8 @@ class CheckLedger:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
         if isinstance(excinfo.value, KeyboardInterrupt):
             test = self.running.split("::")[-1]
-            self.interrupted = "Ctrl-C" + (f" during {test}" if test else "")
+            where = f" during {test}" if test else "" if self.checks else " during collection"
+            self.interrupted = "Ctrl-C" + where
 
     def register_pipeline(self, field: str, pipeline: Pipeline) -> None:
         """Remember a field's pipeline, for the timings and metrics of its summary; its
@@ -164,7 +172,9 @@ class CheckLedger:
         from skyqa.metrics import run_tables, summary_metrics
         from skyqa.summary import build_summary, environment_info
 
-        if not self.checks:
+        if session.config.option.collectonly:
+            return  # a session that only lists the checks checks nothing: no verdict, no report
+        if not self.checks and not self.interrupted:
             return
         environment = environment_info(self.environment_label)
         environment["injected_fault"] = self.injected_fault
@@ -264,7 +274,7 @@ class CheckLedger:
             xml.add_global_property(f"skyqa headline | {field}", summary["headline"])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.checks:
+        if terminalreporter.config.option.collectonly or not self.summaries:
             return
         from skyqa.report import check_line
 

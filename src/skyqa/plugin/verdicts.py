@@ -19,22 +19,31 @@ from skyqa.errors import SkyQAWarning
 from skyqa.verdict import Verdict, failures, warnings_of
 
 Recorder = Callable[[list[Verdict]], None]
-_recorders: list[Recorder] = []
+_recorders: list[tuple[Recorder, bool]] = []
 
 
 @contextlib.contextmanager
-def use_recorder(recorder: Recorder) -> Iterator[None]:
-    """Within the block, every verdict list a check judges goes to ``recorder``."""
-    _recorders.append(recorder)
+def use_recorder(recorder: Recorder, released: bool = True) -> Iterator[None]:
+    """Within the block, every verdict list a check judges goes to ``recorder``.
+
+    ``released``: False for a check of a product the field does not release (its
+    ``[release].methods``): its failures are findings, reported, and fail no test.
+    """
+    entry = (recorder, released)
+    _recorders.append(entry)
     try:
         yield
     finally:
-        _recorders.remove(recorder)
+        _recorders.remove(entry)
 
 
 def _hand_on(verdicts: list[Verdict]) -> None:
     if _recorders:
-        _recorders[-1](verdicts)
+        _recorders[-1][0](verdicts)
+
+
+def _released() -> bool:
+    return _recorders[-1][1] if _recorders else True
 
 
 def record(verdicts: Iterable[Verdict]) -> None:
@@ -56,24 +65,34 @@ def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
     return failed
 
 
-def require(verdicts: Iterable[Verdict]) -> None:
+def require(verdicts: Iterable[Verdict], judged_elsewhere: Iterable[Verdict] = ()) -> None:
     """Fail the current test with every failed verdict's sentence, if any failed.
 
     Every failure is listed, not just the first; pytest shows the sentences without a
     traceback. A check with no verdict at all fails: it has not checked. A verdict that
     is a `~skyqa.verdict.Verdict.warning` does not fail the test: it is raised as a
     `skyqa.errors.SkyQAWarning`, and the check's status is "warned".
+
+    ``judged_elsewhere``: verdicts of the same check that another mechanism judges
+    (pytest-regressions' comparison, say). They go to the report with the others, and
+    a failure here counts and lists them too, so that the failure and the check's row in
+    the report count one set of verdicts.
     """
     verdicts = list(verdicts)
-    _hand_on(verdicts)
-    if not verdicts:
+    beside = list(judged_elsewhere)
+    _hand_on([*verdicts, *beside])
+    if not verdicts and not beside:
         pytest.fail("skyqa bug: a check produced no verdict at all.", pytrace=False)
     for verdict in warnings_of(verdicts):
         warnings.warn(SkyQAWarning(verdict.message()), stacklevel=2)
-    failed = failures(verdicts)
-    if failed:
+    if not _released():
+        for verdict in failures(verdicts):
+            warnings.warn(SkyQAWarning(f"NOT RELEASED, UNFIT: {verdict.message()}"), stacklevel=2)
+        return
+    if failures(verdicts):
+        failed = failures([*verdicts, *beside])
         lines = [verdict.message() for verdict in failed]
-        header = f"{len(failed)} of {len(verdicts)} verdicts failed:"
+        header = f"{len(failed)} of {len(verdicts) + len(beside)} verdicts failed:"
         pytest.fail("\n".join([header, *lines]), pytrace=False)
 
 

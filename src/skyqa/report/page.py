@@ -37,6 +37,8 @@ def _within(check: dict) -> str:
 def check_line(check: dict) -> str:
     """One line of the console list: status, id, the worst verdict, n of m within."""
     head = f"{check['status'].upper():10} {check['id']}"
+    if not check.get("released", True):
+        head += " (not released)"
     shown = shown_verdict(check)
     if shown is None:
         message = check.get("message", "").strip().splitlines()
