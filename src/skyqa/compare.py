@@ -3,6 +3,7 @@
 Reads the ``summary.json`` of each run and writes one table, as Markdown and HTML:
 
 - each run's verdict (only ``pass`` means every check ran and none failed) and headline;
+- each run's sky-method recommendation, each method's fitness and seams;
 - the versions of the key packages, one column per environment;
 - per check, its status in each environment (``—`` where a run has no such check; a run
   that wrote no summary shows as crashed);
@@ -86,6 +87,40 @@ def verdicts_table(runs: list[Run]) -> pd.DataFrame:
                 run.summary["headline"],
             ]
     return pd.DataFrame(columns, index=["verdict", "headline"])
+
+
+def recommendation_table(runs: list[Run]) -> pd.DataFrame:
+    """Each run's sky-method recommendation (`skyqa.recommend`) side by side: the
+    recommended methods, each method's fitness with its worst and RMS seam (x noise), and
+    what the rule of thumb says; ``—`` where a run made none."""
+    rows: dict[str, dict[str, str]] = {}
+    order = ["recommended", "rule of thumb"]
+    for run in runs:
+        recommendation = (run.summary or {}).get("recommendation") or {}
+        cells = rows.setdefault(run.label, {})
+        if "recommended" not in recommendation:
+            continue
+        cells["recommended"] = ", ".join(recommendation["recommended"]) or "none"
+        thumb = recommendation.get("emission") or {}
+        if thumb:
+            agrees = recommendation.get("agrees")
+            cells["rule of thumb"] = (
+                f"{thumb['says']} ({100 * thumb['fraction']:.0f} % emission"
+                + ("" if agrees is None else ", agrees" if agrees else ", disagrees")
+                + ")"
+            )
+        for method in recommendation["methods"]:
+            name = method["method"]
+            if name not in order:
+                order.append(name)
+            cells[name] = (
+                f"{'fit' if method['fit'] else 'unfit'}: worst seam {method['worst_seam']:.3f}, "
+                f"RMS {method['rms_seam']:.3f}"
+            )
+    return pd.DataFrame(
+        {label: [cells.get(row, MISSING) for row in order] for label, cells in rows.items()},
+        index=order,
+    )
 
 
 def versions_table(runs: list[Run]) -> pd.DataFrame:
@@ -224,6 +259,7 @@ def compare(
     notes = [f"{run.label}: {run.problem} ({run.path})" for run in runs if run.problem]
     sections = [
         ("Verdicts", verdicts_table(runs)),
+        ("Which sky method suits this field", recommendation_table(runs)),
         ("Versions", versions_table(runs)),
         ("Checks", checks_table(runs)),
         ("Metrics", metrics_table(runs, reference, stored_baseline(baseline_dir, field))),

@@ -190,3 +190,44 @@ def test_a_split_overlap_measurement_is_the_one_job_table(
     assert len(done) == 3, lines
     assert all("(worker, peak" in line for line in done), done
     assert "overlaps-part1of3" not in split.computed()
+
+
+def test_the_recommendation_on_mini_sims_nebula_is_the_match_family(mini_pipeline):
+    from skyqa.recommend import field_recommendation
+
+    mini_pipeline.overlaps()
+    mini_pipeline.mosaic_skies()
+    recommendation = field_recommendation(mini_pipeline)
+    assert recommendation["recommended"] == ["match", "globalmin+match"]
+    methods = {m["method"]: m for m in recommendation["methods"]}
+    assert not methods["localmin"]["fit"]
+    assert "seams" in methods["localmin"]["failed"]
+    assert recommendation["emission"]["says"] == "match"
+    assert recommendation["agrees"] is True
+
+
+def test_on_a_blank_sky_variant_of_mini_sim_localmin_is_allowed(tmp_path_factory):
+    """The same field without its nebula: localmin's own skies are right, the rule of
+    thumb says localmin, and the evidence agrees."""
+    import tomllib
+
+    from skyqa.field import parse_field_spec, registered_fields
+    from skyqa.recommend import field_recommendation
+
+    raw = tomllib.loads(registered_fields()["mini-sim"].read_text())
+    raw["name"] = "mini-sim-blank"
+    raw["synthetic"]["nebula_blobs"] = 0
+    pipeline = Pipeline(
+        parse_field_spec(raw, "blank"), tmp_path_factory.mktemp("blank"), progress=lambda _: None
+    )
+    pipeline.mosaics()
+    pipeline.overlaps()
+    pipeline.mosaic_skies()
+    recommendation = field_recommendation(pipeline)
+    methods = {m["method"]: m for m in recommendation["methods"]}
+    assert methods["localmin"]["fit"], methods["localmin"]
+    assert not methods["globalmin"]["fit"]  # the visits' pedestals differ
+    assert recommendation["emission"]["says"] == "localmin"
+    assert recommendation["emission"]["over_half"] == 0
+    assert recommendation["agrees"] is True
+    assert "localmin" in recommendation["sentence"].split("Also fit:")[1]

@@ -123,3 +123,35 @@ def test_recorded_summaries_follow_the_schema():
     schema = json.loads(schema_path().read_text())
     for path in SUMMARIES.glob("*.json"):
         jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+def test_the_recommendation_is_side_by_side_and_absent_where_a_run_made_none(runs, tmp_path):
+    import json
+
+    from skyqa.compare import recommendation_table
+
+    with_one = json.loads((SUMMARIES / "qa-pinned.json").read_text())
+    with_one["environment"]["label"] = "qa-new"
+    with_one["recommendation"] = {
+        "recommended": ["match", "globalmin+match"],
+        "emission": {"fraction": 0.88, "exposures": 18, "over_half": 18, "says": "match"},
+        "agrees": True,
+        "sentence": "...",
+        "methods": [
+            {"method": "match", "fit": True, "failed": [], "worst_seam": 0.094, "rms_seam": 0.013},
+            {
+                "method": "localmin",
+                "fit": False,
+                "failed": ["seams"],
+                "worst_seam": 6.366,
+                "rms_seam": 1.706,
+            },
+        ],
+    }
+    (tmp_path / "qa-new.json").write_text(json.dumps(with_one))
+    table = recommendation_table([*runs[:1], *load_runs([tmp_path / "qa-new.json"])])
+    assert table.loc["recommended"].tolist() == ["—", "match, globalmin+match"]
+    assert table.loc["rule of thumb", "qa-new"] == "match (88 % emission, agrees)"
+    assert table.loc["localmin", "qa-new"] == "unfit: worst seam 6.366, RMS 1.706"
+    markdown, _ = compare([SUMMARIES / "qa-pinned.json", tmp_path / "qa-new.json"], tmp_path / "o")
+    assert "## Which sky method suits this field" in markdown.read_text()

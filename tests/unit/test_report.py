@@ -207,3 +207,66 @@ def test_difference_figure_needs_one_pixel_grid(tmp_path):
     other = {"match": same["match"], "localmin": mosaic("c", (40, 61))}
     assert figure_difference(other, tmp_path / "other.png") is None
     assert not (tmp_path / "other.png").exists()
+
+
+def test_the_page_opens_with_the_recommendation_and_a_figure_index_and_folds_passed_rows(
+    tmp_path,
+):
+    """Issue 31: the figures started 7,000 px down, below an 89-row table."""
+    from skyqa.report import write_index
+
+    passed = _check([_seam("a-b", 0.05)])
+    failed = {**_check([_seam("c-d", 0.3, passed=False)], "failed"), "id": "test_x[f-match]"}
+    summary = _summary([passed, failed])
+    summary["recommendation"] = {
+        "recommended": ["match"],
+        "sentence": "Recommended: match: worst seam 0.050.",
+        "methods": [
+            {
+                "method": "match",
+                "fit": True,
+                "failed": [],
+                "worst_seam": 0.05,
+                "rms_seam": 0.02,
+                "oracle": 0.01,
+                "recorded_sky": None,
+                "truth": None,
+                "cosmic_ray_max": None,
+            },
+        ],
+    }
+    figure = tmp_path / "seams.png"
+    figure.write_bytes(b"\x89PNG")
+    page = write_index(tmp_path / "index.html", summary, "", [figure], []).read_text()
+    order = [
+        page.index('id="recommendation"'),
+        page.index('id="figure-index"'),
+        page.index('id="failures"'),
+        page.index('id="checks"'),
+        page.index('id="passed-checks"'),
+        page.index('id="figure-seams"'),
+    ]
+    assert order == sorted(order)
+    assert '<a href="#figure-seams">seams</a>' in page
+    assert "Recommended: match: worst seam 0.050." in page
+    folded = page[page.index('id="passed-checks"') :]
+    assert "1 checks passed or not applicable (unfold)" in folded
+    assert "test_seam_free[f-match]" in folded
+    assert "test_x[f-match]" not in folded
+
+
+def test_a_product_not_released_has_its_findings_apart_from_the_failures(tmp_path):
+    from skyqa.report import write_index
+
+    unfit = {
+        **_check([_seam("c-d", 0.3, passed=False)], "failed"),
+        "id": "test_seam_free[f-localmin]",
+        "product": "localmin",
+        "released": False,
+    }
+    summary = _summary([_check([_seam("a-b", 0.05)]), unfit])
+    assert summary["verdict"] == "passed"
+    page = write_index(tmp_path / "index.html", summary, "", [], []).read_text()
+    assert 'id="failures"' not in page
+    findings = page[page.index('id="not-released"') :]
+    assert "<b>test_seam_free[f-localmin]</b>: pair c-d: +0.300 x pixel noise" in findings

@@ -89,6 +89,16 @@ def _build_columns(field, fault, flt_paths, workdir: Path) -> dict:
     return {"table": "columns.csv"}
 
 
+def _build_emission(field, fault, flt_paths, workdir: Path) -> dict:
+    from skyqa.emission import emission_table
+    from skyqa.measure import parse_bits
+
+    emission_table(flt_paths, parse_bits(field.astrodrizzle.final_bits)).to_csv(
+        workdir / "emission.csv", index=False
+    )
+    return {"table": "emission.csv"}
+
+
 def _table(dtypes: dict, name: str = "table") -> Callable[[CacheEntry], pd.DataFrame]:
     """A loader of the CSV table a stage's record names under ``name``."""
     return functools.partial(_read_table, dtypes, name)

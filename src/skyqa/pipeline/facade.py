@@ -25,6 +25,7 @@ from skyqa.pipeline.stages import (
     ALIGNMENT,
     CATALOG,
     COLUMNS,
+    EMISSION,
     EXPOSURES,
     FIGURES,
     MOSAIC_PREFIX,
@@ -192,6 +193,10 @@ class Pipeline:
     def column_outliers(self) -> pd.DataFrame:
         """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
         return self.result_of(STAGES[COLUMNS])
+
+    def emission(self) -> pd.DataFrame:
+        """The extended-emission fraction of each exposure's chips (`skyqa.emission`)."""
+        return self.result_of(STAGES[EMISSION])
 
     def residuals(self) -> pd.DataFrame:
         """What a new TweakReg fit finds left on the updated DRZs (`align.verify_alignment`):

@@ -24,6 +24,19 @@ PREVIOUS_COMPLETE = "last-complete"
 """Where a field's last complete report is kept when a run that is not complete replaces it."""
 
 
+def _recommendation(pipeline, summary: dict) -> dict | None:
+    """The field's sky-method recommendation (`skyqa.recommend.field_recommendation`),
+    from its products' verdicts; a failure to make it is said, never raised (it must not
+    sink the report)."""
+    from skyqa.recommend import field_recommendation
+
+    verdicts = {method: product["verdict"] for method, product in summary["products"].items()}
+    try:
+        return field_recommendation(pipeline, verdicts)
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
 class CheckLedger:
     """A pytest plugin object: records every skyqa check, lists them, writes summaries.
 
@@ -197,6 +210,8 @@ class CheckLedger:
                 interrupted=self.interrupted,
                 error=self.errors.get(field, ""),
             )
+            if pipeline is not None and not self.interrupted:
+                summary["recommendation"] = _recommendation(pipeline, summary)
             self.summaries[field] = summary
             self._write(self.report_dir / field, summary, pipeline)
         if len(self.summaries) > 1:
@@ -293,6 +308,10 @@ class CheckLedger:
                 green=summary["verdict"] == "passed",
                 red=summary["verdict"] != "passed",
             )
+        for field, summary in self.summaries.items():
+            sentence = (summary.get("recommendation") or {}).get("sentence")
+            if sentence:
+                terminalreporter.write_line(f"skyqa sky method for {field}: {sentence}")
         if self.injected_fault:
             terminalreporter.write_line(
                 f"INJECTED FAULT {self.injected_fault!r}: a self-test of the harness; "

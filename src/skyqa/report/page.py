@@ -130,6 +130,10 @@ def _row(check: dict) -> dict:
     }
 
 
+FOLDED = ("passed", "skipped", "deselected")
+"""Statuses whose rows the page folds away: what needs no look."""
+
+
 def write_index(
     path: Path,
     summary: dict,
@@ -138,8 +142,11 @@ def write_index(
     problems: list[str],
     facts: Sequence[tuple[str, str]] = (),
 ) -> Path:
-    """The report page: a header block (``facts``, `field_facts`), verdict, failures
-    first, every check (its worst verdict first), versions, figures and the field spec."""
+    """The report page: a header block (``facts``, `field_facts`), verdict, the sky-method
+    recommendation (`skyqa.recommend`) with each product's verdict, an index of the
+    figures, failures first, the products not released, the checks that need a look
+    (failed, warned, not run) with the passed ones folded (each with its worst verdict
+    first), versions, figures and the field spec."""
     checks = summary["checks"]
     ranked = sorted(checks, key=lambda check: STATUS_ORDER.get(check["status"], 1))
     page = render(
@@ -148,8 +155,19 @@ def write_index(
         summary=summary,
         facts=list(facts),
         injected_fault=summary["environment"].get("injected_fault"),
-        failures=[check for check in checks if check["status"] in ("failed", "error")],
-        rows=[_row(check) for check in ranked],
+        failures=[
+            check
+            for check in checks
+            if check["status"] in ("failed", "error") and check.get("released", True)
+        ],
+        unreleased=[
+            check
+            for check in checks
+            if check["status"] in ("failed", "error") and not check.get("released", True)
+        ],
+        recommendation=summary.get("recommendation"),
+        attention=[_row(check) for check in ranked if check["status"] not in FOLDED],
+        folded=[_row(check) for check in ranked if check["status"] in FOLDED],
         problems=problems,
         figures=[
             (figure.stem, base64.b64encode(figure.read_bytes()).decode()) for figure in figures

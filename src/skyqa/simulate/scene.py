@@ -130,8 +130,9 @@ def make_scene(
     )
     scene = Scene(stars, nebula, {}, ra_targ, dec_targ)
     grid = np.linspace(-footprint, footprint, 121)
-    peak = scene.nebula_e_s(*np.meshgrid(grid, grid)).max()
-    nebula["amplitude_e_s"] *= spec.nebula_peak_e_s / peak
+    peak = scene.nebula_e_s(*np.meshgrid(grid, grid)).max() if spec.nebula_blobs else 0.0
+    if peak > 0:  # a blank-sky field (no blobs) has no nebula to scale
+        nebula["amplitude_e_s"] *= spec.nebula_peak_e_s / peak
 
     pedestal = {}
     for asn_id in dict.fromkeys(g.asn_id for g in geometries):
