@@ -43,12 +43,14 @@ REGION_COLUMNS = [
     "measured_e_s",
     "predicted_e_s",
     "noise_e_s",
+    "weights",
 ]
 """One row per pair of methods and region: the median of mosaic_b - mosaic_a there; what
 the headers predict for it (that median less the median, sample by sample, of the
 difference's excess over the headers' prediction there, so that measured - predicted is
-that median excess); and the per-pixel noise of the region's exposures (RMS of their
-median ERR)."""
+that median excess); the per-pixel noise of the region's exposures (RMS of their median
+ERR); and each member's median weight there (``;``-separated, in the region's order),
+which says how much of one exposure's error the region shows."""
 EDGE_MARGIN = 3
 """Grid samples left out on either side of each exposure's edge: inside it its pixels are
 partly drizzled, and outside it a sample may still hold some of them, so a sample that
@@ -249,6 +251,7 @@ def sky_regions(
                         np.median(difference) - np.median(difference - predicted)
                     ),
                     "noise_e_s": noise,
+                    "weights": ";".join(f"{w:.6f}" for w in np.median(weights, axis=1)),
                 }
             )
     return pd.DataFrame(rows, columns=REGION_COLUMNS)

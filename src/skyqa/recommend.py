@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from skyqa.checks.chips import check_cosmic_ray_rejection
-from skyqa.checks.mosaics import check_mosaic_sky
+from skyqa.checks.mosaics import check_exposure_sky
 from skyqa.checks.seams import check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
 from skyqa.measure import seam_score, seam_table
@@ -90,7 +90,7 @@ def method_evidence(
             "oracle": check_oracle_agreement(pairs, mosaic.mdrizsky, method, tolerances),
         }
         if skies is not None and len(mosaics) > 1:
-            judged["recorded sky"] = check_mosaic_sky(skies, method, seam_fraction)
+            judged["recorded sky"] = check_exposure_sky(skies, method, seam_fraction)
         if getattr(mosaic, "cosmic_rays", None) is not None and len(mosaic.cosmic_rays):
             judged["cosmic rays"] = check_cosmic_ray_rejection(
                 mosaic.cosmic_rays, method, *cosmic_ray_limits

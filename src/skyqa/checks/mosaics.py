@@ -108,3 +108,94 @@ def check_mosaic_sky(
             )
         )
     return verdicts
+
+
+def exposure_sky_errors(regions: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Each exposure's own sky error in the method's mosaic, from the regions it covers.
+
+    A region's value (`check_mosaic_sky`: the median over the other methods of the
+    mosaic's excess over its recorded skies, x pixel noise) is the weighted sum of its
+    members' errors; each exposure's error, the others taken as right, is the
+    least-squares ``sum(n w v) / sum(n w^2)`` over its regions (``w`` its weight there,
+    ``n`` the region's pixels). An exposure always drizzled with the same partners (a
+    dither pair) shows its whole error this way, where a region shows a share of it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rootname``, ``error`` (x pixel noise; NaN where a region's value or weights are
+        not finite), ``regions``, ``n_pixels`` and ``alike`` (the exposures with the same
+        regions, which no region can tell apart from it).
+    """
+    values: dict[str, list[tuple[float, float, int]]] = {}
+    sets: dict[str, set[str]] = {}
+    for verdict, (region, group) in zip(
+        check_mosaic_sky(regions, method, 1.0),
+        regions[(regions.method_a == method) | (regions.method_b == method)].groupby(
+            "region", sort=False
+        ),
+        strict=False,
+    ):
+        members = region.split("+")
+        weights = [float(w) for w in str(group["weights"].iloc[0]).split(";")]
+        count = int(group.n_pixels.iloc[0])
+        for name, weight in zip(members, weights, strict=True):
+            values.setdefault(name, []).append((float(verdict.value), weight, count))
+            sets.setdefault(name, set()).add(region)
+    rows = []
+    for name, entries in values.items():
+        value, weight, count = (np.array(column, float) for column in zip(*entries, strict=True))
+        denominator = float(np.sum(count * weight**2))
+        error = float(np.sum(count * weight * value)) / denominator if denominator > 0 else math.nan
+        alike = sorted(other for other in sets if other != name and sets[other] == sets[name])
+        rows.append(
+            {
+                "rootname": name,
+                "error": error,
+                "regions": len(entries),
+                "n_pixels": int(count.sum()),
+                "alike": alike,
+            }
+        )
+    return pd.DataFrame(rows, columns=["rootname", "error", "regions", "n_pixels", "alike"])
+
+
+def check_exposure_sky(
+    regions: pd.DataFrame, method: str, max_noise_fraction: float
+) -> list[Verdict]:
+    """Each exposure's pixels in the method's mosaic hold the sky its header records:
+    its own error (`exposure_sky_errors`, x its regions' pixel noise) within
+    ``max_noise_fraction`` (the seam threshold). The measurement has no noise of its own
+    (one set of pixels, two bookkeepings), so no margin is added. No region at all fails."""
+    errors = exposure_sky_errors(regions, method)
+    if errors.empty:
+        return check_mosaic_sky(regions.iloc[0:0], method, max_noise_fraction)
+    verdicts = []
+    for row in errors.itertuples(index=False):
+        finite = is_finite(row.error)
+        alike = (
+            f"; {', '.join(row.alike)} always drizzled with it: no region tells them apart"
+            if row.alike
+            else ""
+        )
+        verdicts.append(
+            Verdict(
+                "Mosaic pixels hold each exposure's recorded sky",
+                f"exposure {row.rootname} ({method} mosaic, {row.regions} regions, "
+                f"{row.n_pixels} pixels)",
+                finite and abs(row.error) <= max_noise_fraction,
+                f"{row.error:+.3f} x pixel noise left in its pixels beyond its recorded MDRIZSKY "
+                f"(+: less sky subtracted than recorded), from the regions it covers{alike}"
+                + ("" if finite else "; not a number (no pixel noise, or a NaN MDRIZSKY)"),
+                f"|error| <= {max_noise_fraction} x pixel noise",
+                "the mosaic's pixels had another sky subtracted from this exposure"
+                + (f" (or from {', '.join(row.alike)})" if row.alike else "")
+                + " than its header records: compare the log's 'Applying sky value' lines with "
+                "MDRIZSKY, read the log for 'Reverting sky computation', and check that the "
+                "FLTs drizzled are the ones whose headers were read.",
+                item=method,
+                value=float(row.error),
+                limit=max_noise_fraction,
+            )
+        )
+    return verdicts

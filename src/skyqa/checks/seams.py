@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.sky import tolerance_of
@@ -57,6 +59,124 @@ def check_seam_free(seams: pd.DataFrame, method: str, max_noise_fraction: float)
                 "'Reverting sky computation'.",
                 item=method,
                 value=beyond,  # NaN whenever the seam or its uncertainty is
+                limit=max_noise_fraction,
+            )
+        )
+    return verdicts
+
+
+def exposure_seam_statistics(seams: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Each exposure's pairs judged together: their seams (x pixel noise, oriented as
+    the exposure less its neighbour) and uncertainties give a weighted mean (what a
+    pedestal on the exposure shows in every pair) and an excess scatter (what a sky step
+    or a gradient across it shows: pairs on its two sides disagree, and cancel in a mean).
+
+    The excess scatter is ``sqrt(max(chi2 - dof, 0) / sum(w))`` with ``w = 1/u^2``,
+    ``chi2 = sum(w (s - mean)^2)`` and ``dof = n - 1``: the RMS of the seams about their
+    mean beyond what their uncertainties explain (a half-exposure step of ``h`` gives
+    about ``h / 2``). ``p_scatter`` is the chance of so large a chi-square from noise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rootname``, ``n_pairs``, ``mean``, ``mean_uncertainty``, ``scatter``,
+        ``chi2``, ``p_scatter`` and ``pairs`` (the oriented seams, by neighbour).
+    """
+    oriented: dict[str, list[tuple[str, float, float]]] = {}
+    for _, pair in seams.iterrows():
+        noise = float(pair.pixel_noise_e_s)
+        seam = float(pair[method])
+        uncertainty = float(pair.uncertainty_e_s) / noise if noise > 0 else math.nan
+        name = pair_name(pair)
+        oriented.setdefault(pair.exposure_a, []).append((name, seam, uncertainty))
+        oriented.setdefault(pair.exposure_b, []).append((name, -seam, uncertainty))
+    rows = []
+    for rootname, entries in oriented.items():
+        values = np.array([seam for _, seam, _ in entries])
+        weights = 1.0 / np.array([u for _, _, u in entries]) ** 2
+        total = float(np.sum(weights))
+        mean = float(np.sum(weights * values) / total)
+        chi2 = float(np.sum(weights * (values - mean) ** 2))
+        dof = len(entries) - 1
+        rows.append(
+            {
+                "rootname": rootname,
+                "n_pairs": len(entries),
+                "mean": mean,
+                "mean_uncertainty": 1.0 / math.sqrt(total) if total > 0 else math.nan,
+                "scatter": math.sqrt(max(chi2 - dof, 0.0) / total) if total > 0 else math.nan,
+                "chi2": chi2,
+                "p_scatter": float(stats.chi2.sf(chi2, dof)) if dof > 0 else 1.0,
+                "pairs": sorted(
+                    ((name, seam) for name, seam, _ in entries), key=lambda item: -abs(item[1])
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+SCATTER_P = float(stats.norm.sf(SIGNIFICANCE))
+"""An exposure's scatter is judged only where noise alone makes so large a chi-square
+less often than this (2.3 %): the pair rule's margin of `SIGNIFICANCE` uncertainties,
+one-sided."""
+
+
+def check_exposure_seams(
+    seams: pd.DataFrame, method: str, max_noise_fraction: float
+) -> list[Verdict]:
+    """Each exposure's overlaps, judged jointly (`exposure_seam_statistics`): their mean
+    within ``max_noise_fraction`` beyond `SIGNIFICANCE` of its uncertainty (a pedestal
+    on the exposure), and their excess scatter within ``max_noise_fraction`` wherever it
+    is significant (p below `SCATTER_P`: a step or gradient across the exposure, which
+    the pairs on its two sides see with opposite signs). An exposure with one pair has no
+    scatter to judge; a value that is not a finite number fails."""
+    verdicts = []
+    for row in exposure_seam_statistics(seams, method).itertuples(index=False):
+        subject = f"exposure {row.rootname} ({method}, {row.n_pairs} overlapping pairs)"
+        listed = ", ".join(f"{name} {seam:+.3f}" for name, seam in row.pairs[:6])
+        more = f" and {row.n_pairs - 6} more" if row.n_pairs > 6 else ""
+        finite = is_finite(row.mean) and is_finite(row.mean_uncertainty)
+        beyond = math.copysign(
+            max(abs(row.mean) - SIGNIFICANCE * row.mean_uncertainty, 0.0), row.mean
+        )
+        verdicts.append(
+            Verdict(
+                "Exposure's overlaps agree on average",
+                subject,
+                finite and abs(beyond) <= max_noise_fraction,
+                f"mean seam {row.mean:+.3f} x pixel noise (uncertainty "
+                f"{row.mean_uncertainty:.3f}) over its pairs: {listed}{more}"
+                + ("" if finite else "; not a number: a pair's seam or uncertainty"),
+                f"|mean| - {SIGNIFICANCE:g} x its uncertainty <= {max_noise_fraction} x "
+                "pixel noise",
+                "every overlap of this exposure leans the same way: its sky value is off "
+                "by about the mean; compare its MDRIZSKY with its neighbours' in the log.",
+                item=method,
+                value=beyond,
+                limit=max_noise_fraction,
+            )
+        )
+        if row.n_pairs < 2:
+            continue
+        significant = row.p_scatter < SCATTER_P
+        scatter = float(row.scatter) if significant or not is_finite(row.scatter) else 0.0
+        verdicts.append(
+            Verdict(
+                "Exposure's overlaps agree with each other",
+                subject,
+                is_finite(row.scatter) and scatter <= max_noise_fraction,
+                f"excess scatter {row.scatter:.3f} x pixel noise about their mean (chi-square "
+                f"{row.chi2:.1f} on {row.n_pairs - 1} degrees of freedom, p = "
+                f"{row.p_scatter:.2g}"
+                + ("" if significant else f", not significant at {SCATTER_P:.3f}")
+                + f"); its pairs: {listed}{more}",
+                f"excess scatter <= {max_noise_fraction} x pixel noise where p < {SCATTER_P:.3f}",
+                "its overlaps disagree with each other beyond their uncertainties: a sky step "
+                "or gradient across this exposure (pairs on its two sides lean opposite "
+                "ways), or one neighbour's sky off (one pair far from the rest): look at the "
+                "pairs listed, largest first, and at the exposure in the mosaic.",
+                item=method,
+                value=scatter,
                 limit=max_noise_fraction,
             )
         )

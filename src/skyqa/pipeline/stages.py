@@ -250,7 +250,7 @@ STAGES: dict[str, Stage] = {
             "comparing the mosaics' pixels with their recorded skies",
             code=("pixels", "headers"),
             build=_build_skies,
-            load=_table({"region": str}),
+            load=_table({"region": str, "weights": str}),
             inputs=lambda run: (run.mosaics(), run.alignment().aligned_flt_paths),
             needs=lambda run: tuple(
                 mosaic_stage_name(method) for method in run.field.astrodrizzle.skymethods

@@ -3,6 +3,7 @@
 import pytest
 
 from skyqa.checks.seams import (
+    check_exposure_seams,
     check_oracle_agreement,
     check_overlaps_connected,
     check_score_below,
@@ -21,10 +22,13 @@ def test_overlaps_connected(overlap_pairs, aligned_flts):
 
 @pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
 def test_seam_free(mosaic, seam_table, skyqa_field):
-    """Every overlap agrees within the field's fraction of the per-pixel noise."""
-    verdicts = check_seam_free(
-        seam_table, mosaic.skymethod, skyqa_field.thresholds.seam_max_noise_fraction
-    )
+    """Every overlap agrees within the field's fraction of the per-pixel noise, and each
+    exposure's overlaps, judged together, agree on average and with each other."""
+    fraction = skyqa_field.thresholds.seam_max_noise_fraction
+    verdicts = [
+        *check_seam_free(seam_table, mosaic.skymethod, fraction),
+        *check_exposure_seams(seam_table, mosaic.skymethod, fraction),
+    ]
     require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
