@@ -1,0 +1,159 @@
+"""The per-exposure rules of issue 31 at their edges: an exposure's pairs judged together
+(`check_exposure_seams`) and an exposure's own recorded-sky error (`check_exposure_sky`)."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from skyqa.checks.mosaics import check_exposure_sky, exposure_sky_errors
+from skyqa.checks.seams import SCATTER_P, check_exposure_seams, exposure_seam_statistics
+from skyqa.pixels import REGION_COLUMNS
+from skyqa.verdict import failures
+
+NAN = math.nan
+
+
+def _seams(*pairs, uncertainty=0.001):
+    """Pairs (a, b, seam x noise) of exposures with a pixel noise of 1 e-/s."""
+    return pd.DataFrame(
+        [
+            {"exposure_a": a, "exposure_b": b, "n_pixels": 4000, "uncertainty_e_s": uncertainty,
+             "pixel_noise_e_s": 1.0, "match": seam}
+            for a, b, seam in pairs
+        ]
+    )  # fmt: skip
+
+
+def _about(verdicts, exposure, check):
+    return [
+        v for v in verdicts if v.subject.startswith(f"exposure {exposure} ") and v.check == check
+    ]
+
+
+SCATTER = "Exposure's overlaps agree with each other"
+MEAN = "Exposure's overlaps agree on average"
+
+
+def test_a_step_is_its_pairs_scatter_judged_at_the_threshold_and_just_past_it():
+    """Pairs on the two sides of exposure a lean +h and -h: their mean is 0, their excess
+    scatter sqrt(h^2 - u^2/2), which is the threshold at h = sqrt(0.01 + u^2/2)."""
+    at = math.sqrt(0.01 + 0.001**2 / 2)
+    (passed,) = _about(
+        check_exposure_seams(_seams(("a", "b", at), ("a", "c", -at)), "match", 0.1), "a", SCATTER
+    )
+    assert passed.passed
+    assert passed.value == pytest.approx(0.1)
+    (failed,) = _about(
+        check_exposure_seams(_seams(("a", "b", at + 1e-4), ("a", "c", -at - 1e-4)), "match", 0.1),
+        "a",
+        SCATTER,
+    )
+    assert not failed.passed
+    assert failed.subject == "exposure a (match, 2 overlapping pairs)"
+    assert "its pairs: a-b +0.100, a-c -0.100" in failed.measured
+    assert "a sky step or gradient across this exposure" in failed.advice
+    (mean,) = _about(
+        check_exposure_seams(_seams(("a", "b", at), ("a", "c", -at)), "match", 0.1), "a", MEAN
+    )
+    assert mean.passed
+    assert mean.value == pytest.approx(0.0)
+
+
+def test_a_scatter_that_noise_explains_is_not_judged():
+    """The same +-0.15 with an uncertainty of 0.2 per pair: chi-square 1.1 on 1 degree of
+    freedom (p = 0.29): not significant, so not a step."""
+    verdicts = check_exposure_seams(
+        _seams(("a", "b", 0.15), ("a", "c", -0.15), uncertainty=0.2), "match", 0.1
+    )
+    (scatter,) = _about(verdicts, "a", SCATTER)
+    stats = exposure_seam_statistics(
+        _seams(("a", "b", 0.15), ("a", "c", -0.15), uncertainty=0.2), "match"
+    )
+    assert stats.set_index("rootname").loc["a", "p_scatter"] > SCATTER_P
+    assert scatter.passed
+    assert "not significant at 0.023" in scatter.measured
+
+
+def test_a_pedestal_is_its_pairs_mean_judged_beyond_twice_its_uncertainty():
+    """Both pairs of a lean +m; the mean's uncertainty is u / sqrt(2)."""
+    margin = 2 * 0.001 / math.sqrt(2)
+    (passed,) = _about(
+        check_exposure_seams(
+            _seams(("a", "b", 0.1 + margin), ("c", "a", -0.1 - margin)), "match", 0.1
+        ),
+        "a",
+        MEAN,
+    )
+    assert passed.passed
+    (failed,) = _about(
+        check_exposure_seams(
+            _seams(("a", "b", 0.1 + margin + 1e-4), ("c", "a", -0.1 - margin - 1e-4)), "match", 0.1
+        ),
+        "a",
+        MEAN,
+    )
+    assert not failed.passed
+    assert failed.measured.startswith("mean seam +0.102 x pixel noise (uncertainty 0.001)")
+
+
+def test_a_nan_seam_fails_and_one_pair_has_no_scatter_to_judge():
+    verdicts = check_exposure_seams(_seams(("a", "b", NAN), ("a", "c", 0.0)), "match", 0.1)
+    assert {
+        v.check for v in failures(_about(verdicts, "a", MEAN) + _about(verdicts, "a", SCATTER))
+    } == {MEAN, SCATTER}
+    assert _about(verdicts, "b", SCATTER) == []  # b has one pair
+
+
+def _regions(*rows):
+    """Regions (members, weights, pixels, excess x noise) of the match mosaic against
+    localmin, with a pixel noise of 1 e-/s."""
+    return pd.DataFrame(
+        [
+            {"method_a": "localmin", "method_b": "match", "region": "+".join(members),
+             "n_pixels": pixels, "measured_e_s": 1.0 + excess, "predicted_e_s": 1.0,
+             "noise_e_s": 1.0, "weights": ";".join(str(w) for w in weights)}
+            for members, weights, pixels, excess in rows
+        ],
+        columns=REGION_COLUMNS,
+    )  # fmt: skip
+
+
+def test_an_exposures_own_error_is_recovered_from_regions_that_hold_it_with_others():
+    """a is off by 0.3; it is always with b (weight 1/2) and once with c too (1/3)."""
+    errors = exposure_sky_errors(
+        _regions((("a", "b"), (0.5, 0.5), 4000, 0.15), (("a", "b", "c"), (1 / 3,) * 3, 1000, 0.1)),
+        "match",
+    ).set_index("rootname")
+    assert errors.loc["a", "error"] == pytest.approx(0.3)
+    assert errors.loc["a", "alike"] == ["b"]  # the same regions: no region tells a from b
+    assert errors.loc["c", "alike"] == []
+
+
+def test_the_recorded_sky_per_exposure_at_the_threshold_and_just_past_it():
+    # A threshold of 0.125 and an excess of 0.0625, exact in binary: at it, not past it.
+    at = check_exposure_sky(_regions((("a", "b"), (0.5, 0.5), 4000, 0.0625)), "match", 0.125)
+    assert failures(at) == []
+    assert at[0].value == 0.125
+    past = failures(
+        check_exposure_sky(_regions((("a", "b"), (0.5, 0.5), 4000, 0.0626)), "match", 0.125)
+    )
+    assert [v.subject for v in past] == [
+        "exposure a (match mosaic, 1 regions, 4000 pixels)",
+        "exposure b (match mosaic, 1 regions, 4000 pixels)",
+    ]
+    assert past[0].measured.startswith(
+        "+0.125 x pixel noise left in its pixels beyond its recorded MDRIZSKY"
+    )
+    assert "b always drizzled with it: no region tells them apart" in past[0].measured
+    assert "(or from b)" in past[0].advice
+
+
+def test_a_nan_region_fails_its_exposures_and_no_region_fails_the_check():
+    (nan, _) = failures(
+        check_exposure_sky(_regions((("a", "b"), (0.5, 0.5), 4000, NAN)), "match", 0.1)
+    )
+    assert "not a number" in nan.measured
+    (none,) = check_exposure_sky(_regions(), "match", 0.1)
+    assert not none.passed
+    assert none.measured == "no region covered by one known set of exposures with enough pixels"
