@@ -157,3 +157,15 @@ def test_a_nan_region_fails_its_exposures_and_no_region_fails_the_check():
     (none,) = check_exposure_sky(_regions(), "match", 0.1)
     assert not none.passed
     assert none.measured == "no region covered by one known set of exposures with enough pixels"
+
+
+def test_the_chi_square_tail_without_scipy_is_scipys():
+    from scipy import stats
+
+    from skyqa.checks.seams import chi2_sf
+
+    for dof in (1, 2, 3, 4, 7, 12, 31):
+        for value in (0.01, 0.7, 2.0, 5.5, 19.0, 80.0):
+            assert chi2_sf(value, dof) == pytest.approx(stats.chi2.sf(value, dof), rel=1e-10)
+    assert chi2_sf(0.0, 3) == 1.0
+    assert chi2_sf(math.inf, 3) == 0.0

@@ -131,7 +131,7 @@ def test_two_exposures_see_the_same_nebula_along_their_edges(acs):
     inside = (xb >= 0) & (xb < columns - 1) & (yb >= 0) & (yb < rows - 1)
     assert inside.sum() > 2000  # the strip along both chips' edges
     nebula_a, nebula_b = _nebula_image(a, scene), _nebula_image(b, scene)
-    seen_by_b, _ = _bilinear(nebula_b, np.ones(nebula_b.shape, bool), xb[inside], yb[inside])
+    seen_by_b, _, _ = _bilinear(nebula_b, np.ones(nebula_b.shape, bool), xb[inside], yb[inside])
     seen_by_a = nebula_a[y[inside].astype(int), x[inside].astype(int)]
     # Bilinear interpolation of the 44-pixel-wide blobs: about 1e-4 e-/s of curvature.
     assert np.max(np.abs(seen_by_a - seen_by_b)) < 1e-3

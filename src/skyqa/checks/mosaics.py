@@ -139,21 +139,23 @@ def exposure_sky_errors(regions: pd.DataFrame, method: str) -> pd.DataFrame:
         members = region.split("+")
         weights = [float(w) for w in str(group["weights"].iloc[0]).split(";")]
         count = int(group.n_pixels.iloc[0])
+        value = math.nan if verdict.value is None else float(verdict.value)
         for name, weight in zip(members, weights, strict=True):
-            values.setdefault(name, []).append((float(verdict.value), weight, count))
+            values.setdefault(name, []).append((value, weight, count))
             sets.setdefault(name, set()).add(region)
     rows = []
     for name, entries in values.items():
-        value, weight, count = (np.array(column, float) for column in zip(*entries, strict=True))
-        denominator = float(np.sum(count * weight**2))
-        error = float(np.sum(count * weight * value)) / denominator if denominator > 0 else math.nan
+        table = np.array(entries, dtype=float)  # value, weight, pixels per region
+        denominator = float(np.sum(table[:, 2] * table[:, 1] ** 2))
+        numerator = float(np.sum(table[:, 2] * table[:, 1] * table[:, 0]))
+        error = numerator / denominator if denominator > 0 else math.nan
         alike = sorted(other for other in sets if other != name and sets[other] == sets[name])
         rows.append(
             {
                 "rootname": name,
                 "error": error,
                 "regions": len(entries),
-                "n_pixels": int(count.sum()),
+                "n_pixels": int(table[:, 2].sum()),
                 "alike": alike,
             }
         )
