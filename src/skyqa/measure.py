@@ -28,10 +28,15 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from skyqa.headers import chip_of, rootname_of, science_extvers, to_rate
+from skyqa.headers import chip_of, rootname_of, to_rate
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS
+
+CENTROID_COLUMNS = ["xa_frac", "ya_frac", "xb_frac", "yb_frac"]
+"""Where the overlap lies on each exposure's detector: the mean position of its samples,
+from -1 to 1 across the detector (chip) in x and y; a sky gradient or step across an
+exposure shows as its pairs' seams changing with these (`skyqa.checks.seams`)."""
 
 PAIR_COLUMNS = [
     "exposure_a",
@@ -40,6 +45,7 @@ PAIR_COLUMNS = [
     "raw_median_e_s",
     "uncertainty_e_s",
     "pixel_noise_e_s",
+    *CENTROID_COLUMNS,
 ]
 SOURCE_SIGMA = 3.0
 """Pixels this many ERR above the local 9x9 mean are on a source and left out (grown by 2)."""
@@ -242,6 +248,7 @@ def pair_statistics(
     if step == 1:
         smoothed = noise_a**2 + b.usable_noise**2 * float(np.mean(b_weights[b_ok]))
         shared = float(np.sqrt((noise_a**2 + b.usable_noise**2) / smoothed))
+    ay, ax = a.sci.shape
     return {
         "exposure_a": a.rootname,
         "exposure_b": b.rootname,
@@ -250,6 +257,10 @@ def pair_statistics(
         "raw_median_e_s": float(median),
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())) * shared,
         "pixel_noise_e_s": noise,
+        "xa_frac": float(2.0 * np.mean(a_cols[b_ok]) / (ax - 1) - 1.0),
+        "ya_frac": float(2.0 * np.mean(a_rows[b_ok]) / (ay - 1) - 1.0),
+        "xb_frac": float(2.0 * np.mean(xb[inside][b_ok]) / (bx - 1) - 1.0),
+        "yb_frac": float(2.0 * np.mean(yb[inside][b_ok]) / (by - 1) - 1.0),
     }
 
 
@@ -299,111 +310,6 @@ def measure_listed_pairs(
             if row is not None:
                 rows.append(row)
     return pd.DataFrame(rows, columns=pair_columns(chips))
-
-
-COLUMN_OUTLIER_COLUMNS = ["rootname", "column", "deviation_e_s", "score"]
-
-
-def column_medians(sci: np.ndarray, good: np.ndarray) -> np.ndarray:
-    """Median of each column over its ``good`` pixels; NaN for a column with none.
-
-    The same values as ``np.nanmedian`` of the masked image along axis 0, from one sort
-    (NaN sorts last) instead of a per-column loop.
-    """
-    ordered = np.sort(np.where(good, sci, np.nan).astype(float), axis=0)
-    counts = good.sum(axis=0)
-    columns = np.arange(sci.shape[1])
-    upper = ordered[np.minimum(counts // 2, sci.shape[0] - 1), columns]
-    lower = ordered[np.maximum((counts - 1) // 2, 0), columns]
-    return np.where(counts > 0, (lower + upper) / 2.0, np.nan)
-
-
-# A pixel's neighbours along its row: five on each side, itself left out (with itself in,
-# a tenth of the differences would be exactly zero and their spread could vanish).
-ROW_NEIGHBOURS = np.array([[True] * 5 + [False] + [True] * 5])
-
-
-def column_deviations(
-    sci: np.ndarray, dq: np.ndarray, good_bits: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's median, over its good pixels, of the pixel less the median of its 10
-    row neighbours (`ROW_NEIGHBOURS`), centred on the median over columns; and each
-    column's sigma: the robust standard deviation (1.4826 MAD) of those medians over all
-    columns, or, where larger, the column's own uncertainty (its median's standard error,
-    1.2533 x 1.4826 MAD / sqrt(n), from its pixels' differences).
-
-    Compared row by row, emission that changes along a column (a nebula's edge, a pillar)
-    cancels: only what is offset in one column over its whole length stands out, which is
-    what a hot or dead column is. Comparing whole-column medians with the neighbouring
-    columns' instead made bright structured emission look like a bad column (28 sigma on
-    the m16-uvis replica's F657N nebula), and a column crossing bright emission is noisier
-    than the sky's columns, hence its own uncertainty. Flagged pixels count as their
-    column's median in a neighbour's comparison. Beyond the detector's edge the nearest
-    column stands in (a mirror made a sky gradient look like an edge column at 8 sigma), so
-    the five columns at each edge are compared in part with themselves: a bad column 0 shows
-    about half its offset.
-    """
-    from scipy import ndimage  # here, not at the top: a warm QA run never needs scipy
-
-    good = ((dq & ~good_bits) == 0) & np.isfinite(sci)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # wholly flagged columns: NaN
-        columns = column_medians(sci, good)
-        fill = np.nan_to_num(columns, nan=np.nanmedian(columns) if good.any() else 0.0)
-        filled = np.where(good, sci, fill[np.newaxis, :]).astype(float)
-        along = ndimage.median_filter(filled, footprint=ROW_NEIGHBOURS, mode="nearest")
-        difference = filled - along
-        medians = column_medians(difference, good)
-        deviation = medians - np.nanmedian(medians)
-        spread = 1.4826 * np.nanmedian(np.abs(deviation))
-        scatter = column_medians(np.abs(difference - medians[np.newaxis, :]), good)
-        own = 1.2533 * 1.4826 * scatter / np.sqrt(good.sum(axis=0))
-    return deviation, np.fmax(own, spread)
-
-
-def column_outlier(sci: np.ndarray, dq: np.ndarray, good_bits: int) -> tuple[int, float, float]:
-    """The column (0-based) that differs most from its neighbours: (column, deviation, score).
-
-    Each pixel good by ``good_bits`` is compared with its row neighbours and the column's
-    median difference taken (`column_deviations`); the score is that median in the column's
-    sigma (the robust spread over all columns, or the column's own uncertainty if larger).
-    """
-    deviation, sigma = column_deviations(sci, dq, good_bits)
-    with np.errstate(all="ignore"):
-        # a flat image stands out nowhere (0 / 0 is no outlier); a flagged column is NaN
-        score = np.where(deviation == 0, 0.0, np.abs(deviation) / sigma)
-    worst = int(np.nanargmax(score)) if np.isfinite(score).any() else 0
-    return worst, float(deviation[worst]), float(score[worst])
-
-
-def column_outliers(flt_paths: Sequence[Path], final_bits: str | int) -> pd.DataFrame:
-    """`column_outlier` of every SCI/DQ of every FLT (columns `COLUMN_OUTLIER_COLUMNS`;
-    one row per chip with a ``chip`` column (CCDCHIP) on the two-chip CCDs, whose
-    deviations are turned from electrons into e-/s)."""
-    good_bits = parse_bits(final_bits)
-    rows = []
-    two_chips = False
-    for path in flt_paths:
-        with fits.open(path) as hdul:
-            primary = hdul[0].header
-            rootname = rootname_of(primary, path)
-            extvers = science_extvers(hdul)
-            two_chips |= len(extvers) > 1
-            for extver in extvers:
-                science = hdul["SCI", extver]
-                column, deviation, score = column_outlier(
-                    science.data, hdul["DQ", extver].data, good_bits
-                )
-                row = dict(
-                    zip(
-                        COLUMN_OUTLIER_COLUMNS,
-                        (rootname, column, to_rate(primary, science.header, deviation), score),
-                        strict=True,
-                    )
-                )
-                rows.append({**row, "chip": chip_of(science.header, extver, len(extvers))})
-    columns = [*COLUMN_OUTLIER_COLUMNS, "chip"] if two_chips else COLUMN_OUTLIER_COLUMNS
-    return pd.DataFrame(rows, columns=columns)
 
 
 def seam_table(pairs: pd.DataFrame, mdrizsky: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -472,3 +378,19 @@ def solve_offsets(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Series:
     for group in groups:  # ... then, like match, starts at 0
         offsets[group] -= offsets[group].min()
     return offsets
+
+
+def offset_uncertainties(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Series:
+    """The uncertainty (e-/s) of each `solve_offsets` offset relative to its group's
+    level: the square root of the diagonal of the weighted least-squares covariance,
+    ``(A^T W A)^+``, of the pair differences' uncertainties (the level of a group is
+    free: the pseudo-inverse takes the solution whose group sums are fixed)."""
+    index = {name: position for position, name in enumerate(rootnames)}
+    design = np.zeros((len(pairs), len(rootnames)))
+    weights = np.ones(len(pairs))
+    for row, pair in enumerate(pairs.itertuples(index=False)):
+        design[row, index[pair.exposure_a]] = 1.0
+        design[row, index[pair.exposure_b]] = -1.0
+        weights[row] = 1.0 / max(pair.uncertainty_e_s, 1e-12) ** 2
+    covariance = np.linalg.pinv(design.T @ (weights[:, None] * design))
+    return pd.Series(np.sqrt(np.clip(np.diag(covariance), 0.0, None)), index=list(rootnames))

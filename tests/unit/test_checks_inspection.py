@@ -8,7 +8,7 @@ from skyqa.checks.inspection import (
     check_uniform_setup,
 )
 from skyqa.checks.limits import AstrometryGrades
-from skyqa.measure import column_deviations, column_outlier
+from skyqa.columns import column_deviations, column_outlier
 from skyqa.verdict import failures
 
 # The delivered WCS of the real Horsehead visit DRZs (published run, 2025-11-21).

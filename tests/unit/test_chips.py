@@ -11,9 +11,9 @@ from astropy.io import fits
 
 from skyqa.checks.chips import check_cosmic_ray_rejection, check_one_sky_per_exposure
 from skyqa.checks.sky import check_no_sky_fallback
+from skyqa.columns import column_outliers
 from skyqa.detectors import WFC3_IR, WFC3_UVIS
 from skyqa.drizzle import read_cosmic_ray_flags, read_mdrizsky
-from skyqa.measure import column_outliers
 from skyqa.verdict import failures
 
 

@@ -147,7 +147,7 @@ def _noisy_flt(path, shape=(64, 60), seed=1):
 
 
 def test_hot_column_is_its_size_in_robust_sigma_and_leaves_dq(tmp_path):
-    from skyqa.measure import column_outlier
+    from skyqa.columns import column_outlier
 
     _noisy_flt(tmp_path / "a_flt.fits")
     before = fits.getdata(tmp_path / "a_flt.fits", "SCI").copy()

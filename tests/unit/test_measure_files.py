@@ -352,7 +352,7 @@ def test_final_bits_with_a_plus():
 
 
 def test_column_outlier_of_a_flat_or_wholly_flagged_exposure():
-    from skyqa.measure import column_outlier
+    from skyqa.columns import column_outlier
 
     flat = np.full((32, 32), 0.5)
     good = np.zeros((32, 32), dtype=np.int16)

@@ -156,7 +156,9 @@ def test_a_seam_check_is_real_when_one_of_its_failed_pairs_is_and_names_the_othe
     # b is 0.01 e-/s off (pair a-b truly 0.2), c too (b-c truly 0, measured 0.2 too high).
     review = _seam_review([0.0, 0.03, 0.02], mismeasured_pair=1)
     assert review.confirmed is True
-    assert "2 of the 5 failed pairs or exposures are within the threshold by the truth" in review.text
+    assert (
+        "2 of the 5 failed pairs or exposures are within the threshold by the truth" in review.text
+    )
 
 
 def test_a_two_chip_fields_seams_are_reviewed_by_chip_pair():

@@ -9,7 +9,7 @@ import pandas as pd
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.limits import AstrometryGrades
-from skyqa.measure import column_outlier
+from skyqa.columns import column_outlier
 from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite
 
@@ -116,7 +116,7 @@ def check_unflagged_columns(
 ) -> list[Verdict]:
     """No detector column stands out from its neighbours without being flagged in DQ.
 
-    `skyqa.measure.column_outlier` finds the column whose pixels differ most from their
+    `skyqa.columns.column_outlier` finds the column whose pixels differ most from their
     row neighbours; above ``max_sigma`` robust standard deviations it is an artefact (a hot or
     dead column) that DQ missed, and would leave a streak in the mosaic.
     """

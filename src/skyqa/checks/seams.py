@@ -10,7 +10,7 @@ import pandas as pd
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.sky import tolerance_of
-from skyqa.measure import overlap_groups, seam_score, solve_offsets
+from skyqa.measure import offset_uncertainties, overlap_groups, seam_score, solve_offsets
 from skyqa.verdict import Verdict, is_finite
 
 SIGNIFICANCE = 2.0
@@ -138,6 +138,66 @@ def exposure_seam_statistics(seams: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 SCATTER_P = 0.5 * math.erfc(SIGNIFICANCE / math.sqrt(2.0))
+
+
+def exposure_gradients(seams: pd.DataFrame, method: str) -> pd.DataFrame:
+    """A plane fitted to each exposure's pair seams over where the pairs lie on it (as
+    Montage's mBgModel fits each image's background): ``seam = mean + gx x + gy y``, with
+    ``x``, ``y`` the overlap's centroid on the exposure's detector (chip), from -1 to 1
+    (`skyqa.measure.CENTROID_COLUMNS`), weighted by ``1/u^2``. The gradient's amplitude
+    ``sqrt(gx^2 + gy^2)`` is how far the sky at the detector's edge is from its mean (x
+    pixel noise): a step of ``h`` across half the exposure gives about ``h``, where the
+    pairs on its two sides see ``+-h/2``. Its uncertainty comes from the seams'
+    uncertainties (the covariance of the fit, along the gradient's direction).
+    Exposures (chips) with fewer than 3 pairs, or pairs all on one line, have no plane.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rootname``, ``chip`` (0 for a one-chip detector), ``n_pairs``, ``gx``, ``gy``,
+        ``amplitude`` and ``uncertainty``.
+    """
+    chips = "chip_a" in seams
+    entries: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
+    for _, pair in seams.iterrows():
+        noise = float(pair.pixel_noise_e_s)
+        seam = float(pair[method])
+        uncertainty = float(pair.uncertainty_e_s) / noise if noise > 0 else math.nan
+        for side, sign in (("a", 1.0), ("b", -1.0)):
+            key = (pair[f"exposure_{side}"], int(pair[f"chip_{side}"]) if chips else 0)
+            position = (float(pair[f"x{side}_frac"]), float(pair[f"y{side}_frac"]))
+            entries.setdefault(key, []).append((sign * seam, uncertainty, *position))
+    rows = []
+    for (rootname, chip), values in entries.items():
+        table = np.array(values, dtype=float)
+        if len(table) < 3 or not np.all(np.isfinite(table)):
+            continue
+        design = np.column_stack([np.ones(len(table)), table[:, 2], table[:, 3]])
+        weights = 1.0 / table[:, 1] ** 2
+        normal = design.T @ (weights[:, None] * design)
+        if np.linalg.matrix_rank(normal) < 3 or np.linalg.cond(normal) > 1e8:
+            continue
+        covariance = np.linalg.inv(normal)
+        _, gx, gy = covariance @ (design.T @ (weights * table[:, 0]))
+        amplitude = float(math.hypot(gx, gy))
+        direction = np.array([gx, gy]) / amplitude if amplitude > 0 else np.array([1.0, 0.0])
+        uncertainty = float(math.sqrt(direction @ covariance[1:, 1:] @ direction))
+        rows.append(
+            {
+                "rootname": rootname,
+                "chip": chip,
+                "n_pairs": len(table),
+                "gx": float(gx),
+                "gy": float(gy),
+                "amplitude": amplitude,
+                "uncertainty": uncertainty,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["rootname", "chip", "n_pairs", "gx", "gy", "amplitude", "uncertainty"]
+    )
+
+
 """An exposure's scatter is judged only where noise alone makes so large a chi-square
 less often than this (2.3 %): the pair rule's margin of `SIGNIFICANCE` uncertainties,
 one-sided."""
@@ -150,8 +210,11 @@ def check_exposure_seams(
     within ``max_noise_fraction`` beyond `SIGNIFICANCE` of its uncertainty (a pedestal
     on the exposure), and their excess scatter within ``max_noise_fraction`` wherever it
     is significant (p below `SCATTER_P`: a step or gradient across the exposure, which
-    the pairs on its two sides see with opposite signs). An exposure with one pair has no
-    scatter to judge; a value that is not a finite number fails."""
+    the pairs on its two sides see with opposite signs); and a plane through its pairs'
+    seams over where they lie on it (`exposure_gradients`): its amplitude within
+    ``max_noise_fraction`` beyond `SIGNIFICANCE` of its uncertainty (a step across half
+    the exposure shows its whole size there). An exposure with one pair has no scatter to
+    judge, one with fewer than three no plane; a value that is not a finite number fails."""
     verdicts = []
     for row in exposure_seam_statistics(seams, method).itertuples(index=False):
         subject = f"exposure {row.rootname} ({method}, {row.n_pairs} overlapping pairs)"
@@ -202,6 +265,28 @@ def check_exposure_seams(
                 limit=max_noise_fraction,
             )
         )
+    for row in exposure_gradients(seams, method).itertuples(index=False):
+        where = chip_label(row.rootname, row.chip) if row.chip else row.rootname
+        beyond = max(row.amplitude - SIGNIFICANCE * row.uncertainty, 0.0)
+        verdicts.append(
+            Verdict(
+                "Exposure's overlaps show no sky gradient across it",
+                f"exposure {where} ({method}, {row.n_pairs} overlapping pairs)",
+                is_finite(row.amplitude) and beyond <= max_noise_fraction,
+                f"a plane through its pairs' seams changes by {row.amplitude:.3f} x pixel "
+                f"noise from its centre to its edge (uncertainty {row.uncertainty:.3f}; "
+                f"{row.gx:+.3f} along x, {row.gy:+.3f} along y)",
+                f"amplitude - {SIGNIFICANCE:g} x its uncertainty <= {max_noise_fraction} x "
+                "pixel noise",
+                "the sky across this exposure is not one constant: its overlaps on one side "
+                "disagree with those on the other (a step, an amplifier or chip offset, a "
+                "gradient the pipeline did not remove); look at the exposure in the mosaic "
+                "along the gradient's direction.",
+                item=method,
+                value=beyond,
+                limit=max_noise_fraction,
+            )
+        )
     return verdicts
 
 
@@ -238,8 +323,10 @@ def check_oracle_agreement(
 
     Differences are compared after removing their median within each overlap group (the
     level of a group is free; the median keeps one wrong exposure from implicating the
-    others). An exposure whose MDRIZSKY or solution is not finite fails, and so does one
-    without a tolerance.
+    others). The solution is a measurement, with an uncertainty of its own from the
+    pairs' (`skyqa.measure.offset_uncertainties`): a difference is judged beyond
+    `SIGNIFICANCE` times it, as a pair's seam is. An exposure whose MDRIZSKY or solution
+    is not finite fails, and so does one without a tolerance.
 
     ``tolerance_e_s``: one for all, or per exposure; the QA run gives each exposure half
     the seam threshold of its pixel noise (`skyqa.checks.sky.pedestal_tolerances`), the
@@ -249,6 +336,7 @@ def check_oracle_agreement(
     names = list(sky.index)
     known = pairs["exposure_a"].isin(names) & pairs["exposure_b"].isin(names)
     oracle = solve_offsets(pairs[known], names)
+    spread = offset_uncertainties(pairs[known], names)
     verdicts = []
     for group in overlap_groups(pairs[known], names):
         difference = sky[group] - oracle[group]
@@ -256,24 +344,28 @@ def check_oracle_agreement(
         for name in group:
             finite = is_finite(difference[name])
             limit = tolerance_of(tolerance_e_s, name)
+            beyond = math.copysign(
+                max(abs(difference[name]) - SIGNIFICANCE * spread[name], 0.0), difference[name]
+            )
             verdicts.append(
                 Verdict(
                     "Matched sky agrees with skyqa's independent solution",
                     f"exposure {name} ({method})",
-                    finite and abs(difference[name]) <= limit,  # False for a NaN limit
+                    finite and abs(beyond) <= limit,  # False for a NaN limit
                     f"{difference[name]:+.5f} e-/s (MDRIZSKY {sky[name]:.5f}, skyqa offset "
-                    f"{oracle[name]:.5f})"
+                    f"{oracle[name]:.5f} +- {spread[name]:.5f})"
                     + ("" if finite else "; not a number: a MDRIZSKY or a pair difference is NaN")
                     + (
                         ""
                         if is_finite(limit)
                         else "; no tolerance: this exposure's pixel noise is unknown"
                     ),
-                    f"|difference| <= {limit:.5g} e-/s",
+                    f"|difference| - {SIGNIFICANCE:g} x the solution's uncertainty <= "
+                    f"{limit:.5g} e-/s",
                     "drizzlepac's overlap solution differs from the measured pair "
                     "differences: look at this exposure's pairs in the seam table.",
                     item=method,
-                    value=float(difference[name]),
+                    value=beyond if finite else math.nan,
                     limit=limit,
                 )
             )

@@ -156,7 +156,8 @@ class UnflaggedHotColumn(Fault):
     caught_by = ("test_no_unflagged_bad_columns",)
 
     def outputs(self, field, workdir, record):
-        from skyqa.measure import column_deviations, parse_bits
+        from skyqa.columns import column_deviations
+        from skyqa.measure import parse_bits
 
         with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
             data = hdul["SCI", 1].data
@@ -174,11 +175,11 @@ class SkyStep(Fault):
     threshold_of = "seam_max_noise_fraction"
     threshold_scale = 2.5
     """What the seam check claims for a step across one exposure: 0.25 x pixel noise, 2.5
-    times its threshold. Once match levels the exposure each half is off by half the step;
-    since issue 31 the exposure's pairs are judged together (their excess scatter: the
-    pairs on its two sides lean opposite ways) and small overlaps are measured at every
-    pixel, which wins back what a pair rule needs of one pair alone (0.47 x noise before;
-    benchmarks/sensitivity.md)."""
+    times its threshold. Once match levels the exposure each half is off by half the step,
+    seen only by the pairs on that side; since issue 31 a plane through the exposure's
+    pairs' seams over where they lie on it shows the whole step at its edge, judged beyond
+    twice its uncertainty, and small overlaps are measured at every pixel (0.47 x noise
+    before, with a pair rule alone; benchmarks/sensitivity.md)."""
     description = (
         "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
         "with an amplifier offset: no one sky value levels it"

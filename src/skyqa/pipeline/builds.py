@@ -81,7 +81,7 @@ def _load_alignment(entry: CacheEntry):
 
 
 def _build_columns(field, fault, flt_paths, workdir: Path) -> dict:
-    from skyqa.measure import column_outliers
+    from skyqa.columns import column_outliers
 
     column_outliers(flt_paths, field.astrodrizzle.final_bits).to_csv(
         workdir / "columns.csv", index=False

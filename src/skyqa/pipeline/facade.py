@@ -191,7 +191,7 @@ class Pipeline:
         return self.result_of(STAGES[ALIGNMENT])
 
     def column_outliers(self) -> pd.DataFrame:
-        """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`)."""
+        """Each exposure's most deviant detector column (`skyqa.columns.column_outliers`)."""
         return self.result_of(STAGES[COLUMNS])
 
     def emission(self) -> pd.DataFrame:

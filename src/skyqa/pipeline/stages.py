@@ -169,7 +169,7 @@ STAGES: dict[str, Stage] = {
         Stage(
             COLUMNS,
             "measuring detector columns",
-            code=("measure", "headers"),
+            code=("columns", "measure", "headers"),
             build=_build_columns,
             load=_table({"rootname": str}),
             inputs=lambda run: (run.exposures().flt_paths,),

@@ -189,7 +189,7 @@ def raw_exposures(skyqa_pipeline, request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="session")
 def column_outliers(skyqa_pipeline, raw_exposures, request: pytest.FixtureRequest):
-    """Each exposure's most deviant detector column (`skyqa.measure.column_outliers`).
+    """Each exposure's most deviant detector column (`skyqa.columns.column_outliers`).
 
     Example::
 
