@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from skyqa.align import match_rows
 
@@ -36,7 +35,7 @@ MAS_PER_DEG = 3.6e6
 FIT_PARAMETERS = {"shift": 2, "rscale": 4, "general": 6}
 """Free parameters of TweakReg's ``fitgeometry`` values (x and y together)."""
 
-CONFIDENCE = stats.norm.cdf(-1.0)
+CONFIDENCE = 0.5 * math.erfc(1.0 / math.sqrt(2.0))
 """The one-sided probability of the small-sample bound: the RMS is taken at the upper end
 of its one-sigma interval (15.9 % of fits with a true scatter this large measure less)."""
 
@@ -64,6 +63,8 @@ def small_sample_factor(dof: int) -> float:
     ``dof`` degrees of freedom); inf for no degree of freedom."""
     if dof <= 0:
         return math.inf
+    from scipy import stats  # here: a run that finds its placement cached imports no scipy
+
     return float(math.sqrt(dof / stats.chi2.ppf(CONFIDENCE, dof)))
 
 

@@ -241,13 +241,7 @@ def pair_statistics(
     noise_a = float(np.median(a.err[a_rows, a_cols]))
     noise = float(np.sqrt((noise_a**2 + b.usable_noise**2) / 2.0))
     chips = {"chip_a": a.chip, "chip_b": b.chip} if a.chip or b.chip else {}
-    # At every pixel, neighbouring samples of b share its pixels through the interpolation:
-    # the samples' spread (b smoothed by sum(w^2)) understates the mean's error, whose b
-    # part is b's own noise. Every second pixel shares none, and needs no correction.
-    shared = 1.0
-    if step == 1:
-        smoothed = noise_a**2 + b.usable_noise**2 * float(np.mean(b_weights[b_ok]))
-        shared = float(np.sqrt((noise_a**2 + b.usable_noise**2) / smoothed))
+    shared = _shared_pixels(noise_a, b.usable_noise, b_weights[b_ok]) if step == 1 else 1.0
     ay, ax = a.sci.shape
     return {
         "exposure_a": a.rootname,
@@ -257,10 +251,26 @@ def pair_statistics(
         "raw_median_e_s": float(median),
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())) * shared,
         "pixel_noise_e_s": noise,
-        "xa_frac": float(2.0 * np.mean(a_cols[b_ok]) / (ax - 1) - 1.0),
-        "ya_frac": float(2.0 * np.mean(a_rows[b_ok]) / (ay - 1) - 1.0),
-        "xb_frac": float(2.0 * np.mean(xb[inside][b_ok]) / (bx - 1) - 1.0),
-        "yb_frac": float(2.0 * np.mean(yb[inside][b_ok]) / (by - 1) - 1.0),
+        **_centroids(a_cols[b_ok], a_rows[b_ok], (ay, ax), "a"),
+        **_centroids(xb[inside][b_ok], yb[inside][b_ok], (by, bx), "b"),
+    }
+
+
+def _shared_pixels(noise_a: float, noise_b: float, weights_squared: np.ndarray) -> float:
+    """How much a pair's uncertainty from its samples' spread understates the error of its
+    median at every pixel: neighbouring samples share b's pixels through the bilinear
+    interpolation, which smooths b's noise in each sample (by ``sum(w^2)``) but not in
+    their mean. Every second pixel shares none, and needs no correction."""
+    smoothed = noise_a**2 + noise_b**2 * float(np.mean(weights_squared))
+    return float(np.sqrt((noise_a**2 + noise_b**2) / smoothed))
+
+
+def _centroids(x: np.ndarray, y: np.ndarray, shape: tuple[int, int], side: str) -> dict:
+    """`CENTROID_COLUMNS` of one side of a pair: its samples' mean position, -1 to 1."""
+    rows, columns = shape
+    return {
+        f"x{side}_frac": float(2.0 * np.mean(x) / (columns - 1) - 1.0),
+        f"y{side}_frac": float(2.0 * np.mean(y) / (rows - 1) - 1.0),
     }
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from skyqa.checks.chips import check_cosmic_ray_rejection
 from skyqa.checks.mosaics import check_exposure_sky
-from skyqa.checks.seams import check_oracle_agreement, check_seam_free
+from skyqa.checks.seams import check_exposure_seams, check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
 from skyqa.measure import seam_score, seam_table
 from skyqa.verdict import Verdict
@@ -46,6 +46,38 @@ def _in_noise(verdicts: list[Verdict], noise_fraction: float) -> float:
         value = abs(verdict.value) if math.isfinite(verdict.value) else math.inf
         worst = max(worst, value / verdict.limit * noise_fraction)
     return worst
+
+
+def _judged(
+    method: str,
+    mosaic,
+    seams: pd.DataFrame,
+    pairs: pd.DataFrame,
+    skies: pd.DataFrame | None,
+    seam_fraction: float,
+    cosmic_ray_limits: tuple[float, float],
+    pedestals: Mapping[str, float] | None,
+) -> dict[str, list[Verdict]]:
+    """A method's verdicts by the checks' own rules, by the evidence they are."""
+    tolerances = pedestal_tolerances(pairs, seam_fraction)
+    judged: dict[str, list[Verdict]] = {
+        "seams": [
+            *check_seam_free(seams, method, seam_fraction),
+            *check_exposure_seams(seams, method, seam_fraction),
+        ],
+        "oracle": check_oracle_agreement(pairs, mosaic.mdrizsky, method, tolerances),
+    }
+    if skies is not None:
+        judged["recorded sky"] = check_exposure_sky(skies, method, seam_fraction)
+    if getattr(mosaic, "cosmic_rays", None) is not None and len(mosaic.cosmic_rays):
+        judged["cosmic rays"] = check_cosmic_ray_rejection(
+            mosaic.cosmic_rays, method, *cosmic_ray_limits
+        )
+    if pedestals:
+        judged["pedestal truth"] = check_pedestals_recovered(
+            mosaic.mdrizsky, pedestals, tolerances, method
+        )
+    return judged
 
 
 def method_evidence(
@@ -76,29 +108,19 @@ def method_evidence(
     Returns
     -------
     pandas.DataFrame
-        ``method``, ``worst_seam`` and ``rms_seam`` (x noise), ``oracle``, ``recorded_sky``
-        and ``truth`` (x noise; NaN where not measured), ``cosmic_ray_max`` (fraction;
-        NaN on one-chip detectors) and a ``failed`` list of the evidence it fails.
+        ``method``, ``worst_seam``, ``rms_seam``, ``oracle``, ``recorded_sky``, ``truth``
+        (x noise; NaN where not measured), ``cosmic_ray_max`` (NaN on one chip), ``failed``.
     """
     seams = seam_table(pairs, {method: mosaic.mdrizsky for method, mosaic in mosaics.items()})
-    tolerances = pedestal_tolerances(pairs, seam_fraction)
     half = seam_fraction / 2
     rows = []
     for method, mosaic in mosaics.items():
-        judged: dict[str, list[Verdict]] = {
-            "seams": check_seam_free(seams, method, seam_fraction),
-            "oracle": check_oracle_agreement(pairs, mosaic.mdrizsky, method, tolerances),
-        }
-        if skies is not None and len(mosaics) > 1:
-            judged["recorded sky"] = check_exposure_sky(skies, method, seam_fraction)
-        if getattr(mosaic, "cosmic_rays", None) is not None and len(mosaic.cosmic_rays):
-            judged["cosmic rays"] = check_cosmic_ray_rejection(
-                mosaic.cosmic_rays, method, *cosmic_ray_limits
-            )
-        if pedestals:
-            judged["pedestal truth"] = check_pedestals_recovered(
-                mosaic.mdrizsky, pedestals, tolerances, method
-            )
+        judged = _judged(
+            method, mosaic, seams, pairs, skies, seam_fraction, cosmic_ray_limits, pedestals
+        )
+        judged["seams"] += check_exposure_seams(seams, method, seam_fraction)
+        if len(mosaics) < 2:
+            judged.pop("recorded sky", None)
         column = seams[method].to_numpy(dtype=float)
         cosmic = judged.get("cosmic rays", [])
         rows.append(
@@ -170,30 +192,10 @@ def recommend(
         method's evidence, ``fit`` and ``reasons``, ranked), ``emission`` (the rule of
         thumb), ``agrees`` and ``sentence``.
     """
-    methods = []
-    for row in evidence.itertuples(index=False):
-        failed = list(row.failed)
-        verdict = (product_verdicts or {}).get(row.method)
-        if verdict in ("failed", "error"):
-            failed.append(f"its product's checks ({verdict})")
-        methods.append(
-            {
-                "method": row.method,
-                "fit": not failed,
-                "failed": failed,
-                **{
-                    name: None if not math.isfinite(value) else round(float(value), 6)
-                    for name, value in (
-                        ("worst_seam", row.worst_seam),
-                        ("rms_seam", row.rms_seam),
-                        ("oracle", row.oracle),
-                        ("recorded_sky", row.recorded_sky),
-                        ("truth", row.truth),
-                        ("cosmic_ray_max", row.cosmic_ray_max),
-                    )
-                },
-            }
-        )
+    methods = [
+        _method_record(row, (product_verdicts or {}).get(row.method))
+        for row in evidence.itertuples(index=False)
+    ]
 
     def rank(method: dict) -> tuple:
         return (not method["fit"], _or_inf(method["rms_seam"]), _or_inf(method["worst_seam"]))
@@ -212,6 +214,23 @@ def recommend(
         "emission": thumb,
         "agrees": agrees,
         "sentence": _sentence(best, methods, thumb, agrees),
+    }
+
+
+def _method_record(row, product_verdict: str | None) -> dict:
+    """One method's evidence as `recommend` reports it (non-finite values as None)."""
+    failed = list(row.failed)
+    if product_verdict in ("failed", "error"):
+        failed.append(f"its product's checks ({product_verdict})")
+    numbers = ("worst_seam", "rms_seam", "oracle", "recorded_sky", "truth", "cosmic_ray_max")
+    return {
+        "method": row.method,
+        "fit": not failed,
+        "failed": failed,
+        **{
+            name: None if not math.isfinite(value) else round(float(value), 6)
+            for name, value in ((name, getattr(row, name)) for name in numbers)
+        },
     }
 
 

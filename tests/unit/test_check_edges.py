@@ -634,7 +634,8 @@ def _pairs(rows):
 
 
 def test_oracle_agreement_at_its_tolerance_both_signs():
-    pairs = _pairs([("a", "b", 0.01, 1e-4), ("b", "c", -0.02, 1e-4)])  # offsets 0.02, 0.01, 0.03
+    # Pairs measured to 1e-12: the solution's own uncertainty adds no margin here.
+    pairs = _pairs([("a", "b", 0.01, 1e-12), ("b", "c", -0.02, 1e-12)])  # offsets 0.02, 0.01, 0.03
     for shift in (0.005, -0.005):
         sky = _sky({"a": 0.01, "b": 0.0, "c": 0.02 + shift})
         assert failures(check_oracle_agreement(pairs, sky, "match", 0.005 + 1e-12)) == []
@@ -643,6 +644,23 @@ def test_oracle_agreement_at_its_tolerance_both_signs():
         (failed,) = failures(check_oracle_agreement(pairs, sky, "match", 0.005))
         assert failed.subject == "exposure c (match)"
         assert failed.value == pytest.approx(shift)
+
+
+def test_oracle_agreement_allows_twice_the_solutions_own_uncertainty():
+    """The oracle is a measurement: with pairs measured to 0.001 e-/s, c's offset is
+    uncertain by offset_uncertainties' value, and a difference is judged beyond twice it."""
+    from skyqa.measure import offset_uncertainties
+
+    pairs = _pairs([("a", "b", 0.01, 1e-3), ("b", "c", -0.02, 1e-3)])
+    margin = 2 * offset_uncertainties(pairs, ["a", "b", "c"])["c"]
+    assert 0.001 < margin < 0.003
+    for shift in (0.005 + margin - 1e-6, -0.005 - margin + 1e-6):
+        sky = _sky({"a": 0.01, "b": 0.0, "c": 0.02 + shift})
+        assert failures(check_oracle_agreement(pairs, sky, "match", 0.005)) == []
+    sky = _sky({"a": 0.01, "b": 0.0, "c": 0.02 + 0.005 + margin + 1e-5})
+    (failed,) = failures(check_oracle_agreement(pairs, sky, "match", 0.005))
+    assert failed.subject == "exposure c (match)"
+    assert failed.threshold == "|difference| - 2 x the solution's uncertainty <= 0.005 e-/s"
 
 
 def test_oracle_agreement_nan_fails():

@@ -10,11 +10,11 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from skyqa import overlaps
+from skyqa.columns import column_outliers
 from skyqa.measure import (
     SMALL_OVERLAP_PIXELS,
     ExposurePixels,
     _bilinear,
-    column_outliers,
     grid_samples,
     load_exposure,
     measure_pairs,

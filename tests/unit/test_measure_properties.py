@@ -5,11 +5,11 @@ from astropy.wcs import WCS, Sip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skyqa.columns import column_medians
 from skyqa.measure import (
     NEAR_MARGIN,
     ExposurePixels,
     _candidates,
-    column_medians,
     grid_samples,
     measure_pairs,
     overlap_groups,

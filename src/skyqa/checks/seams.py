@@ -10,7 +10,13 @@ import pandas as pd
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.sky import tolerance_of
-from skyqa.measure import offset_uncertainties, overlap_groups, seam_score, solve_offsets
+from skyqa.measure import (
+    CENTROID_COLUMNS,
+    offset_uncertainties,
+    overlap_groups,
+    seam_score,
+    solve_offsets,
+)
 from skyqa.verdict import Verdict, is_finite
 
 SIGNIFICANCE = 2.0
@@ -157,6 +163,9 @@ def exposure_gradients(seams: pd.DataFrame, method: str) -> pd.DataFrame:
         ``rootname``, ``chip`` (0 for a one-chip detector), ``n_pairs``, ``gx``, ``gy``,
         ``amplitude`` and ``uncertainty``.
     """
+    columns = ["rootname", "chip", "n_pairs", "gx", "gy", "amplitude", "uncertainty"]
+    if not set(CENTROID_COLUMNS) <= set(seams.columns):
+        return pd.DataFrame(columns=columns)  # a table without where its pairs lie
     chips = "chip_a" in seams
     entries: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
     for _, pair in seams.iterrows():
@@ -193,9 +202,7 @@ def exposure_gradients(seams: pd.DataFrame, method: str) -> pd.DataFrame:
                 "uncertainty": uncertainty,
             }
         )
-    return pd.DataFrame(
-        rows, columns=["rootname", "chip", "n_pairs", "gx", "gy", "amplitude", "uncertainty"]
-    )
+    return pd.DataFrame(rows, columns=columns)
 
 
 """An exposure's scatter is judged only where noise alone makes so large a chi-square
@@ -241,30 +248,42 @@ def check_exposure_seams(
                 limit=max_noise_fraction,
             )
         )
-        if row.n_pairs < 2:
-            continue
-        significant = row.p_scatter < SCATTER_P
-        scatter = float(row.scatter) if significant or not is_finite(row.scatter) else 0.0
-        verdicts.append(
-            Verdict(
-                "Exposure's overlaps agree with each other",
-                subject,
-                is_finite(row.scatter) and scatter <= max_noise_fraction,
-                f"excess scatter {row.scatter:.3f} x pixel noise about their mean (chi-square "
-                f"{row.chi2:.1f} on {row.n_pairs - 1} degrees of freedom, p = "
-                f"{row.p_scatter:.2g}"
-                + ("" if significant else f", not significant at {SCATTER_P:.3f}")
-                + f"); its pairs: {listed}{more}",
-                f"excess scatter <= {max_noise_fraction} x pixel noise where p < {SCATTER_P:.3f}",
-                "its overlaps disagree with each other beyond their uncertainties: a sky step "
-                "or gradient across this exposure (pairs on its two sides lean opposite "
-                "ways), or one neighbour's sky off (one pair far from the rest): look at the "
-                "pairs listed, largest first, and at the exposure in the mosaic.",
-                item=method,
-                value=scatter,
-                limit=max_noise_fraction,
+        if row.n_pairs >= 2:
+            verdicts.append(
+                _scatter_verdict(row, subject, f"{listed}{more}", method, max_noise_fraction)
             )
-        )
+    return [*verdicts, *_gradient_verdicts(seams, method, max_noise_fraction)]
+
+
+def _scatter_verdict(
+    row, subject: str, listed: str, method: str, max_noise_fraction: float
+) -> Verdict:
+    """The scatter rule of `check_exposure_seams` for one exposure's statistics."""
+    significant = row.p_scatter < SCATTER_P
+    scatter = float(row.scatter) if significant or not is_finite(row.scatter) else 0.0
+    return Verdict(
+        "Exposure's overlaps agree with each other",
+        subject,
+        is_finite(row.scatter) and scatter <= max_noise_fraction,
+        f"excess scatter {row.scatter:.3f} x pixel noise about their mean (chi-square "
+        f"{row.chi2:.1f} on {row.n_pairs - 1} degrees of freedom, p = {row.p_scatter:.2g}"
+        + ("" if significant else f", not significant at {SCATTER_P:.3f}")
+        + f"); its pairs: {listed}",
+        f"excess scatter <= {max_noise_fraction} x pixel noise where p < {SCATTER_P:.3f}",
+        "its overlaps disagree with each other beyond their uncertainties: a sky step "
+        "or gradient across this exposure (pairs on its two sides lean opposite "
+        "ways), or one neighbour's sky off (one pair far from the rest): look at the "
+        "pairs listed, largest first, and at the exposure in the mosaic.",
+        item=method,
+        value=scatter,
+        limit=max_noise_fraction,
+    )
+
+
+def _gradient_verdicts(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list:
+    """The plane rule of `check_exposure_seams` (`exposure_gradients`), one verdict an
+    exposure (chip) with a plane."""
+    verdicts = []
     for row in exposure_gradients(seams, method).itertuples(index=False):
         where = chip_label(row.rootname, row.chip) if row.chip else row.rootname
         beyond = max(row.amplitude - SIGNIFICANCE * row.uncertainty, 0.0)
