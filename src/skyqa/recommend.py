@@ -112,13 +112,11 @@ def method_evidence(
         (x noise; NaN where not measured), ``cosmic_ray_max`` (NaN on one chip), ``failed``.
     """
     seams = seam_table(pairs, {method: mosaic.mdrizsky for method, mosaic in mosaics.items()})
-    half = seam_fraction / 2
-    rows = []
+    half, rows = seam_fraction / 2, []
     for method, mosaic in mosaics.items():
         judged = _judged(
             method, mosaic, seams, pairs, skies, seam_fraction, cosmic_ray_limits, pedestals
         )
-        judged["seams"] += check_exposure_seams(seams, method, seam_fraction)
         if len(mosaics) < 2:
             judged.pop("recorded sky", None)
         column = seams[method].to_numpy(dtype=float)
