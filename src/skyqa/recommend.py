@@ -239,7 +239,7 @@ def _or_inf(value: float | None) -> float:
 def _describe(method: dict) -> str:
     parts = [f"worst seam {method['worst_seam']:.3f}, RMS {method['rms_seam']:.3f} x noise"]
     if method["oracle"] is not None:
-        parts.append(f"{method['oracle']:.3f} x noise from the oracle")
+        parts.append(f"{method['oracle']:.3f} x noise from the oracle beyond its uncertainty")
     if method["truth"] is not None:
         parts.append(f"{method['truth']:.3f} x noise from the injected pedestals")
     if method["cosmic_ray_max"] is not None:
