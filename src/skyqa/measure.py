@@ -365,6 +365,21 @@ def overlap_groups(pairs: pd.DataFrame, rootnames: Sequence[str]) -> list[list[s
     return sorted(groups.values(), key=lambda group: (-len(group), group))
 
 
+def _difference_design(
+    pairs: pd.DataFrame, rootnames: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pair differences as a linear system, ``raw_median_ab = o_a - o_b``: its design
+    matrix (a row a pair, a column an exposure), targets and uncertainties (e-/s)."""
+    index = {name: position for position, name in enumerate(rootnames)}
+    design = np.zeros((len(pairs), len(rootnames)))
+    for row, pair in enumerate(pairs.itertuples(index=False)):
+        design[row, index[pair.exposure_a]] = 1.0
+        design[row, index[pair.exposure_b]] = -1.0
+    target = pairs["raw_median_e_s"].to_numpy(dtype=float)
+    uncertainty = np.maximum(pairs["uncertainty_e_s"].to_numpy(dtype=float), 1e-12)
+    return design, target, uncertainty
+
+
 def solve_offsets(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Series:
     """Per-exposure sky offsets (e-/s) that best explain the pair differences.
 
@@ -373,16 +388,13 @@ def solve_offsets(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Series:
     """
     index = {name: position for position, name in enumerate(rootnames)}
     groups = overlap_groups(pairs, rootnames)
-    design = np.zeros((len(pairs) + len(groups), len(rootnames)))
-    target = np.zeros(len(pairs) + len(groups))
-    weights = np.ones(len(pairs) + len(groups))
-    for row, pair in enumerate(pairs.itertuples(index=False)):
-        design[row, index[pair.exposure_a]] = 1.0
-        design[row, index[pair.exposure_b]] = -1.0
-        target[row] = pair.raw_median_e_s
-        weights[row] = 1.0 / max(pair.uncertainty_e_s, 1e-12)
-    for offset, group in enumerate(groups, start=len(pairs)):
-        design[offset, [index[name] for name in group]] = 1.0  # each group sums to 0 ...
+    differences, target, uncertainty = _difference_design(pairs, rootnames)
+    constraints = np.zeros((len(groups), len(rootnames)))
+    for row, group in enumerate(groups):
+        constraints[row, [index[name] for name in group]] = 1.0  # each group sums to 0 ...
+    design = np.vstack([differences, constraints])
+    weights = np.concatenate([1.0 / uncertainty, np.ones(len(groups))])
+    target = np.concatenate([target, np.zeros(len(groups))])
     solution, *_ = np.linalg.lstsq(design * weights[:, None], target * weights, rcond=None)
     offsets = pd.Series(solution, index=list(rootnames))
     for group in groups:  # ... then, like match, starts at 0
@@ -395,12 +407,7 @@ def offset_uncertainties(pairs: pd.DataFrame, rootnames: Sequence[str]) -> pd.Se
     level: the square root of the diagonal of the weighted least-squares covariance,
     ``(A^T W A)^+``, of the pair differences' uncertainties (the level of a group is
     free: the pseudo-inverse takes the solution whose group sums are fixed)."""
-    index = {name: position for position, name in enumerate(rootnames)}
-    design = np.zeros((len(pairs), len(rootnames)))
-    weights = np.ones(len(pairs))
-    for row, pair in enumerate(pairs.itertuples(index=False)):
-        design[row, index[pair.exposure_a]] = 1.0
-        design[row, index[pair.exposure_b]] = -1.0
-        weights[row] = 1.0 / max(pair.uncertainty_e_s, 1e-12) ** 2
+    design, _, uncertainty = _difference_design(pairs, rootnames)
+    weights = 1.0 / uncertainty**2
     covariance = np.linalg.pinv(design.T @ (weights[:, None] * design))
     return pd.Series(np.sqrt(np.clip(np.diag(covariance), 0.0, None)), index=list(rootnames))

@@ -54,12 +54,13 @@ def _judged(
     seams: pd.DataFrame,
     pairs: pd.DataFrame,
     skies: pd.DataFrame | None,
+    pedestals: Mapping[str, float] | None,
     seam_fraction: float,
     cosmic_ray_limits: tuple[float, float],
-    pedestals: Mapping[str, float] | None,
+    tolerances: Mapping[str, float],
 ) -> dict[str, list[Verdict]]:
-    """A method's verdicts by the checks' own rules, by the evidence they are."""
-    tolerances = pedestal_tolerances(pairs, seam_fraction)
+    """A method's verdicts by the checks' own rules, by the evidence they are
+    (``tolerances``: each exposure's sky tolerance, `pedestal_tolerances`)."""
     judged: dict[str, list[Verdict]] = {
         "seams": [
             *check_seam_free(seams, method, seam_fraction),
@@ -113,10 +114,9 @@ def method_evidence(
     """
     seams = seam_table(pairs, {method: mosaic.mdrizsky for method, mosaic in mosaics.items()})
     half, rows = seam_fraction / 2, []
+    limits = (seam_fraction, cosmic_ray_limits, pedestal_tolerances(pairs, seam_fraction))
     for method, mosaic in mosaics.items():
-        judged = _judged(
-            method, mosaic, seams, pairs, skies, seam_fraction, cosmic_ray_limits, pedestals
-        )
+        judged = _judged(method, mosaic, seams, pairs, skies, pedestals, *limits)
         if len(mosaics) < 2:
             judged.pop("recorded sky", None)
         column = seams[method].to_numpy(dtype=float)
