@@ -78,13 +78,14 @@ NOTES = {
     "unflagged-hot-column": "the column's own deviation adds to or takes from the injected one",
     "sky-step": (
         "match levels the exposure, leaving each half off by half the step, seen only by the "
-        "pairs on that side. Since issue 31 the exposure's pairs are also judged together: "
-        "their excess scatter, and a plane through their seams over where they lie on it (its "
-        "amplitude at the detector's edge, beyond twice its uncertainty). The claim, 0.25 x "
-        "noise, is issue 31's target; the plane shows about 0.6 of the step on these seeds (4 "
-        "pairs an exposure, the partner's overlap straddling the step), so 0.394 is caught, "
-        "not 0.25: the target is not met (0.44 median before the plane, with the scatter rule "
-        "alone; 0.47 with the pair rule alone)."
+        "pairs on that side. Since issue 31 each pair also measures the step across each "
+        "exposure's middle row and column, within parts where the other exposure's sky is "
+        "one level, and an exposure's pairs are combined: the step is judged as a seam "
+        "within the exposure, beyond twice its uncertainty (0.03-0.05 x noise on these "
+        "seeds, from the neighbours' overlaps: the dither partner's half-lines coincide with "
+        "the exposure's and tell nothing). Claimed 0.2 x noise; issue 31's target, 0.25, is "
+        "met (0.394 with a plane through the pairs' seams, 0.44 with their scatter alone, "
+        "0.47 with the pair rule alone)."
     ),
 }
 """What each fault's size means for its check, for the report."""

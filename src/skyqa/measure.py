@@ -29,14 +29,10 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.headers import chip_of, rootname_of, to_rate
+from skyqa.steps import STEP_COLUMNS, half_steps, halves_of
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS
-
-CENTROID_COLUMNS = ["xa_frac", "ya_frac", "xb_frac", "yb_frac"]
-"""Where the overlap lies on each exposure's detector: the mean position of its samples,
-from -1 to 1 across the detector (chip) in x and y; a sky gradient or step across an
-exposure shows as its pairs' seams changing with these (`skyqa.checks.seams`)."""
 
 PAIR_COLUMNS = [
     "exposure_a",
@@ -45,7 +41,7 @@ PAIR_COLUMNS = [
     "raw_median_e_s",
     "uncertainty_e_s",
     "pixel_noise_e_s",
-    *CENTROID_COLUMNS,
+    *STEP_COLUMNS,
 ]
 SOURCE_SIGMA = 3.0
 """Pixels this many ERR above the local 9x9 mean are on a source and left out (grown by 2)."""
@@ -242,7 +238,8 @@ def pair_statistics(
     noise = float(np.sqrt((noise_a**2 + b.usable_noise**2) / 2.0))
     chips = {"chip_a": a.chip, "chip_b": b.chip} if a.chip or b.chip else {}
     shared = _shared_pixels(noise_a, b.usable_noise, b_weights[b_ok]) if step == 1 else 1.0
-    ay, ax = a.sci.shape
+    halves = halves_of(a_cols[b_ok], a_rows[b_ok], a.sci.shape, "a")
+    halves |= halves_of(xb[inside][b_ok], yb[inside][b_ok], (by, bx), "b")
     return {
         "exposure_a": a.rootname,
         "exposure_b": b.rootname,
@@ -251,8 +248,7 @@ def pair_statistics(
         "raw_median_e_s": float(median),
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())) * shared,
         "pixel_noise_e_s": noise,
-        **_centroids(a_cols[b_ok], a_rows[b_ok], (ay, ax), "a"),
-        **_centroids(xb[inside][b_ok], yb[inside][b_ok], (by, bx), "b"),
+        **half_steps(differences, kept, halves, 1.2533 * std * shared),
     }
 
 
@@ -263,15 +259,6 @@ def _shared_pixels(noise_a: float, noise_b: float, weights_squared: np.ndarray) 
     their mean. Every second pixel shares none, and needs no correction."""
     smoothed = noise_a**2 + noise_b**2 * float(np.mean(weights_squared))
     return float(np.sqrt((noise_a**2 + noise_b**2) / smoothed))
-
-
-def _centroids(x: np.ndarray, y: np.ndarray, shape: tuple[int, int], side: str) -> dict:
-    """`CENTROID_COLUMNS` of one side of a pair: its samples' mean position, -1 to 1."""
-    rows, columns = shape
-    return {
-        f"x{side}_frac": float(2.0 * np.mean(x) / (columns - 1) - 1.0),
-        f"y{side}_frac": float(2.0 * np.mean(y) / (rows - 1) - 1.0),
-    }
 
 
 def measure_pairs(

@@ -69,10 +69,11 @@ def mdrizsky_metrics(mosaics: Mapping[str, Mosaic]) -> pd.DataFrame:
 
 def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
     """Per pair: raw difference, its uncertainty, pixel noise and each method's seam (not
-    its pixel count or where it lies on the detectors: geometry, not a measurement)."""
-    from skyqa.measure import CENTROID_COLUMNS
+    its pixel count, which is geometry, nor its half-line steps, which `test_seam_free`
+    judges against the seam threshold itself)."""
+    from skyqa.steps import STEP_COLUMNS
 
-    table = seams.drop(columns=["n_pixels", *CENTROID_COLUMNS], errors="ignore")
+    table = seams.drop(columns=["n_pixels", *STEP_COLUMNS], errors="ignore")
     return table.sort_values(key_columns("seams", table)).reset_index(drop=True)
 
 

@@ -87,6 +87,27 @@ def _exposure_truth(seams, residual, method: str, fraction: float, failed: set[s
     return lines, shown
 
 
+def _step_truth(seams, method: str, failed: set[str]) -> list[str]:
+    """The failed step verdicts (`skyqa.checks.seams.exposure_steps`) held against the
+    truth: a replica draws one pedestal an exposure, so none of them is shown."""
+    from skyqa.checks.seams import exposure_steps, step_subject
+
+    lines = []
+    for row in exposure_steps(seams).itertuples(index=False):
+        if step_subject(row, method) not in failed:
+            continue
+        measured = ", ".join(
+            f"{step:+.3f} across its middle {line}"
+            for step, line in ((row.x_step, "column"), (row.y_step, "row"))
+            if np.isfinite(step)
+        )
+        lines.append(
+            f"exposure {row.rootname}: by the truth its sky is one pedestal across the "
+            f"detector, no step (skyqa measured {measured})"
+        )
+    return lines
+
+
 def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
     from skyqa.checks.sky import pedestal_tolerances
     from skyqa.measure import seam_table, solve_offsets
@@ -126,8 +147,9 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
                 f"(skyqa measured {pair[method]:+.3f}, {error:+.1f} x its uncertainty away)"
             )
         lines_e, shown_e = _exposure_truth(seams, residual, method, fraction, failed)
-        lines += lines_e
-        shown += shown_e
+        steps = _step_truth(seams, method, failed)  # a replica has no step: none shown
+        lines += lines_e + steps
+        shown += shown_e + [False] * len(steps)
         unshown = len(shown) - sum(shown)
         note = (
             f" {unshown} of the {len(shown)} failed pairs or exposures are within the "

@@ -7,6 +7,7 @@ import pytest
 
 from skyqa.field import resolve_field
 from skyqa.review import Review, review_failures
+from skyqa.steps import STEP_COLUMNS
 
 PEDESTALS = {"a": 0.80, "b": 0.82, "c": 0.81}
 NOISE = 0.05
@@ -169,3 +170,18 @@ def test_a_two_chip_fields_seams_are_reviewed_by_chip_pair():
     (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
     assert review.confirmed is True
     assert "a chip 1-b chip 2: true seam +0.200" in review.text
+
+
+def test_a_step_is_not_shown_by_a_replica_whose_skies_are_one_pedestal_each():
+    # match is right; skyqa measured a's upper rows 0.3 x noise brighter than its lower.
+    pipeline = FakePipeline([0.0, 0.02, 0.01], _raw(PEDESTALS))
+    steps = {column: [float("nan")] * 2 for column in STEP_COLUMNS}
+    steps["ya_step_e_s"] = [0.3 * NOISE, float("nan")]
+    steps["ya_step_uncertainty_e_s"] = [0.01 * NOISE, float("nan")]
+    pipeline._pairs = pipeline._pairs.assign(**steps)
+    (review,) = review_failures(pipeline, ["test_seam_free[mini-sim-match]"], TRUTH)
+    assert review.confirmed is False
+    assert (
+        "exposure a: by the truth its sky is one pedestal across the detector, no step "
+        "(skyqa measured +0.300 across its middle row)"
+    ) in review.text

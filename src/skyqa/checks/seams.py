@@ -11,12 +11,12 @@ import pandas as pd
 from skyqa.checks.chips import chip_label
 from skyqa.checks.sky import tolerance_of
 from skyqa.measure import (
-    CENTROID_COLUMNS,
     offset_uncertainties,
     overlap_groups,
     seam_score,
     solve_offsets,
 )
+from skyqa.steps import STEP_COLUMNS, weighted_mean
 from skyqa.verdict import Verdict, is_finite
 
 SIGNIFICANCE = 2.0
@@ -144,70 +144,57 @@ def exposure_seam_statistics(seams: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 SCATTER_P = 0.5 * math.erfc(SIGNIFICANCE / math.sqrt(2.0))
+"""An exposure's scatter is judged only where noise alone makes so large a chi-square
+less often than this (2.3 %): the pair rule's margin of `SIGNIFICANCE` uncertainties,
+one-sided."""
 
 
-def exposure_gradients(seams: pd.DataFrame, method: str) -> pd.DataFrame:
-    """A plane fitted to each exposure's pair seams over where the pairs lie on it (as
-    Montage's mBgModel fits each image's background): ``seam = mean + gx x + gy y``, with
-    ``x``, ``y`` the overlap's centroid on the exposure's detector (chip), from -1 to 1
-    (`skyqa.measure.CENTROID_COLUMNS`), weighted by ``1/u^2``. The gradient's amplitude
-    ``sqrt(gx^2 + gy^2)`` is how far the sky at the detector's edge is from its mean (x
-    pixel noise): a step of ``h`` across half the exposure gives about ``h``, where the
-    pairs on its two sides see ``+-h/2``. Its uncertainty comes from the seams'
-    uncertainties (the covariance of the fit, along the gradient's direction).
-    Exposures (chips) with fewer than 3 pairs, or pairs all on one line, have no plane.
+def exposure_steps(seams: pd.DataFrame) -> pd.DataFrame:
+    """Each exposure's (chip's) sky step across its middle column (``x``) and middle row
+    (``y``): the weighted mean, over its pairs, of how much brighter its sky is beyond
+    the half-line than before it against the same pixels of the other exposure
+    (`skyqa.measure.STEP_COLUMNS`), x the pair's pixel noise, weighted by ``1/u^2``. A
+    constant sky, the neighbours' offsets and their own steps cancel in each pair's
+    measurement, so the sky method does not enter. A half-line that no overlap spans has
+    no step (NaN): nothing measured it.
 
     Returns
     -------
     pandas.DataFrame
-        ``rootname``, ``chip`` (0 for a one-chip detector), ``n_pairs``, ``gx``, ``gy``,
-        ``amplitude`` and ``uncertainty``.
+        ``rootname``, ``chip`` (0 for a one-chip detector), ``n_pairs`` (pairs that
+        measured a step), then ``step`` and ``uncertainty`` along ``x`` and ``y`` (x pixel
+        noise): ``x_step``, ``x_uncertainty``, ``y_step``, ``y_uncertainty``.
     """
-    columns = ["rootname", "chip", "n_pairs", "gx", "gy", "amplitude", "uncertainty"]
-    if not set(CENTROID_COLUMNS) <= set(seams.columns):
-        return pd.DataFrame(columns=columns)  # a table without where its pairs lie
+    axes = ("x", "y")
+    columns = [
+        "rootname",
+        "chip",
+        "n_pairs",
+        *(f"{a}_{n}" for a in axes for n in ("step", "uncertainty")),
+    ]
+    if not set(STEP_COLUMNS) <= set(seams.columns):
+        return pd.DataFrame(columns=columns)  # a table without its pairs' steps
     chips = "chip_a" in seams
-    entries: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
+    entries: dict[tuple[str, int], dict[str, list[tuple[float, float]]]] = {}
     for _, pair in seams.iterrows():
         noise = float(pair.pixel_noise_e_s)
-        seam = float(pair[method])
-        uncertainty = float(pair.uncertainty_e_s) / noise if noise > 0 else math.nan
-        for side, sign in (("a", 1.0), ("b", -1.0)):
+        for side in ("a", "b"):
             key = (pair[f"exposure_{side}"], int(pair[f"chip_{side}"]) if chips else 0)
-            position = (float(pair[f"x{side}_frac"]), float(pair[f"y{side}_frac"]))
-            entries.setdefault(key, []).append((sign * seam, uncertainty, *position))
+            found = entries.setdefault(key, {axis: [] for axis in axes})
+            for axis in axes:
+                step = float(pair[f"{axis}{side}_step_e_s"]) / noise
+                uncertainty = float(pair[f"{axis}{side}_step_uncertainty_e_s"]) / noise
+                if is_finite(step) and is_finite(uncertainty):
+                    found[axis].append((step, uncertainty))
     rows = []
-    for (rootname, chip), values in entries.items():
-        table = np.array(values, dtype=float)
-        if len(table) < 3 or not np.all(np.isfinite(table)):
-            continue
-        design = np.column_stack([np.ones(len(table)), table[:, 2], table[:, 3]])
-        weights = 1.0 / table[:, 1] ** 2
-        normal = design.T @ (weights[:, None] * design)
-        if np.linalg.matrix_rank(normal) < 3 or np.linalg.cond(normal) > 1e8:
-            continue
-        covariance = np.linalg.inv(normal)
-        _, gx, gy = covariance @ (design.T @ (weights * table[:, 0]))
-        amplitude = float(math.hypot(gx, gy))
-        direction = np.array([gx, gy]) / amplitude if amplitude > 0 else np.array([1.0, 0.0])
-        uncertainty = float(math.sqrt(direction @ covariance[1:, 1:] @ direction))
-        rows.append(
-            {
-                "rootname": rootname,
-                "chip": chip,
-                "n_pairs": len(table),
-                "gx": float(gx),
-                "gy": float(gy),
-                "amplitude": amplitude,
-                "uncertainty": uncertainty,
-            }
-        )
+    for (rootname, chip), found in entries.items():
+        row: dict = {"rootname": rootname, "chip": chip}
+        row["n_pairs"] = max(len(found[axis]) for axis in axes)
+        for axis in axes:
+            values, uncertainties = zip(*found[axis], strict=True) if found[axis] else ((), ())
+            row[f"{axis}_step"], row[f"{axis}_uncertainty"] = weighted_mean(values, uncertainties)
+        rows.append(row)
     return pd.DataFrame(rows, columns=columns)
-
-
-"""An exposure's scatter is judged only where noise alone makes so large a chi-square
-less often than this (2.3 %): the pair rule's margin of `SIGNIFICANCE` uncertainties,
-one-sided."""
 
 
 def check_exposure_seams(
@@ -217,11 +204,11 @@ def check_exposure_seams(
     within ``max_noise_fraction`` beyond `SIGNIFICANCE` of its uncertainty (a pedestal
     on the exposure), and their excess scatter within ``max_noise_fraction`` wherever it
     is significant (p below `SCATTER_P`: a step or gradient across the exposure, which
-    the pairs on its two sides see with opposite signs); and a plane through its pairs'
-    seams over where they lie on it (`exposure_gradients`): its amplitude within
-    ``max_noise_fraction`` beyond `SIGNIFICANCE` of its uncertainty (a step across half
-    the exposure shows its whole size there). An exposure with one pair has no scatter to
-    judge, one with fewer than three no plane; a value that is not a finite number fails."""
+    the pairs on its two sides see with opposite signs); and its sky step across its
+    middle row and column (`exposure_steps`), within ``max_noise_fraction`` beyond
+    `SIGNIFICANCE` of its uncertainty, as a pair's seam is. An exposure with one pair has
+    no scatter to judge, one whose overlaps span neither half-line no step; a value that
+    is not a finite number fails."""
     verdicts = []
     for row in exposure_seam_statistics(seams, method).itertuples(index=False):
         subject = f"exposure {row.rootname} ({method}, {row.n_pairs} overlapping pairs)"
@@ -252,7 +239,7 @@ def check_exposure_seams(
             verdicts.append(
                 _scatter_verdict(row, subject, f"{listed}{more}", method, max_noise_fraction)
             )
-    return [*verdicts, *_gradient_verdicts(seams, method, max_noise_fraction)]
+    return [*verdicts, *_step_verdicts(seams, method, max_noise_fraction)]
 
 
 def _scatter_verdict(
@@ -280,29 +267,44 @@ def _scatter_verdict(
     )
 
 
-def _gradient_verdicts(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list:
-    """The plane rule of `check_exposure_seams` (`exposure_gradients`), one verdict an
-    exposure (chip) with a plane."""
+def step_subject(row, method: str) -> str:
+    """The subject of an `exposure_steps` row's verdict."""
+    where = chip_label(row.rootname, row.chip) if row.chip else row.rootname
+    return f"exposure {where} ({method}, {row.n_pairs} pairs spanning its halves)"
+
+
+def _step_verdicts(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list:
+    """The step rule of `check_exposure_seams` (`exposure_steps`): one verdict an
+    exposure (chip) with a step measured along x or y, judged on the larger of the two
+    beyond `SIGNIFICANCE` of its uncertainty."""
     verdicts = []
-    for row in exposure_gradients(seams, method).itertuples(index=False):
-        where = chip_label(row.rootname, row.chip) if row.chip else row.rootname
-        beyond = max(row.amplitude - SIGNIFICANCE * row.uncertainty, 0.0)
+    for row in exposure_steps(seams).itertuples(index=False):
+        measured, beyond = [], []
+        for axis, across in (("x", "its middle column"), ("y", "its middle row")):
+            step, uncertainty = getattr(row, f"{axis}_step"), getattr(row, f"{axis}_uncertainty")
+            if not is_finite(step):
+                measured.append(f"across {across}: not measured (no overlap spans it)")
+                continue
+            beyond.append(math.copysign(max(abs(step) - SIGNIFICANCE * uncertainty, 0.0), step))
+            measured.append(f"across {across} {step:+.3f} (uncertainty {uncertainty:.3f})")
+        if not beyond:
+            continue  # no overlap spans either half-line: nothing was measured
+        worst = max(beyond, key=abs)
         verdicts.append(
             Verdict(
-                "Exposure's overlaps show no sky gradient across it",
-                f"exposure {where} ({method}, {row.n_pairs} overlapping pairs)",
-                is_finite(row.amplitude) and beyond <= max_noise_fraction,
-                f"a plane through its pairs' seams changes by {row.amplitude:.3f} x pixel "
-                f"noise from its centre to its edge (uncertainty {row.uncertainty:.3f}; "
-                f"{row.gx:+.3f} along x, {row.gy:+.3f} along y)",
-                f"amplitude - {SIGNIFICANCE:g} x its uncertainty <= {max_noise_fraction} x "
-                "pixel noise",
-                "the sky across this exposure is not one constant: its overlaps on one side "
-                "disagree with those on the other (a step, an amplifier or chip offset, a "
-                "gradient the pipeline did not remove); look at the exposure in the mosaic "
-                "along the gradient's direction.",
+                "Exposure's sky is level across its detector",
+                step_subject(row, method),
+                abs(worst) <= max_noise_fraction,
+                "its sky beyond less before, against the same pixels of its neighbours, x "
+                "pixel noise: " + "; ".join(measured),
+                f"|step| - {SIGNIFICANCE:g} x its uncertainty <= {max_noise_fraction} x "
+                "pixel noise (a step is a seam within the exposure)",
+                "this exposure's two halves hold different skies, which one sky value per "
+                "exposure cannot level: compare its FLT's sky on the two sides of the "
+                "half-line named (an amplifier or quadrant offset, or a gradient the "
+                "pipeline did not remove), then the mosaic there.",
                 item=method,
-                value=beyond,
+                value=worst,
                 limit=max_noise_fraction,
             )
         )

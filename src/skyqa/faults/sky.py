@@ -173,13 +173,14 @@ class SkyStep(Fault):
     unit = "xnoise"
     default_size = 1.0
     threshold_of = "seam_max_noise_fraction"
-    threshold_scale = 2.5
-    """What the seam check claims for a step across one exposure: 0.25 x pixel noise, 2.5
-    times its threshold. Once match levels the exposure each half is off by half the step,
-    seen only by the pairs on that side; since issue 31 a plane through the exposure's
-    pairs' seams over where they lie on it shows the whole step at its edge, judged beyond
-    twice its uncertainty, and small overlaps are measured at every pixel (0.47 x noise
-    before, with a pair rule alone; benchmarks/sensitivity.md)."""
+    threshold_scale = 2.0
+    """What the seam check claims for a step across one exposure: 0.2 x pixel noise, the
+    seam threshold plus twice the step's uncertainty on mini-sim (0.03-0.05 x noise).
+    Since issue 31 each pair measures the step across each exposure's middle row and
+    column within parts where the other exposure's sky is one level, and an exposure's
+    pairs are combined (`skyqa.checks.seams.exposure_steps`); the step is judged as a
+    seam within the exposure (before: a plane through its pairs' seams, 0.394 x noise;
+    the pair rule alone, 0.47; benchmarks/sensitivity.md)."""
     description = (
         "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
         "with an amplifier offset: no one sky value levels it"

@@ -233,7 +233,7 @@ STAGES: dict[str, Stage] = {
         Stage(
             OVERLAPS,
             "measuring overlaps between exposures",
-            code=("measure", "overlaps", "headers"),
+            code=("measure", "steps", "overlaps", "headers"),
             build=_build_overlaps,
             load=_pairs_table,
             inputs=_overlap_inputs,
@@ -365,7 +365,7 @@ def overlap_part_stage(part: int, parts: int) -> Stage:
     return Stage(
         f"{OVERLAP_PART_PREFIX}{part + 1}of{parts}",
         f"measuring overlaps between exposures, part {part + 1} of {parts}",
-        code=("measure", "overlaps", "headers"),
+        code=("measure", "steps", "overlaps", "headers"),
         build=functools.partial(_build_overlap_part, part=part, parts=parts),
         load=_pairs_table,
         inputs=_aligned_flts,
