@@ -310,3 +310,57 @@ def test_issue17_check_messages(data_regression):
             ),
         }
     )
+
+
+def _step_columns(*steps):
+    """`STEP_COLUMNS` of pairs from (xa, ya, xb, yb) steps, each (step, uncertainty) or
+    None (nothing measured), in e-/s."""
+    from skyqa.steps import STEP_SPLITS
+
+    columns: dict[str, list[float]] = {}
+    for pair in steps:
+        for split, value in zip(STEP_SPLITS, pair, strict=True):
+            step, uncertainty = value if value is not None else (NAN, NAN)
+            columns.setdefault(f"{split}_step_e_s", []).append(step)
+            columns.setdefault(f"{split}_step_uncertainty_e_s", []).append(uncertainty)
+    return columns
+
+
+def test_issue31_exposure_messages(data_regression):
+    """Each exposure's pairs judged together (mean, scatter, step), on one chip and on
+    two, with passes, failures and NaN; and each exposure's own recorded-sky error."""
+    from skyqa.checks.mosaics import check_exposure_sky
+    from skyqa.checks.seams import check_exposure_seams
+    from skyqa.pixels import REGION_COLUMNS
+
+    seams = pd.DataFrame(
+        {
+            "exposure_a": ["a", "a", "a", "b"], "exposure_b": ["b", "c", "d", "c"],
+            "n_pixels": [5000, 4000, 4000, 900], "raw_median_e_s": [0.0] * 4,
+            "uncertainty_e_s": [1e-4, 2e-4, 2e-4, NAN], "pixel_noise_e_s": [0.05] * 4,
+            "match": [0.15, -0.15, 0.05, NAN],
+            **_step_columns(
+                ((0.001, 2e-4), (0.012, 5e-4), None, (-0.001, 5e-4)),
+                (None, (0.008, 1e-3), (0.0, 1e-3), (0.0, 1e-3)),
+                (None, None, None, None),
+                ((NAN, 1e-3), (0.0, 1e-3), None, None),
+            ),
+        }
+    )  # fmt: skip
+    chips = seams.iloc[:2].assign(chip_a=[1, 2], chip_b=[2, 1])
+    regions = pd.DataFrame(
+        [
+            {"method_a": "localmin", "method_b": "match", "region": region, "n_pixels": 4000,
+             "measured_e_s": 1.0 + excess, "predicted_e_s": 1.0, "noise_e_s": 0.05,
+             "weights": weights}
+            for region, weights, excess in (("a+b", "0.5;0.5", 0.004), ("b+c", "0.5;0.5", NAN))
+        ],
+        columns=REGION_COLUMNS,
+    )  # fmt: skip
+    data_regression.check(
+        {
+            "exposures": _plain(check_exposure_seams(seams, "match", 0.1)),
+            "exposures_two_chips": _plain(check_exposure_seams(chips, "match", 0.1)),
+            "exposure_sky": _plain(check_exposure_sky(regions, "match", 0.1)),
+        }
+    )

@@ -169,3 +169,42 @@ def test_the_chi_square_tail_without_scipy_is_scipys():
             assert chi2_sf(value, dof) == pytest.approx(stats.chi2.sf(value, dof), rel=1e-10)
     assert chi2_sf(0.0, 3) == 1.0
     assert chi2_sf(math.inf, 3) == 0.0
+
+
+def test_an_exposures_statistics_at_their_edges():
+    """No noise, large uncertainties, one pair, and a scatter that noise explains."""
+    zero_noise = _seams(("a", "b", 0.0), ("a", "c", 0.0)).assign(pixel_noise_e_s=0.0)
+    (mean,) = _about(check_exposure_seams(zero_noise, "match", 0.1), "a", MEAN)
+    assert not mean.passed  # not measured: an uncertainty in units of no noise
+    coarse = exposure_seam_statistics(
+        _seams(("a", "b", 0.1), ("a", "c", -0.1), uncertainty=2.0), "match"
+    ).set_index("rootname")
+    assert coarse.loc["a", "mean_uncertainty"] == pytest.approx(2.0 / math.sqrt(2))
+    assert coarse.loc["a", "scatter"] == 0.0  # chi-square 0.005 on 1 degree of freedom
+    assert coarse.loc["b", "p_scatter"] == 1.0  # one pair: nothing to scatter
+    (scatter,) = _about(
+        check_exposure_seams(
+            _seams(("a", "b", 0.1), ("a", "c", -0.1), uncertainty=0.2), "match", 0.1
+        ),
+        "a",
+        SCATTER,
+    )
+    assert scatter.value == 0.0  # not significant: nothing judged
+
+
+def test_an_exposures_pairs_are_listed_largest_first_six_of_them():
+    seams = _seams(*(("a", f"n{i}", 0.01 * i) for i in range(1, 9)))
+    (mean,) = _about(check_exposure_seams(seams, "match", 0.1), "a", MEAN)
+    assert mean.measured.endswith(
+        "over its pairs: a-n8 +0.080, a-n7 +0.070, a-n6 +0.060, a-n5 +0.050, a-n4 +0.040, "
+        "a-n3 +0.030 and 2 more"
+    )
+    six = _seams(*(("a", f"n{i}", 0.01 * i) for i in range(1, 7)))
+    (mean,) = _about(check_exposure_seams(six, "match", 0.1), "a", MEAN)
+    assert mean.measured.endswith("a-n1 +0.010")
+
+
+def test_a_mean_without_an_uncertainty_fails():
+    seams = _seams(("a", "b", 0.0), ("a", "c", 0.0)).assign(uncertainty_e_s=[NAN, NAN])
+    (mean,) = _about(check_exposure_seams(seams, "match", 0.1), "a", MEAN)
+    assert not mean.passed

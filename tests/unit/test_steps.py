@@ -12,7 +12,7 @@ from astropy.wcs import WCS
 
 from skyqa.checks.seams import check_exposure_seams, exposure_steps
 from skyqa.measure import ExposurePixels, pair_statistics
-from skyqa.steps import STEP_COLUMNS
+from skyqa.steps import MIN_HALF_SAMPLES, STEP_COLUMNS, half_steps, halves_of, weighted_mean
 from skyqa.verdict import failures
 
 SCALE = 0.13 / 3600
@@ -164,3 +164,70 @@ def test_the_reported_uncertainty_is_the_scatter_of_the_steps():
         reported = np.mean([row[f"{split}_step_uncertainty_e_s"] for row in rows])
         assert np.std(steps) == pytest.approx(reported, rel=0.1), split
         assert abs(np.mean(steps)) < 3 * reported / np.sqrt(len(rows)), split
+
+
+def test_a_step_exactly_at_the_threshold_passes_and_the_verdict_carries_its_numbers():
+    """Numbers exact in binary: a step of 0.1875 +- 0.03125 is 0.125 beyond its margin."""
+    at = _pairs(("a", "b", {"ya": (0.1875, 0.03125)}))
+    (passed,) = _level(check_exposure_seams(at, "match", 0.125), "a")
+    assert passed.passed
+    assert passed.value == 0.125
+    assert passed.limit == 0.125
+    assert passed.item == "match"
+    past = _pairs(("a", "b", {"ya": (0.1876, 0.03125)}))
+    (failed,) = _level(check_exposure_seams(past, "match", 0.125), "a")
+    assert not failed.passed
+
+
+def test_the_larger_step_of_the_two_axes_is_judged_whatever_its_sign():
+    table = _pairs(("a", "b", {"xa": (-0.3, 0.01), "ya": (0.05, 0.01)}))
+    (verdict,) = _level(check_exposure_seams(table, "match", 0.1), "a")
+    assert verdict.value == pytest.approx(-0.28)
+    assert not verdict.passed
+
+
+def test_an_exposure_with_nothing_measured_does_not_stop_the_others_being_judged():
+    table = _pairs(("a", "b", {}), ("c", "d", {"xa": (0.5, 0.01)}))
+    verdicts = check_exposure_seams(table, "match", 0.1)
+    (c,) = _level(verdicts, "c")
+    assert not c.passed
+
+
+def test_a_table_without_steps_has_the_columns_of_one_with_them():
+    empty = exposure_steps(_pairs(("a", "b", {})).drop(columns=STEP_COLUMNS))
+    full = exposure_steps(_pairs(("a", "b", {"xa": (0.0, 0.01)})))
+    assert list(empty.columns) == list(full.columns)
+    assert list(full.columns)[:3] == ["rootname", "chip", "n_pairs"]
+
+
+def test_values_known_exactly_are_averaged_alone():
+    assert weighted_mean([1.0, 3.0, 5.0], [0.0, 0.0, 1.0]) == (2.0, 0.0)
+    assert weighted_mean([1.0, 3.0], [1.0, 1.0]) == (2.0, pytest.approx(math.sqrt(0.5)))
+    assert all(math.isnan(v) for v in weighted_mean([], []))
+
+
+def test_the_middle_pixel_is_beyond_the_half_line_on_a_detector_of_any_shape():
+    halves = halves_of(np.array([79.0, 80.0]), np.array([49.0, 50.0]), (100, 160), "a")
+    assert halves["xa"].tolist() == [False, True]
+    assert halves["ya"].tolist() == [False, True]
+
+
+def test_a_part_with_the_least_samples_on_each_side_counts():
+    """50 samples each side of a's middle column (`MIN_HALF_SAMPLES`) measure its step;
+    49 do not."""
+    for n, measured in ((MIN_HALF_SAMPLES, True), (MIN_HALF_SAMPLES - 1, False)):
+        beyond = np.arange(2 * n) >= n
+        differences = np.where(beyond, 0.5, 0.0) + np.resize([-0.01, 0.01], 2 * n)
+        halves = {"xa": beyond, **{split: np.zeros(2 * n, bool) for split in ("ya", "xb", "yb")}}
+        row = half_steps(differences, np.ones(2 * n, bool), halves, 0.1)
+        assert math.isfinite(row["xa_step_e_s"]) is measured
+        if measured:
+            assert row["xa_step_e_s"] == pytest.approx(0.5)
+            assert row["xa_step_uncertainty_e_s"] == pytest.approx(0.1 * math.sqrt(2 / n))
+
+
+def test_a_step_without_an_uncertainty_is_left_out_not_averaged_in():
+    table = _pairs(("a", "b", {"xa": (0.02, 0.01)}), ("a", "c", {"xa": (0.5, math.nan)}))
+    row = exposure_steps(table).set_index("rootname").loc["a"]
+    assert row.x_step == pytest.approx(0.02)
+    assert row.n_pairs == 1

@@ -269,8 +269,9 @@ def _scatter_verdict(
 
 def step_subject(row, method: str) -> str:
     """The subject of an `exposure_steps` row's verdict."""
-    where = chip_label(row.rootname, row.chip) if row.chip else row.rootname
-    return f"exposure {where} ({method}, {row.n_pairs} pairs spanning its halves)"
+    where = chip_label(row.rootname, row.chip)
+    pairs = "1 pair" if row.n_pairs == 1 else f"{row.n_pairs} pairs"
+    return f"exposure {where} ({method}, {pairs} spanning its halves)"
 
 
 def _step_verdicts(seams: pd.DataFrame, method: str, max_noise_fraction: float) -> list:
