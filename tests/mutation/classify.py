@@ -131,6 +131,24 @@ RULES: list[tuple[str, str, str, str]] = [
     (r"x__scatter_verdict__", r"p_scatter <= SCATTER_P", STAYS,
      "a chi-square whose chance is exactly 2.275 % is not built by any test; the edge is "
      "measure zero"),
+    (r"x_check_exposure_sky__", r"regions\.iloc\[(1:0|0:1)\]|, method, None\)", EQUIVALENT,
+     "with no region the table is empty whatever its slice, and the verdict for no region "
+     "has no threshold number"),
+    (r"x_exposure_sky_errors__", r"check_mosaic_sky\(regions, method, 2\.0\)", EQUIVALENT,
+     "only the regions' values are read from these verdicts, not their pass at the limit"),
+    (r"x_exposure_sky_errors__", r"\"region\", sort=None", EQUIVALENT,
+     "pandas takes sort=None as false: the same order as sort=False"),
+    (r"x_exposure_sky_errors__", r"np\.array\(entries, \)", EQUIVALENT,
+     "the entries are numbers: the array is float64 either way"),
+    (r"x_exposure_sky_errors__", r"pd\.DataFrame\(rows, (columns=None)?\)", EQUIVALENT,
+     "every row is built in the columns' order; a table with no row is empty either way, "
+     "which is all its caller asks"),
+    (r"x_exposure_sky_errors__", r"verdict\.value is None\) and False", STAYS,
+     "check_mosaic_sky gives every region's verdict a value (NaN when not measured): the "
+     "None branch guards a verdict it does not make"),
+    (r"x_exposure_sky_errors__", r"denominator > 1 else", STAYS,
+     "a region's pixels times its weight squared is far above 1 for any region that "
+     "passes min_overlap_pixels"),
 ]  # fmt: skip
 
 

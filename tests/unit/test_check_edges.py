@@ -978,3 +978,23 @@ def test_oracle_nan_says_what_is_not_a_number():
     pairs = _pairs([("a", "b", 0.01, 1e-4)])
     (failed,) = failures(check_oracle_agreement(pairs, _sky({"a": NAN, "b": 0.0}), "m", 0.005))
     assert failed.measured.endswith("; not a number: a MDRIZSKY or a pair difference is NaN")
+
+
+def test_the_grade_advice_follows_the_fits_own_prediction_at_half_the_error():
+    from skyqa.checks.alignment import _grade_advice
+
+    assert _grade_advice(10.0, 5.0, 6).startswith("the error is of the size the fit predicts")
+    assert _grade_advice(10.0, 6.0, 6).startswith("the error is of the size the fit predicts")
+    assert _grade_advice(10.0, 4.99, 6).startswith("the error is larger than the fit predicts")
+    assert _grade_advice(math.nan, 5.0, 6).startswith("the aligned WCS could not be evaluated")
+
+
+def test_a_two_chip_exposures_truth_is_judged_per_chip():
+    table = _offsets(4.0, 30.0, rootnames=["jsqa01a1q", "jsqa01a1q"]).assign(chip=[1, 2])
+    verdicts = _truth(table)
+    assert {v.subject for v in verdicts} == {
+        "exposure jsqa01a1q chip 1 (visit isqa01030)",
+        "exposure jsqa01a1q chip 2 (visit isqa01030)",
+    }
+    (failed, *_) = failures(verdicts)
+    assert failed.subject == "exposure jsqa01a1q chip 2 (visit isqa01030)"

@@ -212,3 +212,34 @@ def test_a_mean_without_an_uncertainty_fails():
     seams = _seams(("a", "b", 0.0), ("a", "c", 0.0)).assign(uncertainty_e_s=[NAN, NAN])
     (mean,) = _about(check_exposure_seams(seams, "match", 0.1), "a", MEAN)
     assert not mean.passed
+
+
+def test_exposures_always_drizzled_together_are_named_in_each_others_verdicts():
+    verdicts = check_exposure_sky(
+        _regions((("a", "b", "c"), (1 / 3,) * 3, 4000, 0.2)), "match", 0.1
+    )
+    by_name = {v.subject.split(" ")[1]: v for v in verdicts}
+    assert "; b, c always drizzled with it: no region tells them apart" in by_name["a"].measured
+    assert "this exposure (or from b, c) than its header" in by_name["a"].advice
+
+
+def test_regions_in_any_order_give_each_exposure_its_own_error():
+    """The regions' verdicts and their rows are paired in the table's order, not sorted."""
+    errors = exposure_sky_errors(
+        _regions((("c", "d"), (0.5, 0.5), 4000, 0.1), (("a", "b"), (0.5, 0.5), 4000, -0.2)),
+        "match",
+    ).set_index("rootname")
+    assert errors.loc["c", "error"] == pytest.approx(0.2)
+    assert errors.loc["a", "error"] == pytest.approx(-0.4)
+
+
+def test_an_exposure_with_no_weight_in_its_regions_has_no_error():
+    errors = exposure_sky_errors(_regions((("a", "b"), (1.0, 0.0), 4000, 0.1)), "match")
+    assert math.isnan(errors.set_index("rootname").loc["b", "error"])
+
+
+def test_no_region_at_all_fails_about_the_method():
+    (none,) = check_exposure_sky(_regions(), "match", 0.1)
+    assert not none.passed
+    assert none.item == "match"
+    assert none.subject == "the match mosaic"

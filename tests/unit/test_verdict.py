@@ -174,3 +174,41 @@ def test_an_empty_check_fails_without_a_traceback():
 def test_failures_lists_the_failed():
     verdicts = [_verdict(passed=False), _verdict()]
     assert failures(verdicts) == [verdicts[0]]
+
+
+def test_a_verdict_holds_plain_booleans_and_a_passed_one_no_warning():
+    import numpy as np
+
+    verdict = Verdict("c", "s", np.bool_(True), "m", "t", "a.", warning=np.bool_(True))
+    assert type(verdict.passed) is bool
+    assert verdict.passed is True
+    assert verdict.warning is False  # a verdict that passed warns of nothing
+    warned = Verdict("c", "s", np.bool_(False), "m", "t", "a.", warning=np.bool_(True))
+    assert type(warned.warning) is bool
+    assert warned.warning is True
+
+
+def test_severity_ranks_a_failure_over_a_warning_over_a_pass():
+    from skyqa.verdict import severity
+
+    assert severity(True, 0.5) == (0, 0.5)
+    assert severity(False, 0.5) == (2, 0.5)
+    assert severity(False, 0.5, True) == (1, 0.5)
+    assert severity(True, None) == (0, -1.0)
+    assert severity(False, None) == (2, math.inf)
+    warning = Verdict("c", "s", False, "m", "t", "a.", value=5.0, limit=1.0, warning=True)
+    failure = Verdict("c", "s", False, "m", "t", "a.", value=1.1, limit=1.0)
+    assert worst([warning, failure]) == 1
+
+
+def test_finite_or_none_keeps_only_finite_numbers():
+    import numpy as np
+
+    from skyqa.verdict import finite_or_none
+
+    assert finite_or_none(2) == 2.0
+    assert finite_or_none(np.float32(1.5)) == 1.5
+    assert finite_or_none(math.nan) is None
+    assert finite_or_none(math.inf) is None
+    assert finite_or_none(None) is None
+    assert finite_or_none("1.0") is None
