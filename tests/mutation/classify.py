@@ -149,6 +149,12 @@ RULES: list[tuple[str, str, str, str]] = [
     (r"x_exposure_sky_errors__", r"denominator > 1 else", STAYS,
      "a region's pixels times its weight squared is far above 1 for any region that "
      "passes min_overlap_pixels"),
+    (r"x_box_outline__", r".", EQUIVALENT,
+     "only the outline's bounding box is used (_candidates), and the four corners, which "
+     "every edge's end points give, fix it"),
+    (r"x_load_exposure__", r"WCS\(science\.header, (None)?\)", STAYS,
+     "the file is read only for lookup-table distortions (D2IMARR, WCSDVARR), which the "
+     "unit tests' FLTs do not carry; the fields' runs read them"),
 ]  # fmt: skip
 
 

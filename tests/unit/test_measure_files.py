@@ -12,6 +12,7 @@ from astropy.wcs import WCS
 from skyqa import overlaps
 from skyqa.columns import column_outliers
 from skyqa.measure import (
+    PAIR_COLUMNS,
     SMALL_OVERLAP_PIXELS,
     ExposurePixels,
     _bilinear,
@@ -370,3 +371,58 @@ def test_bad_pixels_do_not_make_their_neighbours_look_like_sources(tmp_path):
     exposure = load_exposure(_flt(tmp_path / "a_flt.fits", sci, dq=dq), 16)
     assert exposure.usable[:, 28].all()
     assert exposure.usable[:, 34].all()
+
+
+def _two_chip_flt(path, rootname, ra_offset_pix, level):
+    """A two-chip FLT in ELECTRONS over 100 s: [SCI,1] is CCDCHIP 2, [SCI,2] CCDCHIP 1
+    (as on ACS/WFC and WFC3/UVIS), both chips on one sky position."""
+    header = _wcs(ra_offset_pix).to_header()
+    header["BUNIT"] = "ELECTRONS"
+    primary = fits.PrimaryHDU()
+    primary.header["ROOTNAME"], primary.header["EXPTIME"] = rootname.upper(), 100.0
+    hdus = [primary]
+    for extver, ccdchip in ((1, 2), (2, 1)):
+        chip = header.copy()
+        chip["CCDCHIP"] = ccdchip
+        sci = np.full((SIZE, SIZE), 100.0 * level, dtype=np.float32)
+        for name, data in (("SCI", sci), ("ERR", np.full_like(sci, 2.0)),
+                           ("DQ", np.zeros(sci.shape, np.int16))):  # fmt: skip
+            hdus.append(fits.ImageHDU(data, chip, name=name, ver=extver))
+    fits.HDUList(hdus).writeto(path)
+    return path
+
+
+def test_a_two_chip_exposure_is_read_chip_by_chip_in_electrons_per_second(tmp_path):
+    path = _two_chip_flt(tmp_path / "jsqa01a1q_flt.fits", "jsqa01a1q", 0.0, 0.8)
+    first, second = (load_exposure(path, 0, extver) for extver in (1, 2))
+    assert (first.chip, second.chip) == (2, 1)
+    assert float(np.median(first.sci)) == pytest.approx(0.8)  # 80 electrons in 100 s
+    assert first.usable_noise == pytest.approx(0.02)
+    assert load_exposure(path, 0).chip == 0  # read as one chip: no chip number
+
+
+def test_a_two_chip_pair_table_names_each_sides_chip(tmp_path):
+    paths = [
+        _two_chip_flt(tmp_path / f"{name}_flt.fits", name, shift, level)
+        for name, shift, level in (("jsqa01a1q", 0.0, 0.8), ("jsqa01b1q", -20.0, 0.9))
+    ]
+    exposures = [load_exposure(path, 0, extver) for path in paths for extver in (1, 2)]
+    table = measure_pairs(exposures, step=1, min_pixels=100)
+    assert list(table.columns[:4]) == ["exposure_a", "exposure_b", "chip_a", "chip_b"]
+    assert list(table.columns[4:]) == PAIR_COLUMNS[2:]
+    assert sorted(zip(table.chip_a, table.chip_b, strict=True)) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert table.raw_median_e_s.to_numpy() == pytest.approx(-0.1)
+
+
+def test_an_overlap_of_enough_pixels_stays_sampled_and_a_small_one_keeps_its_minimum():
+    """A whole 80 x 80 overlap (more than `SMALL_OVERLAP_PIXELS`) is sampled every second
+    pixel; a 5-column one, measured at every pixel, is held to the minimum asked for, not
+    the default."""
+    whole = pair_statistics(
+        _exposure("a", 0, 1.0, size=80), _exposure("b", 0, 0.0, size=80), step=2, min_pixels=1
+    )
+    assert 1500 < whole["n_pixels"] <= 40 * 40
+    a, b = _exposure("a", 0, 1.0), _exposure("b", -59, 0.0)
+    sliver = pair_statistics(a, b, step=2, min_pixels=50)
+    assert sliver is not None
+    assert sliver["n_pixels"] < 500
