@@ -155,6 +155,36 @@ RULES: list[tuple[str, str, str, str]] = [
     (r"x_load_exposure__", r"WCS\(science\.header, (None)?\)", STAYS,
      "the file is read only for lookup-table distortions (D2IMARR, WCSDVARR), which the "
      "unit tests' FLTs do not carry; the fields' runs read them"),
+    (r"x_check_delivered_wcs__", r"if \(all\(map\(is_finite, rms\)\)\) or True", EQUIVALENT,
+     "the hypotenuse of a value that is not finite is not finite either: it fails the same"),
+    (r"x_check_uniform_setup__", r"mode\(dropna=None\)", EQUIVALENT,
+     "pandas takes dropna=None as false"),
+    (r"x_exposure_sky_errors__", r"regions\.method_a != method\) \| \(regions\.method_b == method",
+     EQUIVALENT, "every pair of methods has the same regions, with the same members, weights "
+     "and pixels: the rows picked only give those"),
+    (r"x_check_oracle_agreement__", r"value=beyond if \(finite\) or True", EQUIVALENT,
+     "a difference that is NaN makes beyond NaN (max keeps its NaN first argument)"),
+    (r"x_check_oracle_agreement__", r"abs\(beyond\) < limit", STAYS,
+     "a difference exactly at its tolerance beyond twice its uncertainty is not built: both "
+     "come out of a least-squares solution"),
+    (r"x_load_exposure__", r"chip_of\(science\.header, None,|3 if extver else 1", EQUIVALENT,
+     "every two-chip FLT has CCDCHIP (the extension number is only its fallback), and "
+     "chip_of asks only whether there is more than one chip"),
+    (r"x_measure_listed_pairs__", r"samples = None|min_pixels, (None)?\)$", EQUIVALENT,
+     "the samples are passed in (or recomputed identically)"),
+    (r"x_measure_listed_pairs__", r"chips: bool = True", STAYS,
+     "a default argument: every caller in skyqa passes chips"),
+    (r"x_offset_uncertainties__", r"np\.clip\(np\.diag\(covariance\), None, None\)", STAYS,
+     "the clip only guards a diagonal rounded below zero, which the tests' systems do not give"),
+    (r"x_pair_statistics__", r"if a\.chip and b\.chip else", EQUIVALENT,
+     "a pair is of two chips of two-chip exposures or of two one-chip exposures: never mixed"),
+    (r"x_pair_statistics__", r"differences\.size \* step \* step <= SMALL_OVERLAP_PIXELS", STAYS,
+     "an overlap of exactly 4,000 pixels at step 2 is not built"),
+    (r"x_solve_offsets__", r"np\.concatenate\(\[2\.0 / uncertainty", EQUIVALENT,
+     "the group rows fix only each group's free constant, exactly satisfiable whatever the "
+     "pairs' weight against them; the constant is removed after"),
+    (r"x_check_uniform_setup__", r"mode\(dropna=True\)", EQUIVALENT,
+     "the values are strings after astype(str) ('nan' for a missing keyword): nothing to drop"),
 ]  # fmt: skip
 
 

@@ -998,3 +998,11 @@ def test_a_two_chip_exposures_truth_is_judged_per_chip():
     }
     (failed, *_) = failures(verdicts)
     assert failed.subject == "exposure jsqa01a1q chip 2 (visit isqa01030)"
+
+
+def test_a_column_verdict_of_one_chip_of_a_two_chip_exposure_names_the_chip():
+    (verdict,) = column_verdict("jsqa01a1q", 10, 0.5, 12.0, 10.0, chip=2)
+    assert verdict.subject == "exposure jsqa01a1q chip 2"
+    assert verdict.item == "jsqa01a1q-chip2"
+    (one,) = column_verdict("isqa01a1q", 10, 0.5, 12.0, 10.0)
+    assert one.item == "isqa01a1q"

@@ -49,6 +49,7 @@ def test_each_sides_step_is_measured_and_the_others_cancel():
         assert 0 < uncertainty < 0.001
         assert row[f"{split}_step_e_s"] == pytest.approx(step, abs=3 * uncertainty), split
     assert set(STEP_COLUMNS) <= set(row)
+    assert "chip_a" not in row  # one-chip exposures: no chip columns
 
 
 def test_half_lines_that_coincide_measure_no_step_across_them():
@@ -150,14 +151,17 @@ def test_a_table_without_step_columns_has_no_steps():
 
 
 def test_the_reported_uncertainty_is_the_scatter_of_the_steps():
-    """200 noise realisations of one pair: each half-line's measured step scatters as its
-    reported uncertainty says (within the 10 % that 200 draws allow at 2 sigma)."""
+    """400 noise realisations of one pair, half a pixel apart: each half-line's measured
+    step scatters as its reported uncertainty says, within 10 % (3 sigma of 400 draws;
+    over 2,400 draws of three such pairs the scatter is 1.03 of the reported uncertainty,
+    the medians of the smaller parts being a little less efficient than their large-sample
+    1.2533); sampled every second pixel, no sample shares another's pixels."""
     rng = np.random.default_rng(5)
     rows = [
         pair_statistics(
-            _exposure("a", (0, 0), 0.80, rng), _exposure("b", (40, 40), 0.80, rng), step=2
+            _exposure("a", (0, 0), 0.80, rng), _exposure("b", (40.5, 40.5), 0.80, rng), step=2
         )
-        for _ in range(200)
+        for _ in range(400)
     ]
     for split in ("xa", "ya", "xb", "yb"):
         steps = np.array([row[f"{split}_step_e_s"] for row in rows])
