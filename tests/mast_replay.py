@@ -166,7 +166,9 @@ class MastReplay:
     ``field`` names the answers replayed (``caom_filtered_<field>.json``,
     ``caom_products_<field>.json``). ``listed_sizes`` overrides the product list's
     ``size`` of some files (by name): MAST's
-    listed sizes are catalogue values, not what the file service serves.
+    listed sizes are catalogue values, not what the file service serves. ``renamed`` gives
+    some products another ``productFilename`` in the answer (a corrupted or hostile list);
+    their ``dataURI``, and so the file served, stay.
     """
 
     def __init__(self, empty: bool = False, field: str = "horsehead"):
@@ -174,6 +176,7 @@ class MastReplay:
         self.field = field
         self.requests: list[str] = []
         self.listed_sizes: dict[str, int] = {}
+        self.renamed: dict[str, str] = {}
         self.server = FileServer()
 
     @property
@@ -187,6 +190,7 @@ class MastReplay:
             if name not in self.server.files:
                 self.server.publish(name)
             row["size"] = self.listed_sizes.get(name, len(self.server.files[name]))
+            row["productFilename"] = self.renamed.get(name, name)
         return json.dumps(document).encode()
 
     def request(self, method="POST", url=None, data=None, **kwargs):

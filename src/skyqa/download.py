@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,29 @@ TIMEOUT_SECONDS = (30.0, 120.0)
 """(connect, read) timeouts of a download request: a stalled socket is given up after
 two minutes without a byte and retried (astroquery's default is to wait for ever)."""
 CHUNK_BYTES = 1 << 20
+PRODUCT_SUFFIXES = ("raw", "ima", "flt", "flc", "drz", "drc", "asn", "spt", "trl", "crj", "crc")
+"""The suffixes of the WFC3 and ACS products a MAST product list may name."""
+PRODUCT_NAME = re.compile(rf"[a-z0-9]{{9}}_({'|'.join(PRODUCT_SUFFIXES)})\.fits", re.IGNORECASE)
+"""A product's file name: its 9-character rootname, a known suffix, ``.fits``; nothing
+else (no folder, no ``..``), so that a name from MAST cannot point outside the folder."""
+
+
+def product_file_name(product: Any) -> str:
+    """The file name of a MAST product, refused unless it is a plain HST product name.
+
+    Raises
+    ------
+    AcquisitionError
+        If ``productFilename`` is not a plain HST product file name (`PRODUCT_NAME`).
+    """
+    name = str(product["productFilename"])
+    if not PRODUCT_NAME.fullmatch(name):
+        raise AcquisitionError(
+            f"MAST's product list names a file {name!r}, which is not an HST product file "
+            f"name (a 9-character rootname, _{'/_'.join(PRODUCT_SUFFIXES)}, .fits): nothing "
+            "was written for it; report the answer to the archive if it persists."
+        )
+    return name
 
 
 def fits_problem(path: Path, product_name: str | None = None) -> str | None:
@@ -202,7 +226,7 @@ def download_product(
         from astroquery.mast import Observations
 
         observations = Observations
-    name = str(product["productFilename"])
+    name = product_file_name(product)
     listed = int(product["size"]) if product["size"] else None
     target = directory / name
     partial = directory / f"{name}.part"

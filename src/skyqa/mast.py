@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyqa.cache import file_digest
-from skyqa.download import Download, download_product
+from skyqa.download import Download, download_product, product_file_name
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import MastSpec
 from skyqa.names import rootname_of_name
@@ -177,7 +177,8 @@ def fetch(
         return paths
     products = query_products(spec, observations)
     products = products[sorted(range(len(products)), key=lambda i: products["productFilename"][i])]
-    problem = expected_problem(spec, [str(name) for name in products["productFilename"]], kinds)
+    names = [product_file_name(product) for product in products]  # before anything is written
+    problem = expected_problem(spec, names, kinds)
     if problem:
         raise AcquisitionError(f"MAST's answer to the [mast] query of the spec: {problem}")
     progress(f"MAST lists {len(products)} products for obs_id {spec.obs_id}")
@@ -185,8 +186,7 @@ def fetch(
     if not same_query:  # files of another query, still named as these products are
         kept = _verified_entries(directory, manifest)
     downloads = []
-    for index, product in enumerate(products, start=1):
-        name = str(product["productFilename"])
+    for index, (product, name) in enumerate(zip(products, names, strict=True), start=1):
         if name in kept:  # verified by an earlier fetch and unchanged since
             downloads.append(kept[name])
             continue

@@ -1,5 +1,6 @@
 """MAST acquisition against recorded responses (fixtures/mast), with no network."""
 
+import dataclasses
 import json
 
 import pytest
@@ -282,3 +283,54 @@ def test_declared_uvis_exposures_are_checked_by_their_own_suffix():
     problem = mast.expected_problem(spec, names, ("flc", "drc"))
     assert problem.startswith("1 declared FLC(s) missing: ick908ptq. ")
     assert mast.expected_problem(spec, [*names[:-1], "ick908ptq_flc.fits"], ("flc", "drc")) == ""
+
+
+HOSTILE_NAMES = [
+    "../escaped_flt.fits",
+    "{root}/absolute_flt.fits",
+    "ibxl50cqq_flt.fits/../../x.fits",
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_a_product_name_that_is_not_a_plain_file_name_is_refused_before_anything_is_written(
+    replay, tmp_path, hostile
+):
+    """A MAST answer naming a product ``../x``, an absolute path or nothing: the fetch of
+    a field without declared rootnames refuses it with one sentence, and nothing is
+    written anywhere, in the field's folder or outside it."""
+    hostile = hostile.format(root=tmp_path)
+    first = sorted(row["productFilename"] for row in mast.query_products(SPEC))[0]
+    replay.renamed = {first: hostile}
+    undeclared = dataclasses.replace(SPEC, expected_rootnames=(), expected_associations=())
+    field = tmp_path / "cache" / "field"
+    with pytest.raises(AcquisitionError, match=r"which is not an HST product file name"):
+        mast.fetch(undeclared, field, sleep=_no_wait)
+    assert list(tmp_path.rglob("*")) == []
+    assert replay.downloads == []
+
+
+def test_a_product_with_no_name_is_left_out_by_the_query_and_nothing_lands_outside(
+    replay, tmp_path
+):
+    """An empty name has no ``.fits`` extension: the query's filter drops the product, the
+    others are fetched into the field's folder, and nothing is written outside it."""
+    first = sorted(row["productFilename"] for row in mast.query_products(SPEC))[0]
+    replay.renamed = {first: ""}
+    undeclared = dataclasses.replace(SPEC, expected_rootnames=(), expected_associations=())
+    field = tmp_path / "cache" / "field"
+    paths = mast.fetch(undeclared, field, sleep=_no_wait)
+    assert len(paths) == 26
+    assert first not in {path.name for path in paths}
+    assert {path.parent for path in tmp_path.rglob("*") if path.is_file()} == {field}
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE_NAMES, "", "ibxl50cqq_flt.fits/x"])
+def test_download_product_refuses_a_name_that_is_not_a_plain_file_name(replay, tmp_path, hostile):
+    product = dict(zip(_product(replay).colnames, _product(replay), strict=True))
+    product["productFilename"] = hostile.format(root=tmp_path)
+    field = tmp_path / "field"
+    field.mkdir()
+    with pytest.raises(AcquisitionError, match=r"names a file .*: nothing was written for it"):
+        downloads.download_product(product, field, sleep=_no_wait)
+    assert list(tmp_path.rglob("*")) == [field]
