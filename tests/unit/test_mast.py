@@ -334,3 +334,19 @@ def test_download_product_refuses_a_name_that_is_not_a_plain_file_name(replay, t
     with pytest.raises(AcquisitionError, match=r"names a file .*: nothing was written for it"):
         downloads.download_product(product, field, sleep=_no_wait)
     assert list(tmp_path.rglob("*")) == [field]
+
+
+def test_every_bundled_fields_products_have_a_name_the_guard_accepts():
+    """The suffixes the guard knows cover every product a bundled field asks MAST for."""
+    from skyqa.field import registered_fields
+
+    asked = {product for name in registered_fields() for product in _products_of(name)}
+    assert {"FLT", "DRZ", "FLC", "DRC"} <= asked
+    for product in asked:
+        name = f"ibxl50cqq_{product.lower()}.fits"
+        assert downloads.product_file_name({"productFilename": name}) == name
+
+
+def _products_of(field_name):
+    mast_spec = resolve_field(field_name).mast
+    return mast_spec.products if mast_spec is not None else ()

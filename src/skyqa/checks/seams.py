@@ -153,7 +153,7 @@ def exposure_steps(seams: pd.DataFrame) -> pd.DataFrame:
     """Each exposure's (chip's) sky step across its middle column (``x``) and middle row
     (``y``): the weighted mean, over its pairs, of how much brighter its sky is beyond
     the half-line than before it against the same pixels of the other exposure
-    (`skyqa.measure.STEP_COLUMNS`), x the pair's pixel noise, weighted by ``1/u^2``. A
+    (`skyqa.steps.STEP_COLUMNS`), x the pair's pixel noise, weighted by ``1/u^2``. A
     constant sky, the neighbours' offsets and their own steps cancel in each pair's
     measurement, so the sky method does not enter. A half-line that no overlap spans has
     no step (NaN): nothing measured it.
