@@ -75,18 +75,6 @@ def file_digests(paths: Iterable[Path], threads: int = 4) -> list[str]:
         return list(pool.map(file_digest, paths))
 
 
-def source_digest(*modules: Any) -> str:
-    """SHA-256 of the source files of modules (every module of a package): a code change
-    invalidates what they made."""
-    digest = hashlib.sha256()
-    for module in modules:
-        source = Path(module.__file__)
-        files = sorted(source.parent.rglob("*.py")) if hasattr(module, "__path__") else [source]
-        for path in files:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def key_digest(key: dict[str, Any]) -> str:
     """SHA-256 of a key's canonical JSON."""
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()

@@ -263,11 +263,6 @@ class Mosaic:
         )
 
 
-def method_directory_name(skymethod: str) -> str:
-    """A directory name for a sky method ('globalmin+match' -> 'globalmin_match')."""
-    return re.sub(r"[^a-z0-9]+", "_", skymethod)
-
-
 TWO_CHIP_SKY_COLUMNS = ["chip_spread_e_s", "exptime_s"]
 """What a two-chip detector's MDRIZSKY table adds: the chips' spread, and the EXPTIME that
 turns the exposure's electrons (and its log's) into e-/s."""

@@ -286,7 +286,7 @@ def field_recommendation(
     overlaps, the sky regions where measured, the injected pedestals of a replica); the
     emission is measured here if it is not cached. None where the mosaics or the overlaps
     were not made (a partial run)."""
-    from skyqa.pipeline.names import MOSAICS, OVERLAPS, SKIES
+    from skyqa.results import MOSAICS, OVERLAPS, SKIES
 
     results = pipeline.computed()
     mosaics, pairs = results.get(MOSAICS), results.get(OVERLAPS)

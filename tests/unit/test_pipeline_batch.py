@@ -144,7 +144,7 @@ def _describe(workdir: Path, record: dict) -> dict:
 def test_a_stage_is_described_after_an_injected_fault_damaged_it(tmp_path):
     """What a stage records of its outputs for later runs (the mosaics' coverage) is
     measured after the fault's damage, else a later run would judge undamaged numbers."""
-    stage = Stage("a", "building a", (), _build_a, lambda entry: entry, describe=_describe)
+    stage = Stage("a", "building a", _build_a, lambda entry: entry, describe=_describe)
     clean = Pipeline(resolve_field("mini-sim"), tmp_path / "clean", progress=print, workers=1)
     assert clean.result_of(stage).record["content"] == "a"
     faulted = Pipeline(

@@ -19,7 +19,7 @@ from skyqa.faults.base import (
     _move_north,
     _turn_wcs,
 )
-from skyqa.pipeline.stages import ALIGNMENT, EXPOSURES
+from skyqa.results import ALIGNMENT, EXPOSURES
 
 
 class NanShift(Fault):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
 from skyqa.field import FieldSpec
 
@@ -73,6 +74,15 @@ class Fault:
         if not (np.isfinite(size) and size > 0):
             raise FieldSpecError(f"fault {self.name!r}: the size must be a positive number")
         return type(self)(size)
+
+    def key(self) -> dict:
+        """The fault's part of its stage's cache key: its name, its size and the code it
+        runs (its class's module and all that imports, `skyqa.closure`)."""
+        return {
+            "name": self.name,
+            "size": self.size,
+            "code": module_digest(type(self).__module__),
+        }
 
     @property
     def label(self) -> str:

@@ -10,8 +10,8 @@ import numpy as np
 from astropy.io import fits
 
 from skyqa.faults.base import Fault, _flts
-from skyqa.pipeline.stages import EXPOSURES, mosaic_stage_name
 from skyqa.pixels import pixel_noise
+from skyqa.results import EXPOSURES, mosaic_stage_name
 
 TWO_CHIP_DETECTORS = ("ACS/WFC", "WFC3/UVIS")
 

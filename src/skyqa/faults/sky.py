@@ -12,8 +12,8 @@ import numpy as np
 from astropy.io import fits
 
 from skyqa.faults.base import Fault, _drizzlepac_module, _flts, _update_sci_header
-from skyqa.pipeline.stages import EXPOSURES, mosaic_stage_name
 from skyqa.pixels import exposure_noise
+from skyqa.results import EXPOSURES, mosaic_stage_name
 
 
 class _SkymatchFault(Fault):

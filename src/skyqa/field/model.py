@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from skyqa import results
 from skyqa.detectors import Detector, detector_named
 
-SKY_METHODS: tuple[str, ...] = ("localmin", "match", "globalmin+match", "globalmin")
+SKY_METHODS: tuple[str, ...] = tuple(results.SKY_METHODS)
 """AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
 
 FIELD_KINDS: tuple[str, ...] = ("synthetic", "mast", "local")

@@ -18,31 +18,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyqa import cache
-from skyqa.cache import Cache, CacheEntry, source_digest
+from skyqa.cache import Cache, CacheEntry
+from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
-from skyqa.pipeline.stages import (
+from skyqa.pipeline.stages import STAGES, Stage, mosaic_stage, overlap_part_stages
+from skyqa.results import (
     ALIGNMENT,
     CATALOG,
     COLUMNS,
     EMISSION,
     EXPOSURES,
-    FIGURES,
     MOSAIC_PREFIX,
     MOSAICS,
-    OVERLAP_PART_PREFIX,
     OVERLAPS,
     PLACEMENT,
     RESIDUALS,
     SKIES,
     SOURCES,
-    STAGES,
-    Stage,
-    figure_inputs,
-    figures_stage,
-    figures_stage_name,
-    mosaic_stage,
-    overlap_part_stages,
 )
 from skyqa.workers import available_cpus
 
@@ -107,7 +100,7 @@ class Pipeline:
     workers : int, optional
         Stages built at once after the alignment (the four mosaics, the overlap
         measurement, the verification fit, the WCS measurements, the column statistics,
-        the stars and, if ``draw_figures``, the report's figures); default: the CPUs
+        the stars and the stages of ``also``); default: the CPUs
         available. 1 builds everything in this process.
     executor : callable, optional
         Makes the executor those stages are built with (`skyqa.pipeline.scheduler`);
@@ -115,9 +108,10 @@ class Pipeline:
 
     Attributes
     ----------
-    draw_figures : bool
-        Build the report's figure groups (`figures`) in the same batch as the mosaics, each
-        as soon as what it shows is built (set by skyqa's report writer). Default False.
+    also : list of Stage
+        Stages of the caller's own built in the same batch as the mosaics, each as soon as
+        the results it needs are built (skyqa's report writer adds its figure groups,
+        `skyqa.report.stages`). Default: none.
     wanted : set of str or None
         The results after the alignment that the caller will ask for (names of
         `skyqa.pipeline.stages.BATCH_RESULTS`): the batch builds only these, and the one
@@ -146,7 +140,7 @@ class Pipeline:
         self.progress = progress or _print_progress
         self.versions = cache.package_versions()  # looked up here: tests replace it
         self.timings: dict[str, float] = {}
-        self.draw_figures = False
+        self.also: list[Stage] = []
         self.wanted: set[str] | None = None
         self.scheduler = Scheduler(self.cache, field.name, self.progress, self.workers, executor)
         self._entries: dict[str, CacheEntry] = {}
@@ -231,52 +225,11 @@ class Pipeline:
         region by region (`skyqa.pixels.sky_regions`)."""
         return self._from_batch(SKIES, STAGES[SKIES])
 
-    def figures(self, group: str) -> list[Path]:
-        """The report's figures of one group (`skyqa.report.FIGURE_GROUPS`), from the
-        cache, else drawn now (in ``workers`` processes).
-
-        Raises
-        ------
-        ValueError
-            If the results the group shows have not been built by this pipeline.
-        skyqa.report.FigureError
-            If a figure could not be drawn (nothing of the group is cached).
-        """
-        return self.result_of(figures_stage(group, self.workers))
-
-    def shown(self, group: str) -> dict:
-        """The results a figure group shows, by the names `skyqa.report.FIGURE_GROUPS`
-        gives them.
-
-        Raises
-        ------
-        ValueError
-            If this pipeline has not built them yet.
-        """
-        from skyqa.report import FIGURE_GROUPS
-
-        missing = [
-            stage
-            for stage in figure_inputs(group, self.field.astrodrizzle.skymethods)
-            if stage not in self._results
-        ]
-        if missing:
-            raise ValueError(
-                f"The {group} figures of {self.field.name} show {', '.join(missing)}, "
-                "which this pipeline has not built yet."
-            )
-        results = self.computed()
-        return {name: results[name] for name in FIGURE_GROUPS[group]}
-
     def computed(self) -> dict:
         """The results this pipeline has produced so far, by stage name, with the
-        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order); no
-        figures."""
-        results = {
-            name: value
-            for name, value in self._results.items()
-            if not name.startswith((MOSAIC_PREFIX, f"{FIGURES}-", OVERLAP_PART_PREFIX))
-        }
+        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order); not
+        the overlap parts, nor the stages of `also`."""
+        results = {name: value for name, value in self._results.items() if name in STAGES}
         built = {
             value.skymethod: value
             for name, value in self._results.items()
@@ -285,6 +238,10 @@ class Pipeline:
         methods = self.field.astrodrizzle.skymethods
         results[MOSAICS] = {method: built[method] for method in methods if method in built}
         return results
+
+    def has_built(self, stage: str) -> bool:
+        """Whether this pipeline holds the result of ``stage`` (a stage name)."""
+        return stage in self._results
 
     def stage_entry(self, stage: str) -> CacheEntry:
         """The cache entry of a stage that has run in this pipeline."""
@@ -305,25 +262,18 @@ class Pipeline:
         cache key (their content, the spec, the code, the versions, any fault) and its
         build: faulted, then described."""
         inputs = stage.inputs(self)
-        from skyqa import detectors, footprints
-
         key: dict[str, Any] = {
             "inputs": {name: self._entries[name].content_digest for name in stage.needs(self)},
             "spec": stage.spec(self.field),
             "code": stage.code_digest(),
             "versions": self.versions,
-            # Every stage asks the field's detector model (suffixes, units, chips, defaults).
-            "detector": [self.field.detector, source_digest(detectors, footprints)],
+            # Every build is handed the field: its spec's code and its detector model
+            # (suffixes, units, chips, defaults) run in all of them.
+            "detector": [self.field.detector, module_digest("skyqa.field")],
         }
         build = functools.partial(_call_build, stage.build, self.field, self.fault, inputs)
         if self.fault is not None and self.fault.stage == stage.name:
-            from skyqa import faults, pixels
-
-            key["fault"] = {
-                "name": self.fault.name,
-                "size": self.fault.size,
-                "code": source_digest(faults, pixels),
-            }
+            key["fault"] = self.fault.key()
             build = functools.partial(_faulted_build, self.fault, self.field, build)
         if stage.describe is not None:
             build = functools.partial(_described_build, build, stage.describe)
@@ -359,7 +309,7 @@ class Pipeline:
     def _batch(self, asked: str) -> None:
         """Build the wanted results after the alignment at once, and ``asked``: the
         mosaics and every batch stage whose inputs are built; the others (the mosaics'
-        sky regions, the report's figures if ``draw_figures``) as soon as theirs are.
+        sky regions, the stages of ``also``) as soon as theirs are.
         Every result of a batch is made from the alignment: it is built first."""
         self.alignment()
         methods = self.field.astrodrizzle.skymethods
@@ -377,17 +327,10 @@ class Pipeline:
                 now.append(stage)
             else:
                 later.append(LaterJob(name, needs, functools.partial(self._job, stage)))
-        if self.draw_figures:
-            from skyqa.report import FIGURE_GROUPS
-
-            later += [
-                LaterJob(
-                    figures_stage_name(group),
-                    figure_inputs(group, methods),
-                    functools.partial(self._job, figures_stage(group, 1)),
-                )
-                for group in FIGURE_GROUPS
-            ]
+        later += [
+            LaterJob(stage.name, stage.needs(self), functools.partial(self._job, stage))
+            for stage in self.also
+        ]
         jobs = [self._job(stage) for stage in now if stage.name not in self._results]
         self._build_many(jobs, [job for job in later if job.stage not in self._results])
 

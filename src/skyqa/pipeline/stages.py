@@ -4,28 +4,25 @@ of the field spec and the code that key its cache entry, how it is built and loa
 A stage's build is a module-level function (picklable, so a worker process can run it)
 called as ``build(field, fault, *inputs, workdir)``; ``inputs(run)`` takes what it needs
 from the `~skyqa.pipeline.Pipeline` that runs it. Its cache key is the content of the
-entries of ``needs``, ``spec(field)``, the source of the ``code`` modules, the key
-package versions and any injected fault (`skyqa.pipeline.Pipeline`).
+entries of ``needs``, ``spec(field)``, the code its build runs (`Stage.code_digest`), the
+key package versions and any injected fault (`skyqa.pipeline.Pipeline`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyqa.cache import CacheEntry, source_digest
-from skyqa.pipeline.builds import (
+from skyqa.builds import (
     _build_alignment,
     _build_catalog,
     _build_columns,
     _build_emission,
     _build_exposures,
-    _build_figures,
     _build_mosaic,
     _build_overlap_part,
     _build_overlaps,
@@ -38,26 +35,30 @@ from skyqa.pipeline.builds import (
     _load_alignment,
     _load_catalog,
     _load_exposures,
-    _load_figures,
     _load_mosaic,
     _load_placement,
     _load_residuals,
     _residual_inputs,
     _table,
 )
-from skyqa.pipeline.names import (
+from skyqa.cache import CacheEntry
+from skyqa.closure import code_digest
+from skyqa.overlaps import overlap_parts
+from skyqa.results import (
     ALIGNMENT,
     CATALOG,
     COLUMNS,
     EMISSION,
     EXPOSURES,
-    FIGURES,
     MOSAICS,
+    OVERLAP_PART_PREFIX,
     OVERLAPS,
     PLACEMENT,
     RESIDUALS,
     SKIES,
+    SKY_METHODS,
     SOURCES,
+    mosaic_stage_name,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +78,6 @@ class Stage:
 
     name: str
     label: str
-    code: tuple[str, ...]
     build: Callable[..., dict]
     load: Callable[[CacheEntry], Any]
     inputs: Callable[[Pipeline], tuple] = lambda run: ()
@@ -90,8 +90,9 @@ class Stage:
     drizzlepac: bool = False
 
     def code_digest(self) -> str:
-        """The source digest of the modules whose code keys this stage."""
-        return source_digest(*(importlib.import_module(f"skyqa.{name}") for name in self.code))
+        """The digest of the code this stage runs: its build's and its description's,
+        with every skyqa module they import, directly or not (`skyqa.closure`)."""
+        return code_digest(*(f for f in (self.build, self.describe) if f is not None))
 
 
 def _aligned_flts(run: Pipeline) -> tuple:
@@ -130,16 +131,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             EXPOSURES,
             "acquiring exposures",
-            code=(
-                "simulate",
-                "wfc3ir",
-                "drizzle",
-                "sandbox",
-                "headers",
-                "acquire",
-                "mast",
-                "download",
-            ),
             build=_build_exposures,
             load=_load_exposures,
             inputs=lambda run: (run.progress, run.download_dir, run.workers),
@@ -148,7 +139,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             CATALOG,
             "reference catalog",
-            code=("catalog", "sandbox"),
             build=_build_catalog,
             load=_load_catalog,
             inputs=lambda run: (run.exposures(), run.download_dir),
@@ -158,7 +148,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             ALIGNMENT,
             "aligning visits to the reference catalog",
-            code=("align", "sandbox", "headers"),
             build=_build_alignment,
             load=_load_alignment,
             inputs=lambda run: (run.exposures(), run.reference_catalog()),
@@ -169,7 +158,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             COLUMNS,
             "measuring detector columns",
-            code=("columns", "measure", "headers"),
             build=_build_columns,
             load=_table({"rootname": str}),
             inputs=lambda run: (run.exposures().flt_paths,),
@@ -182,7 +170,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             EMISSION,
             "measuring the extended emission in each exposure",
-            code=("emission", "headers", "measure"),
             build=_build_emission,
             load=_table({"rootname": str}),
             inputs=lambda run: (run.exposures().flt_paths,),
@@ -193,7 +180,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             RESIDUALS,
             "verifying the alignment (a new fit)",
-            code=("align", "sandbox"),
             build=_build_residuals,
             load=_load_residuals,
             inputs=_residual_inputs,
@@ -207,7 +193,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             PLACEMENT,
             "measuring the aligned WCSs on the sky",
-            code=("astrometry", "accuracy", "align", "simulate"),
             build=_build_placement,
             load=_load_placement,
             inputs=lambda run: (run.alignment(), run.exposures().truth_path),
@@ -220,7 +205,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             SOURCES,
             "finding stars in the aligned FLTs (photutils) against the catalog",
-            code=("sources", "pixels", "astrometry", "headers"),
             build=_build_sources,
             load=_table({"visit": str, "rootname": str}),
             inputs=lambda run: (run.alignment().aligned_flt_paths, run.reference_catalog().path),
@@ -233,7 +217,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             OVERLAPS,
             "measuring overlaps between exposures",
-            code=("measure", "steps", "overlaps", "headers"),
             build=_build_overlaps,
             load=_pairs_table,
             inputs=_overlap_inputs,
@@ -248,7 +231,6 @@ STAGES: dict[str, Stage] = {
         Stage(
             SKIES,
             "comparing the mosaics' pixels with their recorded skies",
-            code=("pixels", "headers"),
             build=_build_skies,
             load=_table({"region": str, "weights": str}),
             inputs=lambda run: (run.mosaics(), run.alignment().aligned_flt_paths),
@@ -262,17 +244,9 @@ STAGES: dict[str, Stage] = {
         ),
     )
 }
-"""Every stage but the per-method mosaics (`mosaic_stage`) and the figure groups
-(`figures_stage`), in the order the pipeline runs them."""
-
-MOSAIC_PREFIX = f"{MOSAICS[:-1]}-"
-
-
-def mosaic_stage_name(skymethod: str) -> str:
-    """The stage (and cache folder) name of the mosaic of one sky method."""
-    from skyqa.drizzle import method_directory_name
-
-    return f"{MOSAIC_PREFIX}{method_directory_name(skymethod)}"
+"""Every stage but the per-method mosaics (`mosaic_stage`) and the overlap parts
+(`overlap_part_stage`), in the order the pipeline runs them. Others (the report's figures,
+`skyqa.report.stages`) are the caller's: `skyqa.pipeline.Pipeline.also`."""
 
 
 def mosaic_stage(skymethod: str) -> Stage:
@@ -287,7 +261,6 @@ def mosaic_stage(skymethod: str) -> Stage:
     return Stage(
         name,
         f"drizzling the {skymethod} mosaic",
-        code=("drizzle", "sandbox", "headers"),
         build=functools.partial(_build_mosaic, stage=name, skymethod=skymethod),
         load=_load_mosaic,
         inputs=_aligned_flts,
@@ -296,48 +269,9 @@ def mosaic_stage(skymethod: str) -> Stage:
         describe=_describe_mosaic,
         batch=True,
         fixture="mosaics",
-        cost=11.0 if "match" in skymethod else 7.0,
+        cost=SKY_METHODS[skymethod].cost,
         drizzlepac=True,
     )
-
-
-def figures_stage_name(group: str) -> str:
-    """The stage (and cache folder) name of one group of the report's figures."""
-    return f"{FIGURES}-{group}"
-
-
-def figures_stage(group: str, workers: int) -> Stage:
-    """The stage drawing one group of the report's figures (`skyqa.report.FIGURE_GROUPS`)
-    from the results it shows, in ``workers`` processes."""
-    from importlib.metadata import version
-
-    def needs(run) -> tuple[str, ...]:
-        return figure_inputs(group, run.field.astrodrizzle.skymethods)
-
-    return Stage(
-        figures_stage_name(group),
-        f"drawing the {group} figures",
-        code=("report", "drizzle", "measure"),
-        build=functools.partial(_build_figures, group=group, workers=workers),
-        load=_load_figures,
-        inputs=lambda run: (run.shown(group),),
-        needs=needs,
-        spec=lambda field: {"matplotlib": version("matplotlib")},
-        cost={"mosaics": 1.5, "alignment": 1.2}.get(group, 0.7),
-    )
-
-
-def figure_inputs(group: str, skymethods: tuple[str, ...]) -> tuple[str, ...]:
-    """The stages whose results a figure group shows."""
-    from skyqa.report import FIGURE_GROUPS
-
-    stages: list[str] = []
-    for name in FIGURE_GROUPS[group]:
-        if name == MOSAICS:
-            stages += [mosaic_stage_name(method) for method in skymethods]
-        else:
-            stages.append(name)
-    return tuple(stages)
 
 
 BATCH_RESULTS = frozenset({MOSAICS, *(name for name, stage in STAGES.items() if stage.batch)})
@@ -352,9 +286,6 @@ def batch_fixtures() -> dict[str, str]:
     return {**fixtures, "mosaics": MOSAICS}
 
 
-OVERLAP_PART_PREFIX = f"{OVERLAPS}-part"
-
-
 def overlap_part_stage(part: int, parts: int) -> Stage:
     """The stage measuring part ``part`` (from 0) of ``parts`` of the field's overlaps
     (`skyqa.overlaps.measure_overlaps`); the overlaps stage joins them."""
@@ -365,7 +296,6 @@ def overlap_part_stage(part: int, parts: int) -> Stage:
     return Stage(
         f"{OVERLAP_PART_PREFIX}{part + 1}of{parts}",
         f"measuring overlaps between exposures, part {part + 1} of {parts}",
-        code=("measure", "steps", "overlaps", "headers"),
         build=functools.partial(_build_overlap_part, part=part, parts=parts),
         load=_pairs_table,
         inputs=_aligned_flts,
@@ -380,8 +310,6 @@ def overlap_part_stages(run: Pipeline) -> list[Stage]:
     """The parts the field's overlap measurement is split into (`skyqa.overlaps
     .overlap_parts`); none when it is one job, or while a fault targets the overlaps (a
     fault's inputs and outputs are those of the whole measurement)."""
-    from skyqa.overlaps import overlap_parts
-
     parts = overlap_parts(len(run.alignment().aligned_flt_paths))
     if parts == 1 or (run.fault is not None and run.fault.stage == OVERLAPS):
         return []

@@ -175,9 +175,11 @@ class CheckLedger:
 
     def register_pipeline(self, field: str, pipeline: Pipeline) -> None:
         """Remember a field's pipeline, for the timings and metrics of its summary; its
-        report figures are drawn with its stages (`Pipeline.draw_figures`)."""
+        report figures are drawn with its stages (`Pipeline.also`)."""
+        from skyqa.report.stages import figure_stages
+
         self.pipelines[field] = pipeline
-        pipeline.draw_figures = True
+        pipeline.also = figure_stages()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -251,7 +253,8 @@ class CheckLedger:
         self.written.append(self._write_report(folder, summary, pipeline))
 
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
-        from skyqa.report import cached_figures, field_facts, write_index
+        from skyqa.report import field_facts, write_index
+        from skyqa.report.stages import cached_figures
 
         figures: list[Path] = []
         problems: list[str] = []

@@ -33,7 +33,6 @@ from skyqa.report.groups import (
     FIGURE_GROUPS,
     FigureError,
     available_groups,
-    cached_figures,
     draw_group,
     figure_tasks,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "STATUS_ORDER",
     "FigureError",
     "available_groups",
-    "cached_figures",
     "check_line",
     "compass_vectors",
     "draw_group",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skyqa.pipeline.stages import ALIGNMENT, EXPOSURES, MOSAICS, OVERLAPS
+from skyqa.cache import CacheEntry
 from skyqa.report.drawing import (
     exposure_footprints,
     figure_alignment,
@@ -14,6 +14,7 @@ from skyqa.report.drawing import (
     figure_mosaics,
     figure_seams,
 )
+from skyqa.results import ALIGNMENT, EXPOSURES, MOSAICS, OVERLAPS
 
 
 def _draw(task: tuple) -> tuple[Path | None, str | None]:
@@ -119,9 +120,11 @@ def available_groups(results: dict) -> list[str]:
     return [group for group, needs in FIGURE_GROUPS.items() if all(map(present, needs))]
 
 
-def _draw_group(
+def draw_group_leniently(
     group: str, results: dict, directory: Path, workers: int
 ) -> tuple[list[Path], list[str]]:
+    """Draw what can be drawn of one group's figures into ``directory``: the paths of
+    those drawn, and a sentence for each that could not be."""
     directory.mkdir(parents=True, exist_ok=True)
     drawn = _draw_all(figure_tasks(group, results, directory), workers)
     return (
@@ -138,31 +141,19 @@ def draw_group(group: str, results: dict, directory: Path, workers: int = 1) -> 
     FigureError
         If any figure could not be drawn (the others are drawn all the same).
     """
-    made, problems = _draw_group(group, results, directory, workers)
+    made, problems = draw_group_leniently(group, results, directory, workers)
     if problems:
         raise FigureError(problems)
     return made
 
 
-def cached_figures(pipeline, figures_dir: Path) -> tuple[list[Path], list[str]]:
-    """Every figure the pipeline's results allow, copied from the pipeline's cache where
-    it has them (`Pipeline.figures`), drawn now where it has not; problems are returned.
+def build_figures(field, fault, results: dict, workdir: Path, *, group: str, workers: int) -> dict:
+    """The build of a figure group's stage (`skyqa.report.stages`): its figures drawn in
+    ``workdir``; raises `FigureError` if one could not be (nothing is cached)."""
+    drawn = draw_group(group, results, workdir, workers)
+    return {"figures": [path.name for path in drawn]}
 
-    A group with a problem is not cached (the next run tries again): it is drawn here,
-    and what could be drawn of it is shown.
-    """
-    import shutil
 
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    results = pipeline.computed()
-    made, problems = [], []
-    for group in available_groups(results):
-        try:
-            cached = pipeline.figures(group)
-        except FigureError:
-            group_made, group_problems = _draw_group(group, results, figures_dir, pipeline.workers)
-            made += group_made
-            problems += group_problems
-            continue
-        made += [Path(shutil.copy2(path, figures_dir / path.name)) for path in cached]
-    return made, problems
+def load_figures(entry: CacheEntry) -> list[Path]:
+    """The figures of a figure group's cache entry."""
+    return [entry.directory / name for name in entry.record["figures"]]

@@ -1,5 +1,10 @@
 """How each stage is built and loaded: module-level functions, so that a worker process
-can run a build (`skyqa.pipeline.stages` says which stage uses which)."""
+can run a build (`skyqa.pipeline.stages` says which stage uses which).
+
+A stage's cache key holds the code its build runs (`skyqa.closure.code_digest`): this
+module, the imports in the build's body and all they import. So each build imports, in
+its own body, the stage modules it calls, and this module imports at its top only what
+every build may run (the cache's types and the result names)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from skyqa.cache import CacheEntry, file_digest
-from skyqa.pipeline.names import ALIGNMENT, OVERLAPS
+from skyqa.results import ALIGNMENT, OVERLAPS
 
 if TYPE_CHECKING:
     from skyqa.faults import Fault
@@ -223,14 +228,3 @@ def _build_skies(field, fault, mosaics: dict, flt_paths, workdir: Path) -> dict:
     )
     table.to_csv(workdir / "sky_regions.csv", index=False)
     return {"table": "sky_regions.csv"}
-
-
-def _build_figures(field, fault, results: dict, workdir: Path, *, group: str, workers: int) -> dict:
-    from skyqa.report import draw_group
-
-    drawn = draw_group(group, results, workdir, workers)
-    return {"figures": [path.name for path in drawn]}
-
-
-def _load_figures(entry: CacheEntry) -> list[Path]:
-    return [entry.directory / name for name in entry.record["figures"]]
