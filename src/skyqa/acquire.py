@@ -6,12 +6,18 @@ from it and never write into it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from skyqa import mast
+from skyqa.drizzle import drizzle_visit
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
-from skyqa.field import FieldSpec
+from skyqa.field import FieldSpec, registered_fields
+from skyqa.headers import duplicate_rootnames, input_problem
+from skyqa.sandbox import copy_inputs
+from skyqa.simulate import generate_synthetic_field
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,6 @@ def acquire_exposures(
         the message says what is missing, where it looked and how to fetch it.
     """
     if field.kind == "synthetic":
-        import functools
-
-        from skyqa.drizzle import drizzle_visit
-        from skyqa.simulate import generate_synthetic_field
-
         visit = functools.partial(drizzle_visit, detector=field.detector_model)
         generated = generate_synthetic_field(field, workdir, visit, progress, workers)
         return ExposureSet(
@@ -106,8 +107,6 @@ def acquire_exposures(
             truth_path=generated.truth_path,
             catalog_path=generated.catalog_path,
         )
-    from skyqa import mast
-    from skyqa.sandbox import copy_inputs
 
     detector = field.detector_model
     kinds = (detector.inputs, detector.drizzled)
@@ -136,7 +135,6 @@ def acquire_exposures(
 
 def _offline_alternative(field: FieldSpec) -> str:
     """What runs offline instead of a real field: its registered replica, if it has one."""
-    from skyqa.field import registered_fields
 
     replica = f"{field.name}-sim"
     if replica in registered_fields():
@@ -179,7 +177,6 @@ def reject_unusable(field: FieldSpec, paths: list[Path]) -> None:
     AcquisitionError
         Naming every unusable file and why.
     """
-    from skyqa.headers import duplicate_rootnames, input_problem
 
     detector = field.detector_model
     problems = [problem for path in paths if (problem := input_problem(path, detector))]

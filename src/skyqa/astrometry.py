@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.accuracy import fit_error_mas, visit_claim
 from skyqa.align import AlignmentResult, drz_members, match_file
 from skyqa.headers import chip_name, sci_headers
 from skyqa.names import visit_of
+from skyqa.simulate import true_sky
 
 if TYPE_CHECKING:
     from astropy.wcs import WCS
@@ -142,7 +144,6 @@ def truth_offset_mas(
     (`skyqa.simulate.distortion_residual`, full-frame pixels: the subarray's pixel less
     ``ltv``): a pixel at ``p`` sees the sky the SIP WCS puts at ``p - residual(p)``.
     """
-    from skyqa.simulate import true_sky
 
     aligned, true = wcs_from_header(aligned_header), wcs_from_header(true_header)
     x, y = _grid(true_header, step_fraction=1 / 32)
@@ -194,7 +195,6 @@ def measure_alignment(
     (`skyqa.simulate.Truth`), `truth_offset_mas` of every aligned FLT with its visit fit's
     claim there (`skyqa.accuracy.fit_error_mas` on the same grid, for TweakReg's
     ``fitgeometry``; the number of matched stars and the fit's degrees of freedom)."""
-    from skyqa.accuracy import fit_error_mas, visit_claim
 
     # Each FLT's SCI headers after tweakback (every chip: `chip_name`), read once for both.
     aligned = sci_headers(alignment.aligned_flt_paths)

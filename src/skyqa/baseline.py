@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import skyqa._baselines
 from skyqa.errors import FieldSpecError
-from skyqa.field import BaselineSpec, FieldSpec
+from skyqa.field import BaselineSpec, FieldSpec, registered_fields
 from skyqa.metrics import key_columns
 from skyqa.verdict import Verdict, is_finite
 
@@ -28,7 +29,6 @@ pytest-regressions is the judge of the values themselves."""
 def packaged_baselines() -> Path:
     """The registered fields' baselines shipped with skyqa (``skyqa._baselines``): the
     checkout's ``baselines/`` in an editable install, inside the package in a wheel's."""
-    import skyqa._baselines
 
     return Path(skyqa._baselines.__file__).parent
 
@@ -38,7 +38,6 @@ def baseline_folder(field: FieldSpec, explicit: Path | None = None) -> Path:
     is given (``--skyqa-baseline-dir``, ini, ``SKYQA_BASELINE_DIR``); else, for a
     registered field, the baselines shipped with skyqa; else beside the user's spec file,
     ``<spec folder>/baselines/<field>``."""
-    from skyqa.field import registered_fields
 
     if explicit is not None:
         return explicit / field.name

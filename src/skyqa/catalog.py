@@ -13,6 +13,7 @@ from skyqa.acquire import ExposureSet
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import FieldSpec
 from skyqa.offline import is_network_error
+from skyqa.sandbox import console_to
 
 if TYPE_CHECKING:
     # astropy.table is imported where a table is made or read: a run that finds the
@@ -138,7 +139,6 @@ def astrometric_catalog(flt_paths: list[Path], workdir: Path) -> Table:
     NetworkUnavailableError
         If the catalog service cannot be reached.
     """
-    from skyqa.sandbox import console_to
 
     log = workdir / "astrometric_catalog.log"
     with console_to(log):  # drizzlepac's import warnings too

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
+from pathlib import Path
 
 from skyqa.errors import FieldSpecError
 
@@ -65,8 +67,6 @@ def _fetch(arguments: argparse.Namespace) -> int:
 
 
 def _versions(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from skyqa.summary import environment_info
 
     info = environment_info("")
@@ -90,8 +90,6 @@ def _versions(arguments: argparse.Namespace) -> int:
 
 
 def _installed(name: str) -> str:
-    from importlib import metadata
-
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -99,8 +97,6 @@ def _installed(name: str) -> str:
 
 
 def _compare(arguments: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from skyqa.compare import compare
 
     markdown, page = compare(

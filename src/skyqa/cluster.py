@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from skyqa.errors import ClusterError
+from skyqa.pipeline.scheduler import BorrowedExecutor, import_drizzlepac
 
 CONNECT_SECONDS = 20
 """How long to wait for the scheduler to answer."""
@@ -75,7 +76,6 @@ class Cluster:
         cluster = cls(client, address)
         try:
             cluster.check_cache(cache_root)
-            from skyqa.pipeline.scheduler import import_drizzlepac
 
             client.run(import_drizzlepac)
         except BaseException:
@@ -131,7 +131,6 @@ class Cluster:
         """The executor of one batch (an `ExecutorFactory`): Dask decides where each job
         runs; its workers imported drizzlepac when skyqa connected. Shutting it down
         leaves the client open."""
-        from skyqa.pipeline.scheduler import BorrowedExecutor
 
         return BorrowedExecutor(self.client.get_executor(pure=False))
 

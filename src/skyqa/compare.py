@@ -23,6 +23,7 @@ import pandas as pd
 from skyqa.cache import KEY_PACKAGES
 from skyqa.drizzle import FALLBACK_MARKER
 from skyqa.metrics import named_values, read_tables, summary_metrics
+from skyqa.report.render import render
 from skyqa.summary import read_summary
 
 MISSING = "—"
@@ -229,7 +230,6 @@ def _cell(value) -> tuple[str, str]:
 def to_html(title: str, sections: list[tuple[str, pd.DataFrame]], notes: list[str]) -> str:
     """The comparison as one self-contained HTML page (`skyqa.report.render`); failures
     are red."""
-    from skyqa.report.render import render
 
     tables = [
         {

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from astropy.io import fits
 
@@ -220,7 +221,6 @@ def download_product(
     AcquisitionError
         If the file still does not verify after the last attempt, or the server refused it.
     """
-    from urllib.parse import quote
 
     if observations is None:
         from astroquery.mast import Observations

@@ -22,6 +22,7 @@ from astropy.io import fits
 from skyqa.detectors import WFC3_IR, Detector
 from skyqa.errors import PipelineStepError
 from skyqa.field import AstroDrizzleSpec
+from skyqa.footprints import true_footprints
 from skyqa.headers import chip_of, rootname_of, science_extvers
 from skyqa.sandbox import console_to, copy_inputs, working_directory
 
@@ -80,7 +81,6 @@ def sky_footprints(detector: Detector, skymethod: str) -> contextlib.AbstractCon
     rows, columns = detector.chip_shape
     if "match" not in skymethod or rows == columns:
         return contextlib.nullcontext()
-    from skyqa.footprints import true_footprints
 
     return true_footprints()
 

@@ -14,6 +14,7 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.detectors import WFC3_IR, Detector, detector_of
+from skyqa.download import fits_problem
 from skyqa.errors import UnknownDetectorError
 from skyqa.wfc3ir import PLATE_SCALE_ARCSEC
 
@@ -142,7 +143,6 @@ def input_problem(path: Path, detector: Detector = WFC3_IR) -> str | None:
     and carry the keywords AstroDrizzle needs in its primary header and in every SCI
     extension the detector has (IDCSCALE too on the two-chip CCDs: stwcs fails without).
     """
-    from skyqa.download import fits_problem
 
     problem = fits_problem(path, None)
     if problem is not None:

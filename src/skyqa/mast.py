@@ -26,6 +26,7 @@ from skyqa.cache import file_digest
 from skyqa.download import Download, download_product, product_file_name
 from skyqa.errors import AcquisitionError, NetworkUnavailableError
 from skyqa.field import MastSpec
+from skyqa.headers import duplicate_rootnames
 from skyqa.names import rootname_of_name
 from skyqa.offline import is_network_error
 
@@ -192,7 +193,6 @@ def fetch(
             continue
         downloads.append(download_product(product, directory, observations, progress, sleep=sleep))
         progress(f"downloaded {name} ({index}/{len(products)})")
-    from skyqa.headers import duplicate_rootnames
 
     duplicated = duplicate_rootnames([download.path for download in downloads])
     if duplicated:

@@ -22,7 +22,9 @@ import pandas as pd
 
 from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
+from skyqa.measure import seam_score, seam_table
 from skyqa.names import visit_of
+from skyqa.steps import STEP_COLUMNS
 from skyqa.verdict import finite_or_none
 
 TABLES = ("alignment", "mdrizsky", "seams")
@@ -71,7 +73,6 @@ def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
     """Per pair: raw difference, its uncertainty, pixel noise and each method's seam (not
     its pixel count, which is geometry, nor its half-line steps, which `test_seam_free`
     judges against the seam threshold itself)."""
-    from skyqa.steps import STEP_COLUMNS
 
     table = seams.drop(columns=["n_pixels", *STEP_COLUMNS], errors="ignore")
     return table.sort_values(key_columns("seams", table)).reset_index(drop=True)
@@ -82,7 +83,6 @@ def run_tables(results: Mapping[str, object]) -> tuple[dict[str, pd.DataFrame], 
 
     ``results`` is `skyqa.pipeline.Pipeline.computed`: a stage's result by stage name.
     """
-    from skyqa.measure import seam_score, seam_table
 
     tables: dict[str, pd.DataFrame] = {}
     scores: dict[str, float] = {}

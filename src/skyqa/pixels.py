@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.astrometry import wcs_from_header
 from skyqa.headers import rootname_of, science_extvers, to_rate
 
 REGION_COLUMNS = [
@@ -267,8 +268,6 @@ class _MosaicStrips:
     mapping: only those rows are read, and none stays resident after)."""
 
     def __init__(self, mosaics: Mapping[str, tuple[Path, Path]], step: int) -> None:
-        from skyqa.astrometry import wcs_from_header
-
         self.step = step
         self._files: list[tuple[fits.HDUList, fits.HDUList]] = []
         shape = None
@@ -364,8 +363,6 @@ def _drizzled_exposures(
     flt_paths: Sequence[Path], out_wcs: Any, shape: tuple[int, int], step: int
 ) -> _DrizzledExposures:
     from scipy.interpolate import LinearNDInterpolator
-
-    from skyqa.astrometry import wcs_from_header
 
     rootnames, exptimes, noises, footprints, areas = [], [], [], [], []
     for path in flt_paths:

@@ -29,6 +29,8 @@ from skyqa.checks.mosaics import check_exposure_sky
 from skyqa.checks.seams import check_exposure_seams, check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
 from skyqa.measure import seam_score, seam_table
+from skyqa.results import MOSAICS, OVERLAPS, SKIES
+from skyqa.simulate import load_truth
 from skyqa.verdict import Verdict
 
 MATCH_FAMILY = ("match", "globalmin+match")
@@ -286,7 +288,6 @@ def field_recommendation(
     overlaps, the sky regions where measured, the injected pedestals of a replica); the
     emission is measured here if it is not cached. None where the mosaics or the overlaps
     were not made (a partial run)."""
-    from skyqa.results import MOSAICS, OVERLAPS, SKIES
 
     results = pipeline.computed()
     mosaics, pairs = results.get(MOSAICS), results.get(OVERLAPS)
@@ -296,8 +297,6 @@ def field_recommendation(
     pedestals = None
     truth_path = results["exposures"].truth_path if "exposures" in results else None
     if truth_path is not None:
-        from skyqa.simulate import load_truth
-
         pedestals = load_truth(truth_path).pedestals_e_s
     limits = field.thresholds
     evidence = method_evidence(

@@ -28,6 +28,24 @@ from pathlib import Path
 
 import numpy as np
 
+from skyqa.astrometry import wcs_from_header
+from skyqa.checks.limits import CONSISTENCY_SIGMAS, budget_of
+from skyqa.checks.seams import (
+    check_exposure_seams,
+    check_seam_free,
+    exposure_seam_statistics,
+    exposure_steps,
+    pair_name,
+    seam_subject,
+    step_subject,
+)
+from skyqa.checks.sky import pedestal_tolerances
+from skyqa.field import load_field_spec
+from skyqa.measure import seam_table, solve_offsets
+from skyqa.pipeline import Pipeline
+from skyqa.simulate import load_truth, true_sky
+from skyqa.verdict import failures
+
 SKY_CHECKS = (
     "test_seam_free",
     "test_match_agrees_with_oracle",
@@ -65,7 +83,6 @@ def _exposure_truth(seams, residual, method: str, fraction: float, failed: set[s
     truth: each pair's true seam from the injected pedestals, the exposure's weighted mean
     and RMS scatter of them (no noise: the truth has none). Real when either is past the
     threshold."""
-    from skyqa.checks.seams import exposure_seam_statistics
 
     true = seams.copy()
     true[method] = [
@@ -90,7 +107,6 @@ def _exposure_truth(seams, residual, method: str, fraction: float, failed: set[s
 def _step_truth(seams, method: str, failed: set[str]) -> list[str]:
     """The failed step verdicts (`skyqa.checks.seams.exposure_steps`) held against the
     truth: a replica draws one pedestal an exposure, so none of them is shown."""
-    from skyqa.checks.seams import exposure_steps, step_subject
 
     lines = []
     for row in exposure_steps(seams).itertuples(index=False):
@@ -109,9 +125,6 @@ def _step_truth(seams, method: str, failed: set[str]) -> list[str]:
 
 
 def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
-    from skyqa.checks.sky import pedestal_tolerances
-    from skyqa.measure import seam_table, solve_offsets
-
     field = pipeline.field
     mosaics = pipeline.mosaics()
     pairs = pipeline.overlaps()
@@ -120,14 +133,6 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
     furthest = sorted(residual.items(), key=lambda item: -abs(item[1]))[:2]
     off = ", ".join(f"{n} {v:+.5f} e-/s" for n, v in furthest)
     if name == "test_seam_free":
-        from skyqa.checks.seams import (
-            check_exposure_seams,
-            check_seam_free,
-            pair_name,
-            seam_subject,
-        )
-        from skyqa.verdict import failures
-
         seams = seam_table(pairs, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
         judged = [
             *check_seam_free(seams, method, fraction),
@@ -201,9 +206,6 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
     distortion residual); with the exposure's own pointing jitter."""
     from astropy.io import fits
 
-    from skyqa.astrometry import wcs_from_header
-    from skyqa.simulate import true_sky
-
     aligned = {path.name[:9]: path for path in pipeline.alignment().aligned_flt_paths}
     rows = []
     for geometry in truth.exposures:
@@ -239,7 +241,6 @@ def true_offsets(pipeline, truth, visit: str) -> list[dict]:
 def _predicted_mas(pipeline, visit: str) -> dict[str, float]:
     """Each exposure's predicted error (mas) in ``visit`` (`skyqa.checks.alignment`), by
     rootname: the largest over its chips."""
-    from skyqa.checks.limits import budget_of
 
     budget = budget_of(pipeline.field.thresholds)
     table = pipeline.placement().truth
@@ -251,8 +252,6 @@ def _predicted_mas(pipeline, visit: str) -> dict[str, float]:
 
 
 def _wcs_review(check: str, name: str, visit: str, pipeline, truth) -> Review:
-    from skyqa.checks.limits import CONSISTENCY_SIGMAS
-
     limit = pipeline.field.thresholds.astrometry_accepted_mas
     rows = true_offsets(pipeline, truth, visit)
     predicted = _predicted_mas(pipeline, visit) if name == WCS_CHECKS[0] else {}
@@ -287,7 +286,6 @@ def review_failures(pipeline, failed: Sequence[str], truth=None) -> list[Review]
     from the cached results of ``pipeline`` (a `skyqa.pipeline.Pipeline` of the field:
     what it needs is built if it is not cached) and its truth (`skyqa.simulate.Truth`;
     default: the field's ``truth.json``)."""
-    from skyqa.simulate import load_truth
 
     if truth is None:
         truth = load_truth(pipeline.exposures().truth_path)
@@ -307,8 +305,6 @@ def review_failures(pipeline, failed: Sequence[str], truth=None) -> list[Review]
 
 def review_session(spec_path: Path, cache_dir: Path, failed: Sequence[str]) -> list[Review]:
     """`review_failures` for a field spec file and the cache its session used."""
-    from skyqa.field import load_field_spec
-    from skyqa.pipeline import Pipeline
 
     field = load_field_spec(spec_path)
     with Pipeline(field, cache_dir, progress=lambda message: None, workers=1) as pipeline:

@@ -6,6 +6,8 @@ Precedence: command line > ini file > environment > default.
 from __future__ import annotations
 
 import os
+import site
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +93,6 @@ def resolve_workers(cli_value: int | None, ini_value: str | None) -> int | None:
 def in_installed_package(path: Path) -> bool:
     """Whether ``path`` is inside the installed skyqa package or a site-packages folder:
     skyqa never writes there (an editable checkout's ``baselines/`` is not)."""
-    import site
-    import sysconfig
 
     roots = {Path(__file__).parent, *map(Path, site.getsitepackages())}
     roots |= {Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from skyqa.astrometry import wcs_from_header
 from skyqa.headers import chip_of, rootname_of, science_extvers
 from skyqa.pixels import pixel_noise
 
@@ -168,7 +169,6 @@ def source_offsets(
 ) -> pd.DataFrame:
     """`SOURCE_COLUMNS` for every aligned FLT against the reference catalog (for every chip,
     with a ``chip`` column, on the two-chip CCDs: each chip has its own WCS)."""
-    from skyqa.astrometry import wcs_from_header
 
     cat_ra, cat_dec = np.asarray(catalog_ra, float), np.asarray(catalog_dec, float)
     rows = []

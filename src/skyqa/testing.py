@@ -22,6 +22,7 @@ from pathlib import Path
 from skyqa.errors import FieldSpecError
 from skyqa.faults import Fault, expected_checks, faults_for, get_fault
 from skyqa.field import FieldSpec
+from skyqa.review import review_session
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,6 @@ def run_fault_suite(
     target = str(field.source_path)
 
     def clean(label: str, spec: str, args: Sequence[str] = (), note: str = "") -> SessionResult:
-        from skyqa.review import review_session
-
         code, summary, log = run_session(
             spec, cache_dir, work_dir / label, extra_args=[*extra_args, *args]
         )

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "src" / "skyqa"
-PYTEST_ALLOWED = ("plugin", "checks/qa")
+PYTEST_ALLOWED = ("plugin", "qa")
 """The pytest plugin, and the QA modules pytest collects for --field."""
 
 
@@ -31,7 +31,7 @@ def test_only_the_plugin_and_the_collected_qa_modules_import_pytest():
             offenders.append(relative)
     assert offenders == [], (
         f"{offenders} import pytest: the library stays usable without it; put pytest-facing "
-        "code in skyqa.plugin (or a QA module in skyqa.checks.qa)."
+        "code in skyqa.plugin (or a QA module in skyqa.qa)."
     )
 
 

@@ -10,6 +10,7 @@ from unittest import mock
 import numpy as np
 from astropy.io import fits
 
+from skyqa.align import drz_members
 from skyqa.errors import FieldSpecError
 from skyqa.faults.base import (
     Fault,
@@ -20,6 +21,13 @@ from skyqa.faults.base import (
     _turn_wcs,
 )
 from skyqa.results import ALIGNMENT, EXPOSURES
+from skyqa.simulate import (
+    TRUTH_FILENAME,
+    from_tangent_offsets,
+    load_truth,
+    tangent_offsets,
+)
+from skyqa.wfc3ir import rotation_matrix
 
 
 class NanShift(Fault):
@@ -63,9 +71,6 @@ class VisitRotated(Fault):
     caught_by = ("test_alignment_residuals[{last_visit}]",)
 
     def outputs(self, field, workdir, record):
-        from skyqa.align import drz_members
-        from skyqa.wfc3ir import rotation_matrix
-
         drz = _last_visit_drz(workdir, record)
         header = fits.getheader(drz, ("SCI", 1))
         centre = (header["CRVAL1"], header["CRVAL2"])
@@ -92,14 +97,6 @@ class NoopTweakback(Fault):
     def inputs(self, field, paths, workdir):
         """The first visit's DRZ and FLTs on copies, with the visit's pointing error made
         a shift of ``size`` mas north (its true error taken out, from the truth)."""
-        from skyqa.align import drz_members
-        from skyqa.simulate import (
-            TRUTH_FILENAME,
-            from_tangent_offsets,
-            load_truth,
-            tangent_offsets,
-        )
-        from skyqa.wfc3ir import rotation_matrix
 
         truth_path = paths[0].parent / TRUTH_FILENAME
         if not truth_path.is_file():
@@ -148,8 +145,6 @@ class NoopTweakback(Fault):
         def apply_tweak(drz_file, orig_wcs_name, *args, **kwargs):
             drz = Path(drz_file.split("[")[0])
             if drz.name.lower().startswith(first_visit):
-                from skyqa.align import drz_members
-
                 kwargs["input_files"] = ",".join(drz_members(drz)[1:])
             return original(drz_file, orig_wcs_name, *args, **kwargs)
 
@@ -183,8 +178,6 @@ class PointingBeyondSearchrad(Fault):
     caught_by = ("test_shift_file", "test_alignment_fit[{last_visit}]")
 
     def outputs(self, field, workdir, record):
-        from skyqa.align import drz_members
-
         drz = _last_visit_drz(workdir, record)
         offset = 5.0 * field.tweakreg.searchrad
         for path in (drz, *(drz.parent / name for name in drz_members(drz))):

@@ -12,6 +12,8 @@ from astropy.io import fits
 from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
 from skyqa.field import FieldSpec
+from skyqa.sandbox import quiet_import
+from skyqa.simulate import from_tangent_offsets, tangent_offsets
 
 ARCSEC_DEG = 1.0 / 3600.0
 
@@ -117,7 +119,6 @@ class Fault:
 
 def _drizzlepac_module(name: str):
     """A drizzlepac module, imported as the pipeline imports it (`skyqa.sandbox`)."""
-    from skyqa.sandbox import quiet_import
 
     return quiet_import(f"drizzlepac.{name}")
 
@@ -141,7 +142,6 @@ def _move_north(path: Path, arcsec: float) -> None:
 def _turn_wcs(path: Path, turn: np.ndarray, shift_arcsec, centre: tuple[float, float]) -> None:
     """Apply ``p -> centre + turn (p - centre) + shift`` (tangent plane at ``centre``,
     (east, north) arcsec) to an image's header WCS: its CRVAL moves, its CD turns."""
-    from skyqa.simulate import from_tangent_offsets, tangent_offsets
 
     with fits.open(path, mode="update") as hdul:
         header = hdul["SCI", 1].header

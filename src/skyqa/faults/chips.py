@@ -9,6 +9,7 @@ from unittest import mock
 import numpy as np
 from astropy.io import fits
 
+from skyqa import drizzle
 from skyqa.faults.base import Fault, _flts
 from skyqa.pixels import pixel_noise
 from skyqa.results import EXPOSURES, mosaic_stage_name
@@ -53,8 +54,6 @@ class NoCosmicRayRejection(Fault):
 
     @contextlib.contextmanager
     def active(self, field):
-        from skyqa import drizzle
-
         off = {step: False for step in ("driz_separate", "median", "blot", "driz_cr")}
         with mock.patch.dict(drizzle.COSMIC_RAY_STEPS, off):
             yield

@@ -11,7 +11,9 @@ from unittest import mock
 import numpy as np
 from astropy.io import fits
 
+from skyqa.columns import column_deviations
 from skyqa.faults.base import Fault, _drizzlepac_module, _flts, _update_sci_header
+from skyqa.measure import parse_bits
 from skyqa.pixels import exposure_noise
 from skyqa.results import EXPOSURES, mosaic_stage_name
 
@@ -156,9 +158,6 @@ class UnflaggedHotColumn(Fault):
     caught_by = ("test_no_unflagged_bad_columns",)
 
     def outputs(self, field, workdir, record):
-        from skyqa.columns import column_deviations
-        from skyqa.measure import parse_bits
-
         with fits.open(_flts(workdir, record)[0], mode="update") as hdul:
             data = hdul["SCI", 1].data
             bits = parse_bits(field.astrodrizzle.final_bits)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from skyqa import results
 from skyqa.detectors import Detector, detector_named
+from skyqa.names import visit_of  # as the checks name a visit
 
 SKY_METHODS: tuple[str, ...] = tuple(results.SKY_METHODS)
 """AstroDrizzle ``skymethod`` values skyqa knows how to check, in report order."""
@@ -307,7 +308,6 @@ class FieldSpec:
             return tuple(sorted(name.lower() for name in self.mast.expected_associations))
         if self.local is not None:
             folder = self.local_path(self.local.directory)
-            from skyqa.names import visit_of  # as the checks name a visit
 
             pattern = f"*_{self.detector_model.drizzled}.fits"
             return tuple(sorted({visit_of(path) for path in folder.glob(pattern)}))

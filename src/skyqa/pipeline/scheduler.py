@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyqa.cache import MANIFEST, Cache, CacheEntry
+from skyqa.sandbox import quiet_import
 from skyqa.workers import stop_now, worker_pool
 
 
@@ -70,7 +71,6 @@ def import_drizzlepac() -> None:
     is raised again by the stage that imports drizzlepac, inside its log capture
     (`skyqa.sandbox.console_to`).
     """
-    from skyqa.sandbox import quiet_import
 
     try:
         for name in ("astrodrizzle", "tweakback", "tweakreg"):

@@ -7,6 +7,8 @@ installed. ``pytest --field NAME`` with no test paths runs the checks shipped in
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,7 +140,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         if in_installed_package(CHECKS_DIR):
             # pytest would cache its rewritten check modules in the package's __pycache__:
             # skyqa never writes inside the installed package.
-            import sys
 
             sys.dont_write_bytecode = True
 
@@ -201,8 +202,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[FIELDS_KEY] = fields
     if fields:
-        import os
-
         from skyqa.plugin.ledger import CheckLedger
 
         ledger = CheckLedger(

@@ -5,6 +5,7 @@ Each runs its pipeline stage once per session and field (`skyqa.pipeline.Pipelin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -122,7 +123,6 @@ def skyqa_pipelines(request: pytest.FixtureRequest):
 
 def _acquire(pipeline) -> None:
     """A field's exposures and catalog, with the network closed for a synthetic field."""
-    import contextlib
 
     from skyqa.offline import block_network
     from skyqa.pipeline.session import acquire_inputs

@@ -12,5 +12,5 @@ from skyqa.settings import Settings
 SETTINGS_KEY = pytest.StashKey[Settings]()
 FIELDS_KEY = pytest.StashKey[dict]()
 WANTED_KEY = pytest.StashKey[set]()
-CHECKS_DIR = Path(__file__).parents[1] / "checks" / "qa"
+CHECKS_DIR = Path(__file__).parents[1] / "qa"
 LEDGER_NAME = "skyqa-ledger"

@@ -17,7 +17,21 @@ import pytest
 if TYPE_CHECKING:
     from skyqa.pipeline import Pipeline
 
+from skyqa.metrics import run_tables, summary_metrics
 from skyqa.plugin.verdicts import NotChecked, use_recorder
+from skyqa.recommend import field_recommendation
+from skyqa.report import check_line, field_facts, write_index
+from skyqa.report.session import write_session_report
+from skyqa.report.stages import cached_figures, figure_stages
+from skyqa.summary import (
+    COMPLETE_VERDICTS,
+    build_summary,
+    environment_info,
+    rank_check,
+    read_summary,
+    verdict_record,
+    write_summary,
+)
 from skyqa.verdict import Verdict
 
 PREVIOUS_COMPLETE = "last-complete"
@@ -28,7 +42,6 @@ def _recommendation(pipeline, summary: dict) -> dict | None:
     """The field's sky-method recommendation (`skyqa.recommend.field_recommendation`),
     from its products' verdicts; a failure to make it is said, never raised (it must not
     sink the report)."""
-    from skyqa.recommend import field_recommendation
 
     verdicts = {method: product["verdict"] for method, product in summary["products"].items()}
     try:
@@ -122,8 +135,6 @@ class CheckLedger:
             return (yield)
 
         def keep(verdicts: list[Verdict]) -> None:
-            from skyqa.summary import rank_check, verdict_record
-
             record["verdicts"].extend(verdict_record(v) for v in verdicts)
             self.verdicts[item.nodeid].extend(verdicts)
             rank_check(record, self.verdicts[item.nodeid])
@@ -176,7 +187,6 @@ class CheckLedger:
     def register_pipeline(self, field: str, pipeline: Pipeline) -> None:
         """Remember a field's pipeline, for the timings and metrics of its summary; its
         report figures are drawn with its stages (`Pipeline.also`)."""
-        from skyqa.report.stages import figure_stages
 
         self.pipelines[field] = pipeline
         pipeline.also = figure_stages()
@@ -184,8 +194,6 @@ class CheckLedger:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # tryfirst: the verdicts must be known before the JUnit XML is written.
-        from skyqa.metrics import run_tables, summary_metrics
-        from skyqa.summary import build_summary, environment_info
 
         if session.config.option.collectonly:
             return  # a session that only lists the checks checks nothing: no verdict, no report
@@ -217,8 +225,6 @@ class CheckLedger:
             self.summaries[field] = summary
             self._write(self.report_dir / field, summary, pipeline)
         if len(self.summaries) > 1:
-            from skyqa.report.session import write_session_report
-
             self.session, written = write_session_report(self.report_dir, self.summaries)
             self.written += written
         self._junit_properties(session.config)
@@ -231,7 +237,6 @@ class CheckLedger:
     def _write(self, folder: Path, summary: dict, pipeline) -> None:
         """Write the field's report; a run that is not complete keeps the last complete
         report beside its own (`PREVIOUS_COMPLETE`), saying so, instead of replacing it."""
-        from skyqa.summary import COMPLETE_VERDICTS, read_summary, write_summary
 
         previous = folder / "summary.json"
         if summary["verdict"] not in COMPLETE_VERDICTS and previous.is_file():
@@ -253,9 +258,6 @@ class CheckLedger:
         self.written.append(self._write_report(folder, summary, pipeline))
 
     def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
-        from skyqa.report import field_facts, write_index
-        from skyqa.report.stages import cached_figures
-
         figures: list[Path] = []
         problems: list[str] = []
         facts: list[tuple[str, str]] = []
@@ -294,7 +296,6 @@ class CheckLedger:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if terminalreporter.config.option.collectonly or not self.summaries:
             return
-        from skyqa.report import check_line
 
         terminalreporter.section("skyqa checks")
         hidden = ("deselected", "not run") if self.interrupted else ("deselected",)

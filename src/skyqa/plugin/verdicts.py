@@ -1,4 +1,4 @@
-"""How verdicts reach pytest: the QA modules (`skyqa.checks.qa`) call these.
+"""How verdicts reach pytest: the QA modules (`skyqa.qa`) call these.
 
 `require` fails the test with every failed verdict's sentence; `report` shows failures as
 warnings (a "warn" policy); `record` only hands verdicts to the report; `not_checked`

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skyqa.align import match_rows
+from skyqa.headers import rootname_of
 from skyqa.report.display import (
     ALIGNMENT_DISPLAY_PIXELS,
     _block_average,
@@ -202,8 +204,6 @@ def figure_difference(mosaics: dict, path: Path, first="match", second="localmin
 
 
 def _match_columns(match_file: Path) -> np.ndarray | None:
-    from skyqa.align import match_rows
-
     rows = [[float(value) for value in fields[:8]] for fields in match_rows(match_file)]
     return np.array(rows) if rows else None
 
@@ -314,8 +314,6 @@ def figure_alignment(drz_path: Path, match_file: Path, path: Path) -> Path | Non
 
 
 def _original_positions(match_file: Path) -> np.ndarray:
-    from skyqa.align import match_rows
-
     return np.array([[float(fields[10]), float(fields[11])] for fields in match_rows(match_file)])
 
 
@@ -328,8 +326,6 @@ def exposure_footprints(flt_paths) -> dict[str, np.ndarray]:
 
     from astropy.io import fits
     from astropy.wcs import WCS, FITSFixedWarning
-
-    from skyqa.headers import rootname_of
 
     footprints = {}
     for path in flt_paths:

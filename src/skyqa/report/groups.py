@@ -3,9 +3,14 @@ processes), and the groups a report page embeds."""
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from skyqa.align import match_file as align_match_file
 from skyqa.cache import CacheEntry
+from skyqa.drizzle import mdrizsky_by_method
+from skyqa.measure import seam_table
+from skyqa.names import visit_of
 from skyqa.report.drawing import (
     exposure_footprints,
     figure_alignment,
@@ -15,6 +20,8 @@ from skyqa.report.drawing import (
     figure_seams,
 )
 from skyqa.results import ALIGNMENT, EXPOSURES, MOSAICS, OVERLAPS
+from skyqa.simulate import load_truth
+from skyqa.workers import worker_pool
 
 
 def _draw(task: tuple) -> tuple[Path | None, str | None]:
@@ -30,9 +37,6 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
     """`_draw` every task, in ``workers`` processes when there are several; in order."""
     if workers < 2 or len(tasks) < 2:
         return [_draw(task) for task in tasks]
-    from concurrent.futures.process import BrokenProcessPool
-
-    from skyqa.workers import worker_pool
 
     try:
         with worker_pool(min(workers, len(tasks))) as pool:
@@ -64,16 +68,12 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
 
     ``results`` holds what `FIGURE_GROUPS` names for the group (as `Pipeline.computed`).
     """
-    from skyqa.drizzle import mdrizsky_by_method
-    from skyqa.measure import seam_table
 
     mosaics = results.get(MOSAICS, {})
     if group == "mosaics":
         truth_path = getattr(results.get(EXPOSURES), "truth_path", None)
         truth = None
         if truth_path is not None:
-            from skyqa.simulate import load_truth
-
             truth = load_truth(truth_path).pedestals_e_s
         return [
             (
@@ -85,9 +85,6 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
             ("difference", figure_difference, (mosaics, directory / "difference.png")),
         ]
     if group == "alignment":
-        from skyqa.align import match_file as align_match_file
-        from skyqa.names import visit_of
-
         alignment = results[ALIGNMENT]
         tasks = []
         for drz in alignment.visit_drz_paths:

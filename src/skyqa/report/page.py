@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from skyqa.report.render import render
+from skyqa.verdict import severity
 
 
 def shown_verdict(check: dict) -> dict | None:
@@ -106,7 +107,6 @@ STATUS_ORDER = {
 def _row(check: dict) -> dict:
     """A check's row on the page: its worst verdict and, if it has two or more, all of
     them, worst first (`skyqa.verdict.severity`)."""
-    from skyqa.verdict import severity
 
     shown = shown_verdict(check)
     if shown is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from skyqa.report.page import STATUS_ORDER, shown_verdict
 from skyqa.report.render import render
+from skyqa.summary import write_summary
 
 SCHEMA = "skyqa-session-summary"
 SCHEMA_VERSION = 1
@@ -100,7 +101,6 @@ def session_summary(summaries: dict[str, dict]) -> dict:
 def write_session_report(folder: Path, summaries: dict[str, dict]) -> tuple[dict, list[Path]]:
     """Write ``session-summary.json`` and the combined ``index.html`` into ``folder``;
     return the session summary and the two paths."""
-    from skyqa.summary import write_summary
 
     document = session_summary(summaries)
     summary_path = write_summary(folder / "session-summary.json", document)

@@ -66,6 +66,7 @@ from skyqa.simulate.geometry import (
 )
 from skyqa.simulate.render import ExposureArrays, render_exposure
 from skyqa.simulate.scene import Scene, make_scene, reference_catalog
+from skyqa.workers import worker_pool
 
 if TYPE_CHECKING:
     # Imported where the field is generated: a QA run reads only the truth (JSON).
@@ -247,7 +248,6 @@ def _drizzle_visits(
             paths.append(drizzle_visit(members, output, out_dir))
             progress(f"drizzled visit {output} ({index}/{len(visits)})")
         return paths
-    from skyqa.workers import worker_pool
 
     with worker_pool(min(workers, len(visits))) as pool:
         futures = {

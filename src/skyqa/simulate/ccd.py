@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
+from skyqa import wfc3ir
 from skyqa.detectors import Detector
 from skyqa.field import FieldSpec, SyntheticSpec
 from skyqa.simulate.files import (
@@ -176,7 +177,6 @@ def _ccd_primary_header(
 def _ccd_science_header(
     geometry: ExposureGeometry, arrays: ChipArrays, spec: SyntheticSpec, detector: Detector
 ) -> fits.Header:
-    from skyqa import wfc3ir
 
     orientat = wfc3ir.position_angle_of_y(np.array(geometry.header_cd))
     rows, columns = geometry.rows_columns
