@@ -11,7 +11,7 @@ that drift of the machine during the session falls on both alike. Per run: wall 
 and the CPU seconds (user, system) of pytest's process and of its workers, read with
 ``getrusage`` inside the measured process. A difference in the workers' system time with
 equal user time points at the interpreter and the allocator, not at skyqa's work (see
-``benchmarks/results.md``, "After the restructuring of issue 19").
+``docs/benchmarks.md``, "After the restructuring of issue 19").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Benchmark: four fields in one session on a Dask cluster, against one field at a time.
 
     python benchmarks/fields.py                     # 4 mini-sim fields, seeds 7, 11, 31, 123
-    python benchmarks/fields.py --repeat 2 --out benchmarks/results.md
+    python benchmarks/fields.py --repeat 2 --out docs/benchmarks.md
 
 The fields are mini-sim's design with four seeds (`skyqa.testing.seed_variant`); their
 exposures and catalogs are generated once, not timed. Each timed run starts from a cache

@@ -1,7 +1,7 @@
 """Benchmark: the bare pipeline against skyqa's cold and warm runs, at several field sizes.
 
     python benchmarks/run.py                       # 4, 18 and 72 exposures
-    python benchmarks/run.py --sizes 4 18 --repeat 3 --out benchmarks/results.md
+    python benchmarks/run.py --sizes 4 18 --repeat 3 --out docs/benchmarks.md
     python benchmarks/run.py --sizes 288 --detector 256 --no-bare   # 288 subarray FLTs
 
 For each size, the field's files are generated once (by skyqa's simulator, not timed);
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bare", action="store_true", help="time only skyqa's runs")
     parser.add_argument("--workers", type=int, default=None, help="default: the CPUs")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
-    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "benchmarks.md")
     parser.add_argument(
         "--repeat", type=int, default=1, help="time each run this many times (median shown)"
     )

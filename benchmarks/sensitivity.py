@@ -19,7 +19,7 @@ pedestals, pointing errors, catalog errors, hits):
    on the clean seed already has no smallest size there.
 
 Sessions run two at a time (``--parallel``), each with one worker, sharing one cache.
-The Markdown goes to ``--out`` (``benchmarks/sensitivity.md``) with the machine and
+The Markdown goes to ``--out`` (``docs/sensitivity.md``) with the machine and
 versions; the sessions' folders stay in ``--work``.
 """
 
@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/skyqa-sensitivity"))
-    parser.add_argument("--out", type=Path, default=HERE / "sensitivity.md")
+    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "sensitivity.md")
     parser.add_argument(
         "--merge",
         type=Path,

@@ -7,4 +7,3 @@ source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
 html_theme = "alabaster"
-suppress_warnings = ["myst.xref_missing"]

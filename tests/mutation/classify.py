@@ -1,4 +1,4 @@
-"""Classify the mutants that survive ``mutmut run`` and write ``survivors.md`` beside this file.
+"""Classify the mutants that survive ``mutmut run`` and write ``docs/mutation-survivors.md``.
 
 Run from the folder where ``mutmut run`` ran (the project root), after it finished::
 
@@ -239,7 +239,7 @@ def main() -> int:
     for name, kind, change, why in rows:
         shown = change.replace("|", "\\|")
         out.append(f"| `{name}` | {kind} | `{shown[:160]}` | {why} |")
-    Path(__file__).with_name("survivors.md").write_text("\n".join(out) + "\n")
+    (Path(__file__).parents[2] / "docs" / "mutation-survivors.md").write_text("\n".join(out) + "\n")
     print(out[6])
     return 0 if not counts.get("UNREVIEWED") else 1
 
