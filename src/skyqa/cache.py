@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from skyqa.errors import CacheError
 
@@ -165,12 +166,10 @@ class Cache:
 
     @contextlib.contextmanager
     def _lock(self, lock_path: Path) -> Iterator[None]:
-        with open(lock_path, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # filelock: flock on POSIX, msvcrt on Windows. The lock file stays (as the
+        # entry's marker while it is built; a failed first build removes it).
+        with FileLock(lock_path, thread_local=False, preserve_lock_file=True):
+            yield
 
     def find(self, field: str, stage: str, key: dict[str, Any]) -> CacheEntry | None:
         """The complete, unchanged entry for ``key``, or None (nothing is built)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
 from pathlib import Path
 
+from skyqa.cache import package_versions
 from skyqa.errors import FieldSpecError
 
 
@@ -78,7 +78,7 @@ def _versions(arguments: argparse.Namespace) -> int:
     wrong = []
     for expectation in arguments.expect:
         name, _, wanted = expectation.partition("=")
-        found = info["versions"].get(name) or _installed(name)
+        found = info["versions"].get(name) or package_versions((name,))[name]
         if found != wanted:
             wrong.append(f"{name} is {found}, but this environment asks for {wanted}")
     for line in wrong:
@@ -87,13 +87,6 @@ def _versions(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if wrong else 0
-
-
-def _installed(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _compare(arguments: argparse.Namespace) -> int:

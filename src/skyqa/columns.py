@@ -1,5 +1,5 @@
 """Detector columns that stand out from their neighbours without a DQ flag: a hot or dead
-column that would streak the mosaic (`skyqa.checks.inspection.check_unflagged_columns`).
+column that would streak the mosaic (`skyqa.checks.inspection.column_verdict`).
 
 Each good pixel (by ``final_bits``) less the median of its row neighbours, the column's
 median of those differences, centred over the columns, in units of the larger of the

@@ -22,8 +22,9 @@ import pandas as pd
 
 from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
-from skyqa.measure import seam_score, seam_table
+from skyqa.measure import seam_score
 from skyqa.names import visit_of
+from skyqa.results import SEAMS
 from skyqa.steps import STEP_COLUMNS
 from skyqa.verdict import finite_or_none
 
@@ -92,9 +93,8 @@ def run_tables(results: Mapping[str, object]) -> tuple[dict[str, pd.DataFrame], 
     mosaics = results.get("mosaics")
     if isinstance(mosaics, Mapping) and mosaics:
         tables["mdrizsky"] = mdrizsky_metrics(mosaics)
-        overlaps = results.get("overlaps")
-        if isinstance(overlaps, pd.DataFrame):
-            seams = seam_table(overlaps, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
+        seams = results.get(SEAMS)
+        if isinstance(seams, pd.DataFrame):
             tables["seams"] = seam_metrics(seams)
             scores = {method: seam_score(seams, method) for method in mosaics}
     return tables, scores

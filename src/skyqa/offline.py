@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
 
@@ -58,3 +59,26 @@ def is_network_error(error: BaseException) -> bool:
     import requests
 
     return isinstance(error, (requests.ConnectionError, requests.Timeout, OSError))
+
+
+@contextlib.contextmanager
+def astrometry_db_off(allow_astrometry_db: bool = False) -> Iterator[None]:
+    """Within the block, stwcs does not query the MAST astrometry database, unless the
+    user opts in (``allow_astrometry_db``); the environment is restored after it.
+
+    With ``ASTROMETRY_STEP_CONTROL`` unset, an updatewcs call tries the database three
+    times with 60 s waits when there is no network. Each stage's build runs in this block,
+    in the process that builds it (`skyqa.pipeline.Pipeline`).
+    """
+    if allow_astrometry_db:
+        yield
+        return
+    previous = os.environ.get("ASTROMETRY_STEP_CONTROL")
+    os.environ["ASTROMETRY_STEP_CONTROL"] = "OFF"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ASTROMETRY_STEP_CONTROL", None)
+        else:
+            os.environ["ASTROMETRY_STEP_CONTROL"] = previous

@@ -28,8 +28,8 @@ from skyqa.checks.chips import check_cosmic_ray_rejection
 from skyqa.checks.mosaics import check_exposure_sky
 from skyqa.checks.seams import check_exposure_seams, check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
-from skyqa.measure import seam_score, seam_table
-from skyqa.results import MOSAICS, OVERLAPS, SKIES
+from skyqa.measure import seam_score
+from skyqa.results import MOSAICS, OVERLAPS, SEAMS, SKIES
 from skyqa.simulate import load_truth
 from skyqa.verdict import Verdict
 
@@ -86,6 +86,7 @@ def _judged(
 def method_evidence(
     mosaics: Mapping,
     pairs: pd.DataFrame,
+    seams: pd.DataFrame,
     skies: pd.DataFrame | None,
     seam_fraction: float,
     cosmic_ray_limits: tuple[float, float],
@@ -97,8 +98,8 @@ def method_evidence(
     ----------
     mosaics : mapping
         Sky method -> `skyqa.drizzle.Mosaic`.
-    pairs : pandas.DataFrame
-        The overlap measurements (`skyqa.measure`).
+    pairs, seams : pandas.DataFrame
+        The overlap measurements (`skyqa.measure`), and their seams by method (`seam_table`).
     skies : pandas.DataFrame or None
         The mosaics' sky regions (`skyqa.pixels`); None where not measured.
     seam_fraction : float
@@ -114,7 +115,6 @@ def method_evidence(
         ``method``, ``worst_seam``, ``rms_seam``, ``oracle``, ``recorded_sky``, ``truth``
         (x noise; NaN where not measured), ``cosmic_ray_max`` (NaN on one chip), ``failed``.
     """
-    seams = seam_table(pairs, {method: mosaic.mdrizsky for method, mosaic in mosaics.items()})
     half, rows = seam_fraction / 2, []
     limits = (seam_fraction, cosmic_ray_limits, pedestal_tolerances(pairs, seam_fraction))
     for method, mosaic in mosaics.items():
@@ -302,6 +302,7 @@ def field_recommendation(
     evidence = method_evidence(
         mosaics,
         pairs,
+        results[SEAMS],
         results.get(SKIES),
         limits.seam_max_noise_fraction,
         (limits.cosmic_ray_fraction_min, limits.cosmic_ray_fraction_max),

@@ -41,7 +41,7 @@ from skyqa.checks.seams import (
 )
 from skyqa.checks.sky import pedestal_tolerances
 from skyqa.field import load_field_spec
-from skyqa.measure import seam_table, solve_offsets
+from skyqa.measure import solve_offsets
 from skyqa.pipeline import Pipeline
 from skyqa.simulate import load_truth, true_sky
 from skyqa.verdict import failures
@@ -133,7 +133,7 @@ def _sky_review(check: str, name: str, method: str, pipeline, truth) -> Review:
     furthest = sorted(residual.items(), key=lambda item: -abs(item[1]))[:2]
     off = ", ".join(f"{n} {v:+.5f} e-/s" for n, v in furthest)
     if name == "test_seam_free":
-        seams = seam_table(pairs, {m: mosaic.mdrizsky for m, mosaic in mosaics.items()})
+        seams = pipeline.seams()
         judged = [
             *check_seam_free(seams, method, fraction),
             *check_exposure_seams(seams, method, fraction),

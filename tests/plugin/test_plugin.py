@@ -73,11 +73,11 @@ def test_failed_verdict_reads_as_a_sentence_without_traceback(pytester):
 def test_a_finding_under_a_warn_policy_reads_as_a_warning_not_a_failure(pytester):
     pytester.makepyfile(
         """
-        from skyqa.plugin.verdicts import report
+        from skyqa.plugin.verdicts import warn
         from skyqa.verdict import Verdict
 
         def test_delivered():
-            report([Verdict("Delivered WCS", "visit v1", False, "GSC fit", "Gaia", "look.")])
+            warn([Verdict("Delivered WCS", "visit v1", False, "GSC fit", "Gaia", "look.")])
         """
     )
     result = pytester.runpytest()

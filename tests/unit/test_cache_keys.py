@@ -117,7 +117,8 @@ def test_the_named_indirect_modules_are_in_the_closures():
     placement = function_closure(STAGES["placement"].build)
     skies = function_closure(STAGES["skies"].build)
     figures = {m for stage in figure_stages() for m in function_closure(stage.build)}
-    assert "skyqa.names" in placement and "skyqa.astrometry" in skies
+    assert "skyqa.names" in placement
+    assert "skyqa.astrometry" in skies
     assert {"skyqa.align", "skyqa.simulate", "skyqa.names"} <= figures
     # and a module no build runs is in none
     assert not any("skyqa.plugin" in function_closure(s.build) for s in _every_stage())

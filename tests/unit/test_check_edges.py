@@ -37,6 +37,7 @@ from skyqa.checks.sky import (
     check_no_sky_fallback,
     check_pedestals_recovered,
 )
+from skyqa.columns import column_outlier
 from skyqa.verdict import failures
 
 NAN = math.nan
@@ -900,17 +901,15 @@ def test_relations_at_exactly_their_tolerance_pass():
 
 
 def test_column_check_default_limit_is_ten_sigma():
-    from skyqa.checks.inspection import check_unflagged_columns
-
     (verdict,) = column_verdict("x", 3, 0.1, 10.5)
     assert (verdict.passed, verdict.threshold) == (False, "<= 10.0 sigma")
     rng = np.random.default_rng(8)
     sci = 0.5 + rng.normal(0, 0.03, (64, 64))
     sci[:, 20] += 0.1  # about 8 sigma of the column statistics here
     dq = np.zeros(sci.shape, dtype=np.int16)
-    (default,) = check_unflagged_columns("x", sci, dq, 16)
+    (default,) = column_verdict("x", *column_outlier(sci, dq, 16))
     assert default.limit == 10.0
-    (strict,) = check_unflagged_columns("x", sci, dq, 16, max_sigma=2.0)
+    (strict,) = column_verdict("x", *column_outlier(sci, dq, 16), 2.0)
     assert (strict.passed, strict.limit) == (False, 2.0)
 
 

@@ -21,8 +21,8 @@ from skyqa.checks.alignment import (
 from skyqa.checks.inputs import check_inputs_untouched
 from skyqa.checks.inspection import (
     check_delivered_wcs,
-    check_unflagged_columns,
     check_uniform_setup,
+    column_verdict,
 )
 from skyqa.checks.limits import AstrometryGrades, ErrorBudget
 from skyqa.checks.mosaics import check_mosaic_exists
@@ -41,6 +41,7 @@ from skyqa.checks.sky import (
     check_pedestals_recovered,
     fallback_note,
 )
+from skyqa.columns import column_outlier
 from skyqa.drizzle import Mosaic
 
 NAN = math.nan
@@ -253,7 +254,9 @@ def test_inspection_file_and_mosaic_messages(tmp_path, data_regression):
             "uniform_setup": _plain(check_uniform_setup(headers)),
             "delivered_wcs": _plain(check_delivered_wcs(delivered, AstrometryGrades(10.0, 20.0))),
             "columns": _plain(
-                check_unflagged_columns("isqa01a1q", sci, np.zeros((64, 64), np.int16), 16, 10.0)
+                column_verdict(
+                    "isqa01a1q", *column_outlier(sci, np.zeros((64, 64), np.int16), 16), 10.0
+                )
             ),
             "mosaic": _plain(check_mosaic_exists(mosaic), tmp_path),
             "inputs": _plain(check_inputs_untouched(tmp_path, manifest), tmp_path),

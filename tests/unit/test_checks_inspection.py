@@ -4,8 +4,8 @@ import pytest
 
 from skyqa.checks.inspection import (
     check_delivered_wcs,
-    check_unflagged_columns,
     check_uniform_setup,
+    column_verdict,
 )
 from skyqa.checks.limits import AstrometryGrades
 from skyqa.columns import column_deviations, column_outlier
@@ -87,14 +87,14 @@ def _sky(seed=1, size=256):
 
 def test_clean_detector_has_no_bad_column():
     sci, dq = _sky()
-    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("isqa01a1q", *column_outlier(sci, dq, 16))
     assert verdict.passed, verdict.message()
 
 
 def test_unflagged_hot_column_is_named():
     sci, dq = _sky()
     sci[:, 99] += 0.05  # column 100 (1-based), about 20 column-median sigmas
-    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("isqa01a1q", *column_outlier(sci, dq, 16))
     assert not verdict.passed
     assert verdict.measured.startswith("column 100 differs from its neighbours by +0.0")
     assert "exposure isqa01a1q" in verdict.message()
@@ -115,7 +115,7 @@ def test_bright_structured_emission_is_not_a_bad_column():
     # Comparing whole-column medians with the neighbouring columns' scored this image 95
     # sigma; compared row by row, the pillar cancels.
     sci, dq = _pillar()
-    (verdict,) = check_unflagged_columns("ick905k5q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("ick905k5q", *column_outlier(sci, dq, 16))
     assert verdict.passed, verdict.message()
     assert column_outlier(sci, dq, 16)[2] < 8
 
@@ -125,7 +125,7 @@ def test_column_check_fires_just_past_ten_sigma_beside_a_pillar(size, passes):
     sci, dq = _pillar()
     deviation, sigma = column_deviations(sci, dq, 16)
     sci[:, 40] += np.float32(size * sigma[40] - deviation[40])  # column 41 at ``size`` sigma
-    (verdict,) = check_unflagged_columns("ick905k5q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("ick905k5q", *column_outlier(sci, dq, 16))
     assert verdict.passed is passes, verdict.message()
     assert verdict.measured.startswith("column 41 differs from its neighbours")
 
@@ -134,7 +134,7 @@ def test_hot_column_flagged_bad_in_dq_passes():
     sci, dq = _sky()
     sci[:, 99] += 5.0
     dq[:, 99] = 4  # bad detector pixel: not in final_bits, so drizzle ignores it
-    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("isqa01a1q", *column_outlier(sci, dq, 16))
     assert verdict.passed, verdict.message()
 
 
@@ -142,5 +142,5 @@ def test_hot_column_flagged_with_a_good_bit_is_still_reported():
     sci, dq = _sky()
     sci[:, 99] += 0.05
     dq[:, 99] = 16  # DQ 16 is in final_bits: the column still goes into the mosaic
-    (verdict,) = check_unflagged_columns("isqa01a1q", sci, dq, good_bits=16)
+    (verdict,) = column_verdict("isqa01a1q", *column_outlier(sci, dq, 16))
     assert not verdict.passed

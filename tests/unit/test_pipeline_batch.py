@@ -184,3 +184,26 @@ def test_each_worker_job_reports_its_own_peak_memory(tmp_path):
         peaks[stage] = float(found.group(1)) * 1024
     assert peaks["big"] >= 300
     assert peaks["small"] < peaks["big"] - 250
+
+
+def _build_seeing_the_environment(field, fault, workdir: Path) -> dict:
+    return {"control": os.environ.get("ASTROMETRY_STEP_CONTROL")}
+
+
+def test_a_pipeline_leaves_the_environment_as_it_was(tmp_path, monkeypatch):
+    """Only the builds run with ASTROMETRY_STEP_CONTROL=OFF (stwcs would query the MAST
+    astrometry database otherwise); making a pipeline, and running it, change nothing of
+    the caller's environment. With the user's consent the build sees the caller's value."""
+    monkeypatch.delenv("ASTROMETRY_STEP_CONTROL", raising=False)
+    stage = Stage("env", "seeing the environment", _build_seeing_the_environment, lambda e: e)
+    pipeline = Pipeline(resolve_field("mini-sim"), tmp_path / "a", progress=print, workers=1)
+    assert "ASTROMETRY_STEP_CONTROL" not in os.environ
+    assert pipeline.result_of(stage).record["control"] == "OFF"
+    assert "ASTROMETRY_STEP_CONTROL" not in os.environ
+    monkeypatch.setenv("ASTROMETRY_STEP_CONTROL", "ON")
+    allowed = Pipeline(
+        resolve_field("mini-sim"), tmp_path / "b", progress=print, workers=1,
+        allow_astrometry_db=True,
+    )  # fmt: skip
+    assert allowed.result_of(stage).record["control"] == "ON"
+    assert os.environ["ASTROMETRY_STEP_CONTROL"] == "ON"

@@ -270,3 +270,19 @@ def test_a_product_not_released_has_its_findings_apart_from_the_failures(tmp_pat
     assert 'id="failures"' not in page
     findings = page[page.index('id="not-released"') :]
     assert "<b>test_seam_free[f-localmin]</b>: pair c-d: +0.300 x pixel noise" in findings
+
+
+def test_a_script_writes_the_field_report_the_plugin_writes(tmp_path):
+    """`write_field_report`: the summary and the page, as the plugin's ledger writes them;
+    without a pipeline the page says nothing it cannot know, and nothing is raised."""
+    import json
+
+    from skyqa.report.field_report import write_field_report
+
+    summary = _summary([_check([_seam("a-b", 0.005)])])
+    written = write_field_report(tmp_path / "f", summary, None)
+    assert written == [tmp_path / "f" / "summary.json", tmp_path / "f" / "index.html"]
+    assert json.loads(written[0].read_text())["verdict"] == summary["verdict"]
+    page = written[1].read_text()
+    assert "test_seam_free[f-match]" in page
+    assert "<img" not in page

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from skyqa.field import resolve_field
+from skyqa.measure import seam_table
 from skyqa.review import Review, review_failures
 from skyqa.steps import STEP_COLUMNS
 
@@ -54,6 +55,10 @@ class FakePipeline:
 
     def overlaps(self):
         return self._pairs
+
+    def seams(self):
+        mdrizsky = {method: mosaic.mdrizsky for method, mosaic in self._mosaics.items()}
+        return seam_table(self._pairs, mdrizsky)
 
     def placement(self):
         return self._placement

@@ -77,11 +77,11 @@ def test_annotate_puts_the_note_before_the_advice_of_failures_only():
 
 
 def test_record_and_report_hand_verdicts_to_the_recorder(recorder):
-    from skyqa.plugin.verdicts import report
+    from skyqa.plugin.verdicts import warn
 
     record([_verdict()])
     with pytest.warns(UserWarning, match="c WARNING for s") as warned:
-        failed = report([_verdict(passed=False), _verdict()])
+        failed = warn([_verdict(passed=False), _verdict()])
     assert len(failed) == 1
     import skyqa.plugin.verdicts
 

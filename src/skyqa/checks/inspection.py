@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.limits import AstrometryGrades
-from skyqa.columns import column_outlier
 from skyqa.names import visit_of
 from skyqa.verdict import Verdict, is_finite
 
@@ -107,22 +105,6 @@ def check_delivered_wcs(wcs_table: pd.DataFrame, grades: AstrometryGrades) -> li
     return verdicts
 
 
-def check_unflagged_columns(
-    rootname: str,
-    sci: np.ndarray,
-    dq: np.ndarray,
-    good_bits: int,
-    max_sigma: float = 10.0,
-) -> list[Verdict]:
-    """No detector column stands out from its neighbours without being flagged in DQ.
-
-    `skyqa.columns.column_outlier` finds the column whose pixels differ most from their
-    row neighbours; above ``max_sigma`` robust standard deviations it is an artefact (a hot or
-    dead column) that DQ missed, and would leave a streak in the mosaic.
-    """
-    return column_verdict(rootname, *column_outlier(sci, dq, good_bits), max_sigma)
-
-
 def column_verdict(
     rootname: str,
     column: int,
@@ -131,8 +113,15 @@ def column_verdict(
     max_sigma: float = 10.0,
     chip: int = 0,
 ) -> list[Verdict]:
-    """The verdict of `check_unflagged_columns` from an exposure's worst column (0-based);
-    ``chip``: the CCDCHIP of a two-chip exposure's chip (0: one chip)."""
+    """No detector column stands out from its neighbours without being flagged in DQ:
+    the verdict on an exposure's worst ``column`` (0-based), its ``deviation`` (e-/s)
+    and ``score`` (robust sigma) from `skyqa.columns.column_outlier`; above
+    ``max_sigma`` it is an artefact (a hot or dead column) that DQ missed, and would leave
+    a streak in the mosaic. ``chip``: the CCDCHIP of a two-chip exposure's chip (0: one
+    chip). On arrays of your own::
+
+        column_verdict(rootname, *column_outlier(sci, dq, good_bits), max_sigma)
+    """
     where = f"exposure {chip_label(rootname, chip)}"
     return [
         Verdict(

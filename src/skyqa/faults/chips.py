@@ -28,7 +28,7 @@ class ChipOffset(Fault):
     """Once match gives the offset exposure one sky, each of its chips is left about half
     the offset off, which the pairs overlapping that chip see: a seam past the seam
     threshold (0.1 x noise) needs an offset of about twice it. Measured on acs-mini-sim
-    (`benchmarks/sensitivity-acs-mini-sim.md`): caught at 0.17 and 0.19 x noise on seeds
+    (`docs/sensitivity-acs-mini-sim.md`): caught at 0.17 and 0.19 x noise on seeds
     101 and 104 (seeds 102, 103 and 105 fail the seam check clean)."""
     description = (
         "the second chip ([SCI,2]) of the first exposure is brighter by the size (x its "

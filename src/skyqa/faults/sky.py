@@ -111,7 +111,7 @@ class SkyHeaderMismatch(_SubtractSkyFault):
     pixel noise. Since issue 31 it judges each exposure from all the regions it covers
     (its own error, the others taken as right), so a dither partner that always covers
     with it no longer halves what it shows (issue 21: 0.2, twice the threshold, when
-    each region was judged; benchmarks/sensitivity.md)."""
+    each region was judged; docs/sensitivity.md)."""
     description = (
         "the first exposure's pixels have the size (x its pixel noise) more sky "
         "subtracted than its header MDRIZSKY records"
@@ -179,7 +179,7 @@ class SkyStep(Fault):
     column within parts where the other exposure's sky is one level, and an exposure's
     pairs are combined (`skyqa.checks.seams.exposure_steps`); the step is judged as a
     seam within the exposure (before: a plane through its pairs' seams, 0.394 x noise;
-    the pair rule alone, 0.47; benchmarks/sensitivity.md)."""
+    the pair rule alone, 0.47; docs/sensitivity.md)."""
     description = (
         "the upper half of the first FLT is brighter by the size (x its pixel noise), as "
         "with an amplifier offset: no one sky value levels it"

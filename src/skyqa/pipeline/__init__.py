@@ -16,6 +16,6 @@ Usable without pytest::
     print(mosaics["match"].mdrizsky)
 """
 
-from skyqa.pipeline.facade import Pipeline, offline_environment
+from skyqa.pipeline.facade import Pipeline
 
-__all__ = ["Pipeline", "offline_environment"]
+__all__ = ["Pipeline"]

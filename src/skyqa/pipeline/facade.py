@@ -11,7 +11,6 @@ stages after the alignment are built together, in worker processes
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,8 @@ from skyqa import cache
 from skyqa.cache import Cache, CacheEntry
 from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
+from skyqa.measure import seam_table
+from skyqa.offline import astrometry_db_off
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
 from skyqa.pipeline.stages import STAGES, Stage, mosaic_stage, overlap_part_stages
 from skyqa.results import (
@@ -34,6 +35,7 @@ from skyqa.results import (
     OVERLAPS,
     PLACEMENT,
     RESIDUALS,
+    SEAMS,
     SKIES,
     SOURCES,
 )
@@ -55,18 +57,11 @@ def _print_progress(message: str) -> None:
     print(f"skyqa: {message}", file=sys.stderr, flush=True)
 
 
-def offline_environment(allow_astrometry_db: bool = False) -> None:
-    """Keep stwcs from querying the MAST astrometry database unless the user opts in.
-
-    With ``ASTROMETRY_STEP_CONTROL`` unset, a direct updatewcs call tries the database
-    three times with 60 s waits when there is no network.
-    """
-    if not allow_astrometry_db:
-        os.environ["ASTROMETRY_STEP_CONTROL"] = "OFF"
-
-
-def _call_build(build: Callable[..., dict], field, fault, inputs: tuple, workdir: Path) -> dict:
-    return build(field, fault, *inputs, workdir)
+def _call_build(
+    build: Callable[..., dict], field, fault, inputs: tuple, allow_db: bool, workdir: Path
+) -> dict:
+    with astrometry_db_off(allow_db):
+        return build(field, fault, *inputs, workdir)
 
 
 def _faulted_build(fault, field, build, workdir: Path) -> dict:
@@ -146,7 +141,8 @@ class Pipeline:
         self._entries: dict[str, CacheEntry] = {}
         self._results: dict[str, Any] = {}
         self._stages: dict[str, Stage] = {}
-        offline_environment(allow_astrometry_db)
+        self._seams: tuple[tuple[str, ...], pd.DataFrame] | None = None
+        self.allow_astrometry_db = allow_astrometry_db
         if fault is not None and not fault.applies_to(field):
             raise FieldSpecError(
                 f"fault {fault.name!r} applies to {', '.join(fault.detectors)} fields; "
@@ -220,6 +216,19 @@ class Pipeline:
         """One mosaic per sky method of the field, in the spec's order."""
         return {method: self.mosaic(method) for method in self.field.astrodrizzle.skymethods}
 
+    def seams(self) -> pd.DataFrame:
+        """Each sky method's seam in every overlap, in units of the pair's pixel noise
+        (`skyqa.measure.seam_table`), from `overlaps` and the `mosaics` of the spec's
+        methods; computed once."""
+        return self._seam_table(self.overlaps(), self.mosaics())
+
+    def _seam_table(self, overlaps: pd.DataFrame, mosaics: dict[str, Mosaic]) -> pd.DataFrame:
+        methods = tuple(mosaics)
+        if self._seams is None or self._seams[0] != methods:
+            mdrizsky = {method: mosaic.mdrizsky for method, mosaic in mosaics.items()}
+            self._seams = (methods, seam_table(overlaps, mdrizsky))
+        return self._seams[1]
+
     def mosaic_skies(self) -> pd.DataFrame:
         """Every pair of mosaics' difference against their recorded sky differences,
         region by region (`skyqa.pixels.sky_regions`)."""
@@ -227,8 +236,9 @@ class Pipeline:
 
     def computed(self) -> dict:
         """The results this pipeline has produced so far, by stage name, with the
-        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order); not
-        the overlap parts, nor the stages of `also`."""
+        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order) and,
+        once the overlaps and a mosaic are built, their ``seams`` (`seams`, of the mosaics
+        built); not the overlap parts, nor the stages of `also`."""
         results = {name: value for name, value in self._results.items() if name in STAGES}
         built = {
             value.skymethod: value
@@ -237,6 +247,8 @@ class Pipeline:
         }
         methods = self.field.astrodrizzle.skymethods
         results[MOSAICS] = {method: built[method] for method in methods if method in built}
+        if OVERLAPS in results and results[MOSAICS]:
+            results[SEAMS] = self._seam_table(results[OVERLAPS], results[MOSAICS])
         return results
 
     def has_built(self, stage: str) -> bool:
@@ -271,7 +283,11 @@ class Pipeline:
             # (suffixes, units, chips, defaults) run in all of them.
             "detector": [self.field.detector, module_digest("skyqa.field")],
         }
-        build = functools.partial(_call_build, stage.build, self.field, self.fault, inputs)
+        if self.allow_astrometry_db:  # stwcs may then apply the database's WCS solutions
+            key["astrometry_db"] = True
+        build = functools.partial(
+            _call_build, stage.build, self.field, self.fault, inputs, self.allow_astrometry_db
+        )
         if self.fault is not None and self.fault.stage == stage.name:
             key["fault"] = self.fault.key()
             build = functools.partial(_faulted_build, self.fault, self.field, build)

@@ -353,7 +353,7 @@ def mosaic_skies(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def seam_table(overlap_pairs, mosaics):
+def seam_table(skyqa_pipeline, overlap_pairs, mosaics):
     """Per overlapping pair, each sky method's seam in units of the per-pixel noise.
 
     Example::
@@ -361,9 +361,7 @@ def seam_table(overlap_pairs, mosaics):
         def test_seams(seam_table):
             assert seam_table["match"].abs().max() < 1
     """
-    from skyqa.measure import seam_table
-
-    return seam_table(overlap_pairs, {method: m.mdrizsky for method, m in mosaics.items()})
+    return skyqa_pipeline.seams()
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 from skyqa.metrics import run_tables, summary_metrics
 from skyqa.plugin.verdicts import NotChecked, use_recorder
 from skyqa.recommend import field_recommendation
-from skyqa.report import check_line, field_facts, write_index
+from skyqa.report import check_line
+from skyqa.report.field_report import write_field_report
 from skyqa.report.session import write_session_report
-from skyqa.report.stages import cached_figures, figure_stages
+from skyqa.report.stages import figure_stages
 from skyqa.summary import (
     COMPLETE_VERDICTS,
     build_summary,
@@ -30,7 +31,6 @@ from skyqa.summary import (
     rank_check,
     read_summary,
     verdict_record,
-    write_summary,
 )
 from skyqa.verdict import Verdict
 
@@ -254,31 +254,7 @@ class CheckLedger:
                 self.kept.append(
                     f"the last complete report of {summary['field']} was moved to {kept}"
                 )
-        self.written.append(write_summary(previous, summary))
-        self.written.append(self._write_report(folder, summary, pipeline))
-
-    def _write_report(self, folder: Path, summary: dict, pipeline) -> Path:
-        figures: list[Path] = []
-        problems: list[str] = []
-        facts: list[tuple[str, str]] = []
-        spec_text = ""
-        if pipeline is not None:
-            versions = summary["environment"]["versions"]
-            try:
-                exposures = pipeline.computed().get("exposures")
-                facts = field_facts(pipeline.field, exposures, versions)
-            except Exception as error:  # the header block must never sink the report
-                problems.append(f"header block: {type(error).__name__}: {error}")
-            source = getattr(pipeline.field, "source_path", None)
-            spec_text = source.read_text() if source is not None else ""
-            if self.interrupted:
-                problems.append("No figures: the run was interrupted.")
-            else:
-                try:
-                    figures, problems = cached_figures(pipeline, folder / "figures")
-                except Exception as error:  # a figure must never sink the report
-                    problems.append(f"figures could not be made: {type(error).__name__}: {error}")
-        return write_index(folder / "index.html", summary, spec_text, figures, problems, facts)
+        self.written += write_field_report(folder, summary, pipeline, bool(self.interrupted))
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Each field's verdict as a property of the JUnit XML test suite (--junitxml)."""

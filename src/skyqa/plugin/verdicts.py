@@ -1,6 +1,6 @@
 """How verdicts reach pytest: the QA modules (`skyqa.qa`) call these.
 
-`require` fails the test with every failed verdict's sentence; `report` shows failures as
+`require` fails the test with every failed verdict's sentence; `warn` shows failures as
 warnings (a "warn" policy); `record` only hands verdicts to the report; `not_checked`
 ends a check without a verdict. Each hands its verdicts to the session's ledger
 (`skyqa.plugin.ledger.CheckLedger`), which `use_recorder` installs around each check:
@@ -52,7 +52,7 @@ def record(verdicts: Iterable[Verdict]) -> None:
     _hand_on(list(verdicts))
 
 
-def report(verdicts: Iterable[Verdict]) -> list[Verdict]:
+def warn(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """Record verdicts without failing (a check whose policy is "warn"); return the failed.
 
     Each failed verdict is also raised as a `skyqa.errors.SkyQAWarning`, so pytest shows it.

@@ -9,7 +9,6 @@ from pathlib import Path
 from skyqa.align import match_file as align_match_file
 from skyqa.cache import CacheEntry
 from skyqa.drizzle import mdrizsky_by_method
-from skyqa.measure import seam_table
 from skyqa.names import visit_of
 from skyqa.report.drawing import (
     exposure_footprints,
@@ -19,7 +18,7 @@ from skyqa.report.drawing import (
     figure_mosaics,
     figure_seams,
 )
-from skyqa.results import ALIGNMENT, EXPOSURES, MOSAICS, OVERLAPS
+from skyqa.results import ALIGNMENT, EXPOSURES, MOSAICS, SEAMS
 from skyqa.simulate import load_truth
 from skyqa.workers import worker_pool
 
@@ -48,7 +47,7 @@ def _draw_all(tasks: list[tuple], workers: int) -> list[tuple[Path | None, str |
 FIGURE_GROUPS = {
     "mosaics": (MOSAICS, EXPOSURES),
     "alignment": (ALIGNMENT,),
-    "seams": (MOSAICS, OVERLAPS, ALIGNMENT),
+    "seams": (MOSAICS, SEAMS, ALIGNMENT),
 }
 """The figures are drawn and cached in groups, each from the results it names (keys of
 `skyqa.pipeline.Pipeline.computed`), in this order on the report page. A group whose
@@ -99,7 +98,7 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
             )
         return tasks
     if group == "seams":
-        seams = seam_table(results[OVERLAPS], {m: v.mdrizsky for m, v in mosaics.items()})
+        seams = results[SEAMS]
         footprints = exposure_footprints(results[ALIGNMENT].aligned_flt_paths)
         return [
             ("seams", figure_seams, (seams, list(mosaics), footprints, directory / "seams.png"))

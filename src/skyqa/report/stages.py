@@ -24,7 +24,7 @@ from skyqa.report.groups import (
     draw_group_leniently,
     load_figures,
 )
-from skyqa.results import FIGURES, MOSAICS, mosaic_stage_name
+from skyqa.results import FIGURES, MOSAICS, OVERLAPS, SEAMS, mosaic_stage_name
 
 
 def figures_stage_name(group: str) -> str:
@@ -33,14 +33,13 @@ def figures_stage_name(group: str) -> str:
 
 
 def figure_inputs(group: str, skymethods: tuple[str, ...]) -> tuple[str, ...]:
-    """The stages whose results a figure group shows."""
+    """The stages whose results a figure group shows (the seams: the overlaps and the
+    mosaics they are derived from)."""
+    mosaics = [mosaic_stage_name(method) for method in skymethods]
     stages: list[str] = []
     for name in FIGURE_GROUPS[group]:
-        if name == MOSAICS:
-            stages += [mosaic_stage_name(method) for method in skymethods]
-        else:
-            stages.append(name)
-    return tuple(stages)
+        stages += {MOSAICS: mosaics, SEAMS: [OVERLAPS, *mosaics]}.get(name, [name])
+    return tuple(dict.fromkeys(stages))
 
 
 def shown(pipeline: Pipeline, group: str) -> dict:
