@@ -439,3 +439,25 @@ def test_a_session_with_an_injected_fault_never_writes_a_baseline(
 
     pytester.runpytest(*arguments, "--skyqa-baseline-dir", str(stored), "--force-regen")
     assert {p.name: p.read_bytes() for p in (stored / "mini-sim").iterdir()} == before
+
+
+def test_checks_run_for_the_sky_methods_the_field_drizzles(pytester):
+    """A field's own list of sky methods parametrizes the QA checks: a field drizzling
+    localmin and match has no globalmin checks to skip, and the checks of the methods
+    that match skies run for match alone."""
+    from skyqa.field import registered_fields
+
+    spec = registered_fields()["mini-sim"].read_text().replace('"mini-sim"', '"two-methods"')
+    spec = spec.replace(
+        'skymethods = ["localmin", "match", "globalmin+match", "globalmin"]',
+        'skymethods = ["localmin", "match"]',
+    )
+    pytester.path.joinpath("two-methods.toml").write_text(spec)
+    result = pytester.runpytest("--field", "two-methods.toml", "--collect-only", "-q")
+    listed = result.stdout.str()
+    assert "test_mosaic_exists[two-methods-localmin]" in listed
+    assert "test_mosaic_exists[two-methods-match]" in listed
+    assert "test_seam_free[two-methods-match]" in listed
+    assert "-globalmin]" not in listed
+    assert "-globalmin+match]" not in listed
+    assert "test_seam_free[two-methods-localmin]" not in listed

@@ -48,6 +48,10 @@ from skyqa.plugin.keys import (
 )
 
 
+MATCHING_MARKER = "skyqa_matching"
+"""Marks a QA check of the sky methods that match skies (`skyqa.results.SkyMethod`)."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("skyqa", "skyqa: QA of drizzled HST mosaics")
     group.addoption(
@@ -155,6 +159,10 @@ def pytest_configure(config: pytest.Config) -> None:
         resolve_workers,
     )
 
+    config.addinivalue_line(
+        "markers",
+        f"{MATCHING_MARKER}: a QA check run once per sky method of the field that matches skies",
+    )
     try:
         workers = resolve_workers(config.getoption("skyqa_workers"), config.getini("skyqa_workers"))
     except ValueError as error:
@@ -227,8 +235,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     }
 
 
+def _field_methods(fields: dict, matching: bool) -> list[tuple]:
+    """(field spec, sky method) for each method a field drizzles, in its spec's order;
+    only those that match skies if ``matching``."""
+    from skyqa.results import SKY_METHODS
+
+    return [
+        (spec, method)
+        for spec in fields.values()
+        for method in spec.astrodrizzle.skymethods
+        if SKY_METHODS[method].matches or not matching
+    ]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     fields = metafunc.config.stash.get(FIELDS_KEY, {})
+    explicit = {
+        name
+        for marker in metafunc.definition.iter_markers("parametrize")
+        for name in ([marker.args[0]] if isinstance(marker.args[0], str) else marker.args[0])
+    }
+    by_method = "skymethod" in metafunc.fixturenames and "skymethod" not in explicit
     if "visit" in metafunc.fixturenames and fields:
         # One test per visit where the spec knows its visits ("all" where it does not).
         pairs = [(spec, visit) for spec in fields.values() for visit in spec.visit_ids() or ["all"]]
@@ -239,16 +266,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             scope="session",
             ids=[f"{spec.name}-{visit}" for spec, visit in pairs],
         )
+    elif by_method and fields:
+        # One test per sky method each field drizzles: from the field's own list.
+        matching = metafunc.definition.get_closest_marker(MATCHING_MARKER) is not None
+        methods = _field_methods(fields, matching)
+        metafunc.parametrize(
+            ("skyqa_field", "skymethod"),
+            methods,
+            indirect=True,
+            ids=[f"{spec.name}-{method}" for spec, method in methods],
+        )
+        return
     elif "skyqa_field" in metafunc.fixturenames and fields:
         metafunc.parametrize(
             "skyqa_field", list(fields.values()), indirect=True, scope="session", ids=list(fields)
         )
-    explicit = {
-        name
-        for marker in metafunc.definition.iter_markers("parametrize")
-        for name in ([marker.args[0]] if isinstance(marker.args[0], str) else marker.args[0])
-    }
-    if "skymethod" in metafunc.fixturenames and "skymethod" not in explicit:
+    if by_method:
         from skyqa.field import SKY_METHODS
 
         metafunc.parametrize("skymethod", SKY_METHODS, indirect=True)

@@ -20,7 +20,7 @@ def test_overlaps_connected(overlap_pairs, aligned_flts):
     require(check_overlaps_connected(overlap_pairs, rootnames))
 
 
-@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+@pytest.mark.skyqa_matching
 def test_seam_free(mosaic, seam_table, skyqa_field):
     """Every overlap agrees within the field's fraction of the per-pixel noise, and each
     exposure's overlaps, judged together, agree on average and with each other."""
@@ -32,7 +32,7 @@ def test_seam_free(mosaic, seam_table, skyqa_field):
     require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
-@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+@pytest.mark.skyqa_matching
 def test_seam_score_below_localmin(mosaic, seam_table, mosaics):
     """Sky matching leaves smaller seams than per-exposure (localmin) skies."""
     if "localmin" not in mosaics:
@@ -41,7 +41,7 @@ def test_seam_score_below_localmin(mosaic, seam_table, mosaics):
     require(annotate(verdicts, fallback_note(mosaic.log_text, mosaic.skymethod)))
 
 
-@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+@pytest.mark.skyqa_matching
 def test_match_agrees_with_oracle(mosaic, overlap_pairs, skyqa_field):
     """drizzlepac's matched skies agree with skyqa's least-squares solution of the pairs,
     each exposure within half the seam threshold of its pixel noise."""

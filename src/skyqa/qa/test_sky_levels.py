@@ -74,7 +74,7 @@ def test_globalmin_match_is_match_plus_constant(mosaics, skyqa_field):
     require(annotate(verdicts, " ".join(note for note in notes if note)))
 
 
-@pytest.mark.parametrize("skymethod", ["match", "globalmin+match"], indirect=True)
+@pytest.mark.skyqa_matching
 def test_match_recovers_injected_pedestals(mosaic, mosaics, truth, overlap_pairs, skyqa_field):
     """Synthetic fields: the matched sky reproduces the injected pedestals within half the
     seam threshold of each exposure's pixel noise (each verdict also reports how far
