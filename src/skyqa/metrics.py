@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,9 +25,11 @@ from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.measure import seam_score
 from skyqa.names import visit_of
-from skyqa.results import SEAMS
 from skyqa.steps import STEP_COLUMNS
 from skyqa.verdict import finite_or_none
+
+if TYPE_CHECKING:
+    from skyqa.pipeline.computed import Computed
 
 TABLES = ("alignment", "mdrizsky", "seams")
 KEY_COLUMNS = {
@@ -79,24 +82,21 @@ def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(key_columns("seams", table)).reset_index(drop=True)
 
 
-def run_tables(results: Mapping[str, object]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+def run_tables(results: Computed) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
     """The metric tables of whatever stages a run built, and each method's seam score.
 
-    ``results`` is `skyqa.pipeline.Pipeline.computed`: a stage's result by stage name.
+    ``results``: `skyqa.pipeline.Pipeline.computed`.
     """
 
     tables: dict[str, pd.DataFrame] = {}
     scores: dict[str, float] = {}
-    alignment = results.get("alignment")
-    if isinstance(alignment, AlignmentResult):
-        tables["alignment"] = alignment_metrics(alignment)
-    mosaics = results.get("mosaics")
-    if isinstance(mosaics, Mapping) and mosaics:
-        tables["mdrizsky"] = mdrizsky_metrics(mosaics)
-        seams = results.get(SEAMS)
-        if isinstance(seams, pd.DataFrame):
-            tables["seams"] = seam_metrics(seams)
-            scores = {method: seam_score(seams, method) for method in mosaics}
+    if results.alignment is not None:
+        tables["alignment"] = alignment_metrics(results.alignment)
+    if results.mosaics:
+        tables["mdrizsky"] = mdrizsky_metrics(results.mosaics)
+        if results.seams is not None:
+            tables["seams"] = seam_metrics(results.seams)
+            scores = {method: seam_score(results.seams, method) for method in results.mosaics}
     return tables, scores
 
 

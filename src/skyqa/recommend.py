@@ -29,7 +29,6 @@ from skyqa.checks.mosaics import check_exposure_sky
 from skyqa.checks.seams import check_exposure_seams, check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
 from skyqa.measure import seam_score
-from skyqa.results import MOSAICS, OVERLAPS, SEAMS, SKIES
 from skyqa.simulate import load_truth
 from skyqa.verdict import Verdict
 
@@ -290,20 +289,20 @@ def field_recommendation(
     were not made (a partial run)."""
 
     results = pipeline.computed()
-    mosaics, pairs = results.get(MOSAICS), results.get(OVERLAPS)
-    if not mosaics or pairs is None:
+    mosaics, pairs = results.mosaics, results.overlaps
+    if not mosaics or pairs is None or results.seams is None:
         return None
     field = pipeline.field
     pedestals = None
-    truth_path = results["exposures"].truth_path if "exposures" in results else None
+    truth_path = results.exposures.truth_path if results.exposures is not None else None
     if truth_path is not None:
         pedestals = load_truth(truth_path).pedestals_e_s
     limits = field.thresholds
     evidence = method_evidence(
         mosaics,
         pairs,
-        results[SEAMS],
-        results.get(SKIES),
+        results.seams,
+        results.skies,
         limits.seam_max_noise_fraction,
         (limits.cosmic_ray_fraction_min, limits.cosmic_ray_fraction_max),
         pedestals,

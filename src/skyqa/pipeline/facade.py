@@ -22,6 +22,7 @@ from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
 from skyqa.measure import seam_table
 from skyqa.offline import astrometry_db_off
+from skyqa.pipeline.computed import Computed
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
 from skyqa.pipeline.stages import STAGES, Stage, mosaic_stage, overlap_part_stages
 from skyqa.results import (
@@ -234,12 +235,14 @@ class Pipeline:
         region by region (`skyqa.pixels.sky_regions`)."""
         return self._from_batch(SKIES, STAGES[SKIES])
 
-    def computed(self) -> dict:
-        """The results this pipeline has produced so far, by stage name, with the
-        mosaics together as ``mosaics`` (sky method -> Mosaic, in the spec's order) and,
-        once the overlaps and a mosaic are built, their ``seams`` (`seams`, of the mosaics
-        built); not the overlap parts, nor the stages of `also`."""
-        results = {name: value for name, value in self._results.items() if name in STAGES}
+    def computed(self) -> Computed:
+        """The results this pipeline has produced so far (`Computed`): each stage's, the
+        mosaics built (sky method -> Mosaic, in the spec's order) and, once the overlaps
+        and a mosaic are built, their seams (`seams`, of the mosaics built); not the
+        overlap parts, nor the stages of `also`."""
+        results: dict[str, Any] = {
+            name: value for name, value in self._results.items() if name in STAGES
+        }
         built = {
             value.skymethod: value
             for name, value in self._results.items()
@@ -249,7 +252,7 @@ class Pipeline:
         results[MOSAICS] = {method: built[method] for method in methods if method in built}
         if OVERLAPS in results and results[MOSAICS]:
             results[SEAMS] = self._seam_table(results[OVERLAPS], results[MOSAICS])
-        return results
+        return Computed(**results)
 
     def has_built(self, stage: str) -> bool:
         """Whether this pipeline holds the result of ``stage`` (a stage name)."""

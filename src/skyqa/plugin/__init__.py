@@ -47,7 +47,6 @@ from skyqa.plugin.keys import (
     WANTED_KEY,
 )
 
-
 MATCHING_MARKER = "skyqa_matching"
 """Marks a QA check of the sky methods that match skies (`skyqa.results.SkyMethod`)."""
 

@@ -44,7 +44,7 @@ def _write_page(folder: Path, summary: dict, pipeline: Pipeline | None, interrup
     if pipeline is not None:
         versions = summary["environment"]["versions"]
         try:
-            exposures = pipeline.computed().get("exposures")
+            exposures = pipeline.computed().exposures
             facts = field_facts(pipeline.field, exposures, versions)
         except Exception as error:  # the header block must never sink the report
             problems.append(f"header block: {type(error).__name__}: {error}")

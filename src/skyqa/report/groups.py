@@ -50,7 +50,7 @@ FIGURE_GROUPS = {
     "seams": (MOSAICS, SEAMS, ALIGNMENT),
 }
 """The figures are drawn and cached in groups, each from the results it names (keys of
-`skyqa.pipeline.Pipeline.computed`), in this order on the report page. A group whose
+`skyqa.pipeline.computed.Computed`), in this order on the report page. A group whose
 results a session did not compute is left out."""
 
 
@@ -65,7 +65,7 @@ class FigureError(Exception):
 def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
     """The figures of ``group`` as ``(name, function, arguments)``, drawn into ``directory``.
 
-    ``results`` holds what `FIGURE_GROUPS` names for the group (as `Pipeline.computed`).
+    ``results`` holds what `FIGURE_GROUPS` names for the group, by name.
     """
 
     mosaics = results.get(MOSAICS, {})

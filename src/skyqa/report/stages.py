@@ -61,7 +61,7 @@ def shown(pipeline: Pipeline, group: str) -> dict:
             "which this pipeline has not built yet."
         )
     results = pipeline.computed()
-    return {name: results[name] for name in FIGURE_GROUPS[group]}
+    return {name: results.of(name) for name in FIGURE_GROUPS[group]}
 
 
 def figures_stage(group: str, workers: int) -> Stage:
@@ -107,7 +107,7 @@ def cached_figures(pipeline: Pipeline, figures_dir: Path) -> tuple[list[Path], l
     and what could be drawn of it is shown.
     """
     figures_dir.mkdir(parents=True, exist_ok=True)
-    results = pipeline.computed()
+    results = pipeline.computed().built()
     made, problems = [], []
     for group in available_groups(results):
         try:
