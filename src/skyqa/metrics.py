@@ -23,8 +23,8 @@ import pandas as pd
 
 from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
-from skyqa.measure import seam_score
 from skyqa.names import visit_of
+from skyqa.oracle import seam_score
 from skyqa.steps import STEP_COLUMNS
 from skyqa.verdict import finite_or_none
 

@@ -28,7 +28,7 @@ from skyqa.checks.chips import check_cosmic_ray_rejection
 from skyqa.checks.mosaics import check_exposure_sky
 from skyqa.checks.seams import check_exposure_seams, check_oracle_agreement, check_seam_free
 from skyqa.checks.sky import check_pedestals_recovered, pedestal_tolerances
-from skyqa.measure import seam_score
+from skyqa.oracle import seam_score
 from skyqa.simulate import load_truth
 from skyqa.verdict import Verdict
 

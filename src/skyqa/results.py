@@ -23,7 +23,7 @@ MOSAICS = "mosaics"
 """The result of the mosaic stages, one per sky method (`mosaic_stage_name`)."""
 SKIES = "skies"
 SEAMS = "seams"
-"""Each sky method's seam in every overlap (`skyqa.measure.seam_table`): the overlaps less
+"""Each sky method's seam in every overlap (`skyqa.oracle.seam_table`): the overlaps less
 the MDRIZSKY the method subtracted. Not a stage: derived by the pipeline from two
 (`skyqa.pipeline.Pipeline.seams`), once, for the checks, the report, the metrics and the
 reviews alike."""

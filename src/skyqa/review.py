@@ -41,7 +41,7 @@ from skyqa.checks.seams import (
 )
 from skyqa.checks.sky import pedestal_tolerances
 from skyqa.field import load_field_spec
-from skyqa.measure import solve_offsets
+from skyqa.oracle import solve_offsets
 from skyqa.pipeline import Pipeline
 from skyqa.simulate import load_truth, true_sky
 from skyqa.verdict import failures

@@ -227,7 +227,8 @@ def main() -> int:
         "",
         "Written by `python tests/mutation/classify.py` after `mutmut run`",
         "(docs/development.md). Scope: skyqa.checks (the check functions), skyqa.measure,",
-        "skyqa.steps, skyqa.verdict; killed by `pytest tests/unit` (its layout tests left out).",
+        "skyqa.oracle, skyqa.steps, skyqa.verdict; killed by `pytest tests/unit` (its layout",
+        "tests left out).",
         "",
         f"{total} mutants: {killed} killed, "
         + ", ".join(f"{count} {kind}" for kind, count in counts.items())

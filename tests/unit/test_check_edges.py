@@ -650,7 +650,7 @@ def test_oracle_agreement_at_its_tolerance_both_signs():
 def test_oracle_agreement_allows_twice_the_solutions_own_uncertainty():
     """The oracle is a measurement: with pairs measured to 0.001 e-/s, c's offset is
     uncertain by offset_uncertainties' value, and a difference is judged beyond twice it."""
-    from skyqa.measure import offset_uncertainties
+    from skyqa.oracle import offset_uncertainties
 
     pairs = _pairs([("a", "b", 0.01, 1e-3), ("b", "c", -0.02, 1e-3)])
     margin = 2 * offset_uncertainties(pairs, ["a", "b", "c"])["c"]

@@ -11,16 +11,8 @@ from skyqa.checks.seams import (
     check_score_below,
     check_seam_free,
 )
-from skyqa.measure import (
-    ExposurePixels,
-    measure_pairs,
-    overlap_groups,
-    pair_statistics,
-    parse_bits,
-    seam_score,
-    seam_table,
-    solve_offsets,
-)
+from skyqa.measure import ExposurePixels, measure_pairs, pair_statistics, parse_bits
+from skyqa.oracle import overlap_groups, seam_score, seam_table, solve_offsets
 from skyqa.verdict import failures
 
 SCALE = 0.13 / 3600

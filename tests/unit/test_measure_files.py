@@ -20,9 +20,8 @@ from skyqa.measure import (
     load_exposure,
     measure_pairs,
     pair_statistics,
-    seam_score,
-    solve_offsets,
 )
+from skyqa.oracle import seam_score, solve_offsets
 
 SCALE = 0.13 / 3600
 SIZE = 64
@@ -337,7 +336,7 @@ def test_measure_pairs_of_exposures_that_do_not_overlap_has_the_columns():
 def test_overlap_groups_follow_chains_and_list_the_largest_first():
     import pandas as pd
 
-    from skyqa.measure import overlap_groups
+    from skyqa.oracle import overlap_groups
 
     pairs = pd.DataFrame({"exposure_a": ["a", "c", "b"], "exposure_b": ["b", "d", "d"]})
     assert overlap_groups(pairs, ["a", "b", "c", "d", "e"]) == [["a", "b", "c", "d"], ["e"]]

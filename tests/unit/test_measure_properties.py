@@ -6,15 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyqa.columns import column_medians
-from skyqa.measure import (
-    NEAR_MARGIN,
-    ExposurePixels,
-    _candidates,
-    grid_samples,
-    measure_pairs,
-    overlap_groups,
-    solve_offsets,
-)
+from skyqa.measure import NEAR_MARGIN, ExposurePixels, _candidates, grid_samples, measure_pairs
+from skyqa.oracle import overlap_groups, solve_offsets
 
 SCALE = 0.13 / 3600
 SIZE = 40

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from skyqa.field import resolve_field
-from skyqa.measure import seam_table
+from skyqa.oracle import seam_table
 from skyqa.review import Review, review_failures
 from skyqa.steps import STEP_COLUMNS
 

@@ -10,12 +10,7 @@ import pandas as pd
 
 from skyqa.checks.chips import chip_label
 from skyqa.checks.sky import tolerance_of
-from skyqa.measure import (
-    offset_uncertainties,
-    overlap_groups,
-    seam_score,
-    solve_offsets,
-)
+from skyqa.oracle import offset_uncertainties, overlap_groups, seam_score, solve_offsets
 from skyqa.steps import STEP_COLUMNS, weighted_mean
 from skyqa.verdict import Verdict, is_finite
 
@@ -346,7 +341,7 @@ def check_oracle_agreement(
     Differences are compared after removing their median within each overlap group (the
     level of a group is free; the median keeps one wrong exposure from implicating the
     others). The solution is a measurement, with an uncertainty of its own from the
-    pairs' (`skyqa.measure.offset_uncertainties`): a difference is judged beyond
+    pairs' (`skyqa.oracle.offset_uncertainties`): a difference is judged beyond
     `SIGNIFICANCE` times it, as a pair's seam is. An exposure whose MDRIZSKY or solution
     is not finite fails, and so does one without a tolerance.
 

@@ -20,8 +20,8 @@ from skyqa import cache
 from skyqa.cache import Cache, CacheEntry
 from skyqa.closure import module_digest
 from skyqa.errors import FieldSpecError
-from skyqa.measure import seam_table
 from skyqa.offline import astrometry_db_off
+from skyqa.oracle import seam_table
 from skyqa.pipeline.computed import Computed
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
 from skyqa.pipeline.stages import STAGES, Stage, mosaic_stage, overlap_part_stages
@@ -219,7 +219,7 @@ class Pipeline:
 
     def seams(self) -> pd.DataFrame:
         """Each sky method's seam in every overlap, in units of the pair's pixel noise
-        (`skyqa.measure.seam_table`), from `overlaps` and the `mosaics` of the spec's
+        (`skyqa.oracle.seam_table`), from `overlaps` and the `mosaics` of the spec's
         methods; computed once."""
         return self._seam_table(self.overlaps(), self.mosaics())
 
