@@ -1,3 +1,4 @@
+import re
 import tomllib
 
 import pytest
@@ -5,6 +6,8 @@ import pytest
 from skyqa.errors import FieldSpecError, UnknownFieldError
 from skyqa.field import (
     SKY_METHODS,
+    Range,
+    key_ranges,
     load_field_spec,
     parse_field_spec,
     registered_fields,
@@ -140,7 +143,7 @@ def test_integer_is_accepted_for_a_float(mini_raw):
 
 def test_unknown_kind_lists_the_kinds(mini_raw):
     mini_raw["kind"] = "cloud"
-    with pytest.raises(FieldSpecError, match="allowed values: 'synthetic', 'mast'"):
+    with pytest.raises(FieldSpecError, match="is 'cloud'; allowed: synthetic, mast, local."):
         parse_field_spec(mini_raw, "spec.toml")
 
 
@@ -189,8 +192,8 @@ def test_workers_setting_precedence_and_errors(monkeypatch):
 @pytest.mark.parametrize(
     ("section", "key", "value", "allowed"),
     [
-        ("thresholds", "fit_rms_max_pix", -0.1, "> 0"),
-        ("thresholds", "seam_max_noise_fraction", 0.0, "> 0"),
+        ("thresholds", "fit_rms_max_pix", -0.1, "> 0 and <= 1.2 (HAP's 150 mas"),
+        ("thresholds", "seam_max_noise_fraction", 0.0, "> 0 and <= 1 (a seam of one pixel"),
         ("thresholds", "min_matches", 0, ">= 1"),
         ("tweakreg", "searchrad", 0.0, "> 0"),
         ("tweakreg", "nclip", -1, ">= 0"),
@@ -203,9 +206,47 @@ def test_workers_setting_precedence_and_errors(monkeypatch):
 )
 def test_values_outside_their_physical_range_are_refused(mini_raw, section, key, value, allowed):
     mini_raw.setdefault(section, {})[key] = value
-    pattern = rf"spec\.toml: \[{section}\]\.{key} is {value!r}; allowed: {allowed}\."
-    with pytest.raises(FieldSpecError, match=pattern.replace("+", r"\+")):
+    pattern = rf"spec\.toml: \[{section}\]\.{key} is {value!r}; allowed: {re.escape(allowed)}"
+    if "(" not in allowed:
+        pattern += r"\.$"  # the whole sentence
+    with pytest.raises(FieldSpecError, match=pattern):
         parse_field_spec(mini_raw, "spec.toml")
+
+
+@pytest.mark.parametrize(
+    "where", [key for key, limit in key_ranges().items() if key.startswith("[thresholds]")]
+)
+def test_a_limit_past_its_upper_bound_is_refused_with_the_reason(mini_raw, where):
+    """A limit that would pass everything is refused, saying why; its bound is accepted."""
+    limit = key_ranges()[where]
+    section, key = where[1:].split("].")
+    if key in ("min_matches", "min_overlap_pixels", "cosmic_ray_fraction_min"):
+        return  # a count or a floor: larger is stricter (docs/field-spec.md)
+    assert limit.le is not None, f"{where}: a limit has an upper bound"
+    assert limit.why, f"{where}: an upper bound says why"
+    if key == "astrometry_good_mas":  # the accepted limit may not be below the good one
+        mini_raw[section]["astrometry_accepted_mas"] = limit.le
+    mini_raw[section][key] = limit.le
+    assert getattr(parse_field_spec(mini_raw, "spec.toml").thresholds, key) == limit.le
+    mini_raw[section][key] = limit.le * 1.001
+    with pytest.raises(FieldSpecError, match=re.escape(f"; allowed: {limit.text()}.")):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_a_seam_limit_that_passes_everything_is_refused(mini_raw):
+    mini_raw["thresholds"]["seam_max_noise_fraction"] = 1e9
+    with pytest.raises(FieldSpecError, match=r"allowed: > 0 and <= 1 \(a seam of one pixel noise"):
+        parse_field_spec(mini_raw, "spec.toml")
+
+
+def test_a_range_says_what_it_admits():
+    assert Range(gt=0).admits(1e-9)
+    assert not Range(gt=0).admits(0)
+    assert Range(ge=0).admits(0)
+    assert not Range(ge=0).admits(-1e-9)
+    assert Range(le=1).admits(1)
+    assert not Range(le=1).admits(1.0000001)
+    assert Range(ge=0, le=1, why="w").text() == ">= 0 and <= 1 (w)"
 
 
 def test_edges_of_the_ranges_are_accepted(mini_raw):

@@ -6,7 +6,8 @@ Every key is checked: an unknown key, a missing required key, a value of the wro
 or outside its physical range is a `~skyqa.errors.FieldSpecError` that names the file,
 the key and what is allowed, so a typo never silently falls back to a default.
 
-`skyqa.field.model` holds the sections, `skyqa.field.rules` the ranges and refused
+`skyqa.field.model` holds the sections, each key with its type and range
+(`Range`, `key_ranges`), `skyqa.field.rules` the refused keys and the rules between
 keys, `skyqa.field.load` the reading and validation.
 """
 
@@ -27,18 +28,18 @@ from skyqa.field.model import (
     LocalSpec,
     MastSpec,
     PlannedExposure,
+    Range,
     ReleaseSpec,
     SyntheticSpec,
     Target,
     Thresholds,
     TweakRegSpec,
+    key_ranges,
 )
-from skyqa.field.rules import FIT_GEOMETRIES, RANGES, REFUSED_KEYS, RETIRED_KEYS
+from skyqa.field.rules import REFUSED_KEYS, RETIRED_KEYS
 
 __all__ = [
     "FIELD_KINDS",
-    "FIT_GEOMETRIES",
-    "RANGES",
     "REFUSED_KEYS",
     "RETIRED_KEYS",
     "SKY_METHODS",
@@ -49,11 +50,13 @@ __all__ = [
     "LocalSpec",
     "MastSpec",
     "PlannedExposure",
+    "Range",
     "ReleaseSpec",
     "SyntheticSpec",
     "Target",
     "Thresholds",
     "TweakRegSpec",
+    "key_ranges",
     "load_field_spec",
     "parse_field_spec",
     "registered_fields",

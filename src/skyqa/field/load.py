@@ -9,12 +9,12 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from skyqa.detectors import detector_named
 from skyqa.errors import FieldSpecError, UnknownDetectorError, UnknownFieldError
-from skyqa.field.model import FIELD_KINDS, SECTIONS, SKY_METHODS, FieldSpec, SyntheticSpec
-from skyqa.field.rules import REFUSED_KEYS, RETIRED_KEYS, _check_ranges
+from skyqa.field.model import FIELD_KINDS, SECTIONS, SKY_METHODS, FieldSpec, Range, SyntheticSpec
+from skyqa.field.rules import REFUSED_KEYS, RETIRED_KEYS, check_rules
 
 _TOP_LEVEL_KEYS = {"name", "description", "kind", "detector", *SECTIONS}
 
@@ -30,6 +30,12 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is Annotated:
+        value = _coerce(value, args[0], where)
+        for limit in args[1:]:
+            if isinstance(limit, Range) and not limit.admits(value):
+                raise FieldSpecError(f"{where} is {value!r}; allowed: {limit.text()}.")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -37,8 +43,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         return _coerce(value, inner[0], where)
     if origin is Literal:
         if value not in args:
-            allowed = ", ".join(repr(a) for a in args)
-            raise FieldSpecError(f"{where} is {value!r}; allowed values: {allowed}.")
+            raise FieldSpecError(f"{where} is {value!r}; allowed: {', '.join(args)}.")
         return value
     if origin is dict:
         if not isinstance(value, dict):
@@ -70,7 +75,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 
 def _build(cls: type, mapping: dict[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from ``mapping``, rejecting unknown and missing keys."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     retired = [key for key in unknown if key in RETIRED_KEYS]
@@ -153,7 +158,7 @@ def parse_field_spec(raw: dict[str, Any], source: str = "<field spec>") -> Field
         for key, cls in SECTIONS.items()
         if key in raw or key in ("tweakreg", "astrodrizzle", "thresholds", "baseline", "release")
     }
-    _check_ranges(sections, source)
+    check_rules(sections, source)
     unknown_methods = sorted(set(sections["astrodrizzle"].skymethods) - set(SKY_METHODS))
     if unknown_methods:
         raise FieldSpecError(
