@@ -1,4 +1,4 @@
-"""Two versions of skyqa side by side: cold runs of horsehead-sim, interleaved.
+"""Two versions of skyqa side by side: cold and warm runs of horsehead-sim, interleaved.
 
     git worktree add /tmp/before <commit>
     python benchmarks/ab.py --before /tmp/before --after . --rounds 4
@@ -7,7 +7,9 @@ Each checkout's source tree (``<checkout>/src``) is put first on ``PYTHONPATH``,
 installed skyqa is not used and neither checkout is installed. Each generates its own
 field once (its cache keys are its own), then the cold runs alternate (before, after,
 after, before, ...), each from a cache holding only the exposures and the catalog, so
-that drift of the machine during the session falls on both alike. Per run: wall time,
+that drift of the machine during the session falls on both alike; each cold run is
+followed by a warm one on the cache it built (nothing to build: the checks, the report
+and the interpreter's start). Per run: wall time,
 and the CPU seconds (user, system) of pytest's process and of its workers, read with
 ``getrusage`` inside the measured process. A difference in the workers' system time with
 equal user time points at the interpreter and the allocator, not at skyqa's work (see
@@ -69,6 +71,12 @@ def cold_run(checkout: Path, work: Path, workers: int) -> dict:
         if entry.is_dir() and not entry.name.startswith(KEPT_STAGES):
             shutil.rmtree(entry)
     os.sync()
+    return _run(checkout, work, workers)
+
+
+def _run(checkout: Path, work: Path, workers: int) -> dict:
+    """One session on ``work``'s cache as it is (after `cold_run`: a warm run)."""
+    cache = work / "cache"
     command = [
         sys.executable, "-c", RUN, "--field", FIELD, "--skyqa-cache-dir", str(cache),
         "--skyqa-workers", str(workers), "--skyqa-report-dir", str(work / "report"), "-q",
@@ -98,23 +106,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{label}: generating {FIELD} with {checkout} ...", flush=True)
         prepare(checkout, args.work / label)
     runs: dict[str, list[dict]] = {label: [] for label in checkouts}
+    warm: dict[str, list[dict]] = {label: [] for label in checkouts}
     for number in range(args.rounds):
         order = ("before", "after") if number % 2 == 0 else ("after", "before")
         for label in order:
             run = cold_run(checkouts[label], args.work / label, args.workers)
             runs[label].append(run)
+            warm[label].append(_run(checkouts[label], args.work / label, args.workers))
             print(
                 f"round {number + 1} {label}: {run['wall']:.1f} s wall, workers "
                 f"{run['workers_user']:.1f} s user + {run['workers_sys']:.1f} s system "
-                f"(exit {run['exit']})",
+                f"(exit {run['exit']}); warm {warm[label][-1]['wall']:.2f} s",
                 flush=True,
             )
     for label, measured in runs.items():
         walls = [run["wall"] for run in measured]
+        warms = [run["wall"] for run in warm[label]]
         system = statistics.median(run["workers_sys"] for run in measured)
         print(
-            f"{label}: median {statistics.median(walls):.2f} s "
-            f"[{min(walls):.1f}-{max(walls):.1f}], workers' system time median {system:.1f} s"
+            f"{label}: cold median {statistics.median(walls):.2f} s "
+            f"[{min(walls):.1f}-{max(walls):.1f}], workers' system time median {system:.1f} s; "
+            f"warm median {statistics.median(warms):.2f} s [{min(warms):.2f}-{max(warms):.2f}]"
         )
 
 
