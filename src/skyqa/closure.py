@@ -155,6 +155,7 @@ def function_closure(function: Callable, root: Path | None = None) -> tuple[str,
     return module_closure(found, root)
 
 
+@functools.cache
 def closure_of(module: str, qualname: str, root: Path) -> tuple[str, ...]:
     """The skyqa modules function ``qualname`` of skyqa module ``module`` runs: its
     module, that module's runtime imports outside functions, the imports in the
