@@ -17,6 +17,8 @@ import ast
 import functools
 import hashlib
 import inspect
+import json
+import os
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ def package_root() -> Path:
     return Path(__file__).resolve().parent
 
 
+@functools.cache
 def module_file(name: str, root: Path) -> Path | None:
     """The source file of skyqa module ``name`` under ``root`` (skyqa's folder), or None
     when ``name`` is not one of skyqa's modules."""
@@ -213,3 +216,75 @@ def code_digest(*functions: Callable, root: Path | None = None) -> str:
         if module_file(owner, root) is None:
             digest.update(inspect.getsource(inspect.getmodule(_unwrapped(function))).encode())  # type: ignore[arg-type]
     return digest.hexdigest()
+
+
+def source_fingerprint(root: Path | None = None) -> str:
+    """SHA-256 of every source file of skyqa (its path and its bytes): equal exactly when
+    no module changed, so every `code_digest` of skyqa's own functions is unchanged too."""
+    root = root or package_root()
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class RememberedDigests:
+    """`code_digest` of skyqa's own functions, remembered in a JSON file between runs
+    while skyqa's source is the same byte for byte (`source_fingerprint`): a run that
+    finds its results cached reads skyqa's files once instead of parsing the closures.
+    A function outside skyqa (a stage of the user's own) is digested each time.
+    """
+
+    def __init__(self, path: Path, root: Path | None = None) -> None:
+        self.path = path
+        self.root = root or package_root()
+        self._fingerprint: str | None = None
+        self._known: dict[str, str] | None = None
+        self._unsaved = False
+
+    def digest(self, *functions: Callable) -> str:
+        """`code_digest` of ``functions``, from the file when it holds it."""
+        owners = [_unwrapped(function) for function in functions]
+        if any(module_file(f.__module__, self.root) is None for f in owners):
+            return code_digest(*functions, root=self.root)
+        name = " ".join(f"{f.__module__}:{f.__qualname__}" for f in owners)
+        known = self._load()
+        if name not in known:
+            known[name] = code_digest(*functions, root=self.root)
+            self._unsaved = True
+        return known[name]
+
+    def modules(self, *names: str) -> str:
+        """`module_digest` of skyqa modules ``names``, from the file when it holds it."""
+        name = "modules " + " ".join(names)
+        known = self._load()
+        if name not in known:
+            known[name] = module_digest(*names, root=self.root)
+            self._unsaved = True
+        return known[name]
+
+    def _load(self) -> dict[str, str]:
+        if self._known is None:
+            self._fingerprint = source_fingerprint(self.root)
+            try:
+                stored = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                stored = {}
+            same = isinstance(stored, dict) and stored.get("source") == self._fingerprint
+            self._known = dict(stored.get("digests", {})) if same else {}
+        return self._known
+
+    def save(self) -> None:
+        """Write the digests computed since the last save (the caller saves once it has
+        written something to the cache: a run that fails leaves nothing behind)."""
+        if not self._unsaved or self._known is None:
+            return
+        self._unsaved = False
+        record = {"source": self._fingerprint, "digests": self._known}
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(record, indent=1, sort_keys=True))
+            partial.replace(self.path)
+        except OSError:  # a read-only cache: the digests are computed again next time
+            partial.unlink(missing_ok=True)

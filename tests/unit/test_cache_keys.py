@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 import skyqa
-from skyqa.closure import closure_of, code_digest, function_closure, module_closure
+from skyqa.closure import (
+    RememberedDigests,
+    closure_of,
+    code_digest,
+    function_closure,
+    module_closure,
+)
 from skyqa.pipeline.stages import STAGES, mosaic_stage, overlap_part_stage
 from skyqa.report.stages import figure_stages
 from skyqa.results import SKY_METHODS
@@ -195,3 +201,45 @@ def test_a_stage_of_the_users_own_is_keyed_by_its_module_and_its_imports():
     """A build outside skyqa: its imports of skyqa are followed, its module hashed."""
     assert "skyqa.names" in function_closure(_users_build)
     assert code_digest(_users_build) != code_digest(STAGES["columns"].build)
+
+
+def test_remembered_digests_are_the_digests_and_are_forgotten_when_the_source_changes(
+    tmp_path, monkeypatch
+):
+    """A warm run reads the stages' digests from the cache's file instead of parsing the
+    closures, while skyqa's source is unchanged byte for byte; a change in any module,
+    or a file that cannot be read, and they are computed again."""
+    from skyqa import closure
+
+    copy = _copy(tmp_path)
+    build = STAGES["placement"].build
+    memo_file = tmp_path / "cache" / "code-digests.json"
+    first = closure.RememberedDigests(memo_file, root=copy)
+    assert first.digest(build) == code_digest(build, root=copy)
+    assert first.modules("skyqa.field") == closure.module_digest("skyqa.field", root=copy)
+    assert not memo_file.exists()  # saved by the pipeline once it has cached something
+    first.save()
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(closure, "code_digest", no_parsing)
+        patched.setattr(closure, "module_digest", no_parsing)
+        again = closure.RememberedDigests(memo_file, root=copy)
+        assert again.digest(build) == first.digest(build)
+        assert again.modules("skyqa.field") == first.modules("skyqa.field")
+    with (copy / "names.py").open("a") as source:
+        source.write(CHANGE)
+    changed = closure.RememberedDigests(memo_file, root=copy)
+    assert changed.digest(build) == code_digest(build, root=copy) != first.digest(build)
+    changed.save()
+    memo_file.write_text("{not json")
+    assert closure.RememberedDigests(memo_file, root=copy).digest(build) == changed.digest(build)
+
+
+def test_a_users_own_stage_is_digested_each_time(tmp_path):
+    memo = RememberedDigests(tmp_path / "code-digests.json")
+    assert memo.digest(_users_build) == code_digest(_users_build)
+    memo.save()
+    assert not (tmp_path / "code-digests.json").exists()

@@ -143,7 +143,7 @@ def test_integer_is_accepted_for_a_float(mini_raw):
 
 def test_unknown_kind_lists_the_kinds(mini_raw):
     mini_raw["kind"] = "cloud"
-    with pytest.raises(FieldSpecError, match="is 'cloud'; allowed: synthetic, mast, local."):
+    with pytest.raises(FieldSpecError, match=r"is 'cloud'; allowed: synthetic, mast, local\."):
         parse_field_spec(mini_raw, "spec.toml")
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyqa import cache
 from skyqa.cache import Cache, CacheEntry
-from skyqa.closure import module_digest
+from skyqa.closure import RememberedDigests
 from skyqa.errors import FieldSpecError
 from skyqa.offline import astrometry_db_off
 from skyqa.oracle import seam_table
@@ -52,6 +52,11 @@ if TYPE_CHECKING:
     from skyqa.drizzle import Mosaic
     from skyqa.faults import Fault
     from skyqa.field import FieldSpec
+
+
+CODE_DIGESTS = "code-digests.json"
+"""In the cache's root: each stage's code digest, kept while skyqa's source is unchanged
+(`skyqa.closure.RememberedDigests`)."""
 
 
 def _print_progress(message: str) -> None:
@@ -133,6 +138,7 @@ class Pipeline:
         self.fault = fault
         self.workers = max(1, workers if workers is not None else available_cpus())
         self.cache = Cache(Path(cache_dir))
+        self.code_digests = RememberedDigests(self.cache.root / CODE_DIGESTS)
         self.progress = progress or _print_progress
         self.versions = cache.package_versions()  # looked up here: tests replace it
         self.timings: dict[str, float] = {}
@@ -280,11 +286,11 @@ class Pipeline:
         key: dict[str, Any] = {
             "inputs": {name: self._entries[name].content_digest for name in stage.needs(self)},
             "spec": stage.spec(self.field),
-            "code": stage.code_digest(),
+            "code": self.code_digests.digest(*stage.code()),
             "versions": self.versions,
             # Every build is handed the field: its spec's code and its detector model
             # (suffixes, units, chips, defaults) run in all of them.
-            "detector": [self.field.detector, module_digest("skyqa.field")],
+            "detector": [self.field.detector, self.code_digests.modules("skyqa.field")],
         }
         if self.allow_astrometry_db:  # stwcs may then apply the database's WCS solutions
             key["astrometry_db"] = True
@@ -300,6 +306,7 @@ class Pipeline:
         return Job(stage.name, stage.label, key, build, stage.cost, stage.drizzlepac)
 
     def _keep(self, stage: Stage, entry: CacheEntry, elapsed: float) -> None:
+        self.code_digests.save()  # the cache holds an entry: the digests may go beside it
         self._entries[stage.name] = entry
         self._results[stage.name] = stage.load(entry)
         self.timings[stage.name] = elapsed

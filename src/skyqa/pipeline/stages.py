@@ -89,10 +89,14 @@ class Stage:
     cost: float = 4.0
     drizzlepac: bool = False
 
+    def code(self) -> tuple[Callable, ...]:
+        """The functions whose code keys this stage: its build and its description."""
+        return tuple(f for f in (self.build, self.describe) if f is not None)
+
     def code_digest(self) -> str:
         """The digest of the code this stage runs: its build's and its description's,
         with every skyqa module they import, directly or not (`skyqa.closure`)."""
-        return code_digest(*(f for f in (self.build, self.describe) if f is not None))
+        return code_digest(*self.code())
 
 
 def _aligned_flts(run: Pipeline) -> tuple:
