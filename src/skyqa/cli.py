@@ -20,14 +20,32 @@ def _fields(_: argparse.Namespace) -> int:
     return 0
 
 
-def _faults(_: argparse.Namespace) -> int:
-    from skyqa.faults import FAULTS
+def _faults(arguments: argparse.Namespace) -> int:
+    from skyqa.faults import FAULTS, expected_checks
+    from skyqa.field import resolve_field
 
+    field = None
+    if arguments.field:
+        try:
+            field = resolve_field(arguments.field)
+        except FieldSpecError as error:
+            print(f"skyqa: {error}", file=sys.stderr)
+            return USAGE_ERROR
     for fault in FAULTS.values():
         size = f"{fault.default_size:g} {fault.unit}" if fault.unit else "-"
         print(f"{fault.name:26} {fault.stage:17} {fault.via:9} {size:13} {fault.description}")
         where = f" ({', '.join(fault.detectors)} fields only)" if fault.detectors else ""
-        print(f"{'':26} must fail: {', '.join(fault.caught_by)}{where}")
+        if field is None:
+            print(f"{'':26} must fail: {', '.join(fault.caught_by)}{where}")
+        elif fault.applies_to(field):
+            print(f"{'':26} must fail: {', '.join(expected_checks(fault, field))}")
+        else:
+            print(f"{'':26} does not apply to {field.name} ({field.detector}){where}")
+    if field is None:
+        print(
+            "{first_visit}, {last_visit}: the field's first and last visit (sorted); "
+            "skyqa faults --field NAME names them."
+        )
     return 0
 
 
@@ -132,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults = commands.add_parser(
         "faults",
         help="list the faults pytest --skyqa-inject-fault can inject, and their checks",
+    )
+    faults.add_argument(
+        "--field", help="a field (name or spec path): its checks' ids, its visits resolved"
     )
     faults.set_defaults(handler=_faults)
     fetch = commands.add_parser(

@@ -30,12 +30,27 @@ def test_faults_lists_each_fault_with_how_it_is_injected_and_its_size(capsys):
 
     assert main(["faults"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("{first_visit}, {last_visit}: the field's first and last visit")
+    lines = lines[:-1]
     described = lines[0::2]
     assert [line.split()[0] for line in described] == list(FAULTS)
     by_name = {line.split()[0]: line.split() for line in described}
     assert by_name["misaligned-exposure"][1:5] == ["exposures", "pipeline", "50", "mas"]
     assert by_name["nan-shift"][1:4] == ["alignment", "plumbing", "-"]
     assert lines[1].strip() == "must fail: test_shift_file"
+
+
+def test_faults_for_a_field_name_its_checks_with_its_visits(capsys):
+    """No raw placeholder: the ids a field's session must fail, its visits filled in; a
+    fault of another detector says it does not apply."""
+    assert main(["faults", "--field", "mini-sim"]) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out
+    assert "must fail: test_alignment_residuals[mini-sim-isqa04030]" in out
+    assert "must fail: test_tweakback_moved_flts[mini-sim-isqa01030]" in out
+    assert "does not apply to mini-sim (WFC3/IR)" in out
+    assert main(["faults", "--field", "no-such-field"]) == 4
+    assert "no-such-field" in capsys.readouterr().err
 
 
 def test_fetch_offline_says_what_happened_and_leaves_nothing_behind(capsys, tmp_path):
