@@ -247,6 +247,14 @@ def test_a_range_says_what_it_admits():
     assert Range(le=1).admits(1)
     assert not Range(le=1).admits(1.0000001)
     assert Range(ge=0, le=1, why="w").text() == ">= 0 and <= 1 (w)"
+    assert not Range().admits(float("nan"))
+
+
+def test_a_limit_that_is_not_a_number_is_refused(mini_raw):
+    """TOML writes nan; no comparison with it fails, so it would pass every range."""
+    mini_raw["thresholds"]["seam_max_noise_fraction"] = float("nan")
+    with pytest.raises(FieldSpecError, match=r"seam_max_noise_fraction is nan; allowed: > 0"):
+        parse_field_spec(mini_raw, "spec.toml")
 
 
 def test_edges_of_the_ranges_are_accepted(mini_raw):

@@ -35,7 +35,9 @@ class Range:
     why: str = ""
 
     def admits(self, value: float) -> bool:
-        """Whether ``value`` is in the range."""
+        """Whether ``value`` is in the range (NaN, which TOML can write, never is)."""
+        if value != value:
+            return False
         below = (self.gt is not None and value <= self.gt) or (
             self.ge is not None and value < self.ge
         )
