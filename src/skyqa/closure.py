@@ -153,9 +153,13 @@ def function_closure(function: Callable, root: Path | None = None) -> tuple[str,
         return closure_of(function.__module__, function.__qualname__, root)
     module = ast.parse(inspect.getsource(inspect.getmodule(function)))  # type: ignore[arg-type]
     body = ast.parse(textwrap.dedent(inspect.getsource(function))).body
-    found = imports_of(_runtime_imports(module.body, functions=False), function.__module__, root)
-    found |= imports_of(_runtime_imports(body, functions=True), function.__module__, root)
-    return module_closure(found, root)
+    return module_closure(_function_imports(module, body, function.__module__, root), root)
+
+
+def _function_imports(tree: ast.Module, body: list[ast.stmt], module: str, root: Path) -> set:
+    """The skyqa modules a function's module imports outside functions, and its body."""
+    found = imports_of(_runtime_imports(tree.body, functions=False), module, root)
+    return found | imports_of(_runtime_imports(body, functions=True), module, root)
 
 
 @functools.cache
@@ -167,9 +171,7 @@ def closure_of(module: str, qualname: str, root: Path) -> tuple[str, ...]:
     Not the imports in the module's other functions: a build module's functions each
     import what they run, so that each stage's key holds only its own code."""
     tree = ast.parse(module_file(module, root).read_bytes())  # type: ignore[union-attr]
-    found = imports_of(_runtime_imports(tree.body, functions=False), module, root)
-    body = _function_body(tree, qualname)
-    found |= imports_of(_runtime_imports(body, functions=True), module, root)
+    found = _function_imports(tree, _function_body(tree, qualname), module, root)
     packages = set(_with_packages(module)) - {module}
     return tuple(sorted({module, *module_closure(found | packages, root)}))
 
@@ -248,18 +250,17 @@ class RememberedDigests:
         if any(module_file(f.__module__, self.root) is None for f in owners):
             return code_digest(*functions, root=self.root)
         name = " ".join(f"{f.__module__}:{f.__qualname__}" for f in owners)
-        known = self._load()
-        if name not in known:
-            known[name] = code_digest(*functions, root=self.root)
-            self._unsaved = True
-        return known[name]
+        return self._remembered(name, lambda: code_digest(*functions, root=self.root))
 
     def modules(self, *names: str) -> str:
         """`module_digest` of skyqa modules ``names``, from the file when it holds it."""
         name = "modules " + " ".join(names)
+        return self._remembered(name, lambda: module_digest(*names, root=self.root))
+
+    def _remembered(self, name: str, compute: Callable[[], str]) -> str:
         known = self._load()
         if name not in known:
-            known[name] = module_digest(*names, root=self.root)
+            known[name] = compute()
             self._unsaved = True
         return known[name]
 
