@@ -41,6 +41,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,7 @@ from skyqa.simulate.geometry import (
     distortion_residual,
     distortion_terms,
     from_tangent_offsets,
+    pixel_area_arcsec2,
     plan_geometry,
     sip_wcs_header,
     tangent_offsets,
@@ -122,6 +124,12 @@ def _truth_document(
             {name: float(row[name]) for name in scene.nebula.colnames} for row in scene.nebula
         ],
         "n_stars": len(scene.stars),
+        # Every star where the exposures see it (deg) and its flux (e-/s, the total a
+        # drizzled product holds): the truth of the product's astrometry and photometry.
+        "stars": {
+            name: [float(value) for value in scene.stars[name]]
+            for name in ("ra", "dec", "flux_e_s")
+        },
         "n_catalog_stars": len(catalog),
         "catalog": {
             "epoch": catalog.meta["epoch"],
@@ -272,6 +280,9 @@ class Truth:
     distortion: tuple[dict, ...] = ()
     """The detector's residual from the header SIP (`distortion_terms`); none in fields
     generated before skyqa simulated it."""
+    stars: dict[str, np.ndarray] = dataclass_field(default_factory=dict)
+    """Every star's true ``ra``, ``dec`` (deg, where the exposures see it) and
+    ``flux_e_s``; empty in fields generated before skyqa recorded them."""
 
 
 def load_truth(path: Path) -> Truth:
@@ -293,6 +304,9 @@ def load_truth(path: Path) -> Truth:
         pedestals_e_s={e["rootname"]: e["sky_pedestal_e_s"] for e in document["exposures"]},
         pointing_errors=tuple(PointingError(**error) for error in document["pointing_errors"]),
         distortion=tuple(document.get("distortion_residual", {}).get("terms", ())),
+        stars={
+            name: np.asarray(values, float) for name, values in document.get("stars", {}).items()
+        },
     )
 
 
@@ -315,6 +329,7 @@ __all__ = [
     "generate_synthetic_field",
     "load_truth",
     "make_scene",
+    "pixel_area_arcsec2",
     "plan_geometry",
     "reference_catalog",
     "render_exposure",

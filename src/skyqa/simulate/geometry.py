@@ -39,7 +39,7 @@ def _matrix(values: np.ndarray) -> tuple[tuple[float, float], tuple[float, float
 
 
 def tangent_offsets(
-    ra_deg: ArrayLike, dec_deg: ArrayLike, ra0_deg: float, dec0_deg: float
+    ra_deg: ArrayLike, dec_deg: ArrayLike, ra0_deg: ArrayLike, dec0_deg: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gnomonic (east, north) offsets in arcsec of sky positions from a tangent point."""
     ra, dec = np.deg2rad(ra_deg), np.deg2rad(dec_deg)
@@ -48,6 +48,22 @@ def tangent_offsets(
     east = np.cos(dec) * np.sin(ra - ra0) / cos_c
     north = (np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(ra - ra0)) / cos_c
     return east * ARCSEC_PER_RAD, north * ARCSEC_PER_RAD
+
+
+def pixel_area_arcsec2(wcs: WCS, x: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """Each pixel's area on the sky (arcsec^2) at 0-based (x, y), through the full WCS (its
+    SIP distortion included): the determinant of its Jacobian, by central differences
+    in the tangent plane at each position."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ra, dec = wcs.all_pix2world(x, y, 0)
+    step = 0.5
+    columns = []
+    for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+        ra_moved, dec_moved = wcs.all_pix2world(x + dx, y + dy, 0)
+        columns.append(tangent_offsets(ra_moved, dec_moved, ra, dec))
+    dx_east, dx_north = (np.asarray(a) - b for a, b in zip(columns[0], columns[1], strict=True))
+    dy_east, dy_north = (np.asarray(a) - b for a, b in zip(columns[2], columns[3], strict=True))
+    return np.abs(dx_east * dy_north - dx_north * dy_east) / (2 * step) ** 2
 
 
 def from_tangent_offsets(

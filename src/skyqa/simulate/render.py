@@ -21,6 +21,7 @@ from skyqa.simulate.geometry import (
     STREAM_HITS,
     ExposureGeometry,
     distortion_residual,
+    pixel_area_arcsec2,
     tangent_offsets,
     true_sky,
 )
@@ -63,8 +64,12 @@ def _add_stars(
     x, y = wcs.all_world2pix(stars["ra"], stars["dec"], 0)
     dx, dy = distortion_residual(x - geometry.ltv[0], y - geometry.ltv[1], list(scene.distortion))
     x, y = x + dx, y + dy
+    # A flat-fielded FLT holds a flat sky flat: a star's counts are its flux over its
+    # pixels' relative area (the pixel area map; drizzle corrects it, an FLT does not).
+    # The residual's long waves (>= 250 pixels) change the area by < 1e-3: left out.
+    fluxes = np.asarray(stars["flux_e_s"], float) / relative_pixel_area(wcs, x, y, geometry)
     placed = 0
-    for xs, ys, flux in zip(x, y, stars["flux_e_s"], strict=True):
+    for xs, ys, flux in zip(x, y, fluxes, strict=True):
         half = 12 if flux > 2000 else 8
         if not (-half <= xs < columns + half and -half <= ys < rows + half):
             continue
@@ -79,6 +84,18 @@ def _add_stars(
         image[y0 + sy0 : y0 + sy1, x0 + sx0 : x0 + sx1] += stamp[sy0:sy1, sx0:sx1]
         placed += int(0 <= xs < columns and 0 <= ys < rows)
     return placed
+
+
+def relative_pixel_area(wcs, x, y, geometry: ExposureGeometry) -> np.ndarray:
+    """The pixel area map at (x, y): each pixel's area over the nominal pixel's, the
+    header's IDCSCALE squared with the WFC3/IR SIP, else the linear WCS's own pixel (the
+    CCD replicas have no distortion)."""
+    nominal = (
+        wfc3ir.IDC_KEYWORDS["IDCSCALE"] ** 2
+        if geometry.sip
+        else abs(float(np.linalg.det(np.asarray(geometry.true_cd)))) * 3600.0**2
+    )
+    return pixel_area_arcsec2(wcs, x, y) / nominal
 
 
 def _nebula_image(geometry: ExposureGeometry, scene: Scene) -> np.ndarray:
