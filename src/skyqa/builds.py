@@ -228,3 +228,37 @@ def _build_skies(field, fault, mosaics: dict, flt_paths, workdir: Path) -> dict:
     )
     table.to_csv(workdir / "sky_regions.csv", index=False)
     return {"table": "sky_regions.csv"}
+
+
+def _build_products(field, fault, mosaics: dict, flt_paths, catalog_path, truth_path, workdir):
+    from astropy.table import Table
+
+    from skyqa.measure import parse_bits
+    from skyqa.products import measure_products
+    from skyqa.simulate import load_truth
+
+    catalog = Table.read(catalog_path, format="ascii.ecsv")
+    measured = measure_products(
+        {method: (mosaic.sci_path, mosaic.wht_path) for method, mosaic in mosaics.items()},
+        flt_paths,
+        (catalog["ra"], catalog["dec"]),
+        parse_bits(field.astrodrizzle.final_bits),
+        None if truth_path is None else load_truth(truth_path).stars,
+    )
+    measured.table.to_csv(workdir / "products.csv", index=False)
+    measured.stars.to_csv(workdir / "product_stars.csv", index=False)
+    return {"table": "products.csv", "stars": "product_stars.csv"}
+
+
+def _load_products(entry: CacheEntry):
+    from skyqa.products import ProductMeasures
+
+    text = {"method": str, "rootname": str, "PHOTMODE": str, "PHOTFLAM": str, "PHOTPLAM": str}
+    text.update({f"inputs_{key}": str for key in ("PHOTMODE", "PHOTFLAM", "PHOTPLAM")})
+    table = pd.read_csv(entry.directory / entry.record["table"], dtype=text)
+    return ProductMeasures(
+        table.fillna({name: "" for name in text if name in table}),
+        pd.read_csv(
+            entry.directory / entry.record["stars"], dtype={"method": str, "rootname": str}
+        ),
+    )

@@ -22,6 +22,8 @@ OVERLAPS = "overlaps"
 MOSAICS = "mosaics"
 """The result of the mosaic stages, one per sky method (`mosaic_stage_name`)."""
 SKIES = "skies"
+PRODUCTS = "products"
+"""Every mosaic measured as a product (`skyqa.products.measure_products`)."""
 SEAMS = "seams"
 """Each sky method's seam in every overlap (`skyqa.oracle.seam_table`): the overlaps less
 the MDRIZSKY the method subtracted. Not a stage: derived by the pipeline from two

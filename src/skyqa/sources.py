@@ -173,7 +173,7 @@ def source_offsets(
     cat_ra, cat_dec = np.asarray(catalog_ra, float), np.asarray(catalog_dec, float)
     rows = []
     chips = False
-    for path, primary, header, sci, dq, err, chip in _chips(flt_paths):
+    for path, primary, header, sci, dq, err, chip in science_chips(flt_paths):
         chips |= chip > 0
         mask = ((dq & ~good_bits) != 0) | ~np.isfinite(sci)
         wcs = wcs_from_header(header)
@@ -201,7 +201,7 @@ def source_offsets(
     return pd.DataFrame(rows, columns=[*SOURCE_COLUMNS, "chip"] if chips else SOURCE_COLUMNS)
 
 
-def _chips(flt_paths: Sequence[Path]) -> Iterator[tuple]:
+def science_chips(flt_paths: Sequence[Path]) -> Iterator[tuple]:
     """Every chip of every FLT, each file opened once: (path, primary header, SCI header,
     SCI as float, DQ, ERR, CCDCHIP; 0 for one chip)."""
     for path in flt_paths:

@@ -35,6 +35,7 @@ from skyqa.results import (
     MOSAICS,
     OVERLAPS,
     PLACEMENT,
+    PRODUCTS,
     RESIDUALS,
     SEAMS,
     SKIES,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from skyqa.drizzle import Mosaic
     from skyqa.faults import Fault
     from skyqa.field import FieldSpec
+    from skyqa.products import ProductMeasures
 
 
 CODE_DIGESTS = "code-digests.json"
@@ -241,6 +243,12 @@ class Pipeline:
         region by region (`skyqa.pixels.sky_regions`)."""
         return self._from_batch(SKIES, STAGES[SKIES])
 
+    def products(self) -> ProductMeasures:
+        """Every mosaic measured as a product: its stars against the catalog (and the
+        truth), their fluxes against each exposure's, its geometry and keywords
+        (`skyqa.products.measure_products`)."""
+        return self._from_batch(PRODUCTS, STAGES[PRODUCTS])
+
     def computed(self) -> Computed:
         """The results this pipeline has produced so far (`Computed`): each stage's, the
         mosaics built (sky method -> Mosaic, in the spec's order) and, once the overlaps
@@ -340,7 +348,7 @@ class Pipeline:
         self.alignment()
         methods = self.field.astrodrizzle.skymethods
         now: list[Stage] = []
-        if self._wants(MOSAICS, asked) or self._wants(SKIES, asked):
+        if any(self._wants(name, asked) for name in (MOSAICS, SKIES, PRODUCTS)):
             now += [mosaic_stage(method) for method in methods]
         if self._wants(OVERLAPS, asked):
             now += overlap_part_stages(self)

@@ -27,6 +27,7 @@ from skyqa.plugin.fixtures import (  # noqa: F401  (pytest finds fixtures here)
     mosaic_skies,
     mosaics,
     overlap_pairs,
+    product_measures,
     raw_exposures,
     reference_catalog,
     seam_table,

@@ -353,6 +353,21 @@ def mosaic_skies(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
+def product_measures(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
+    """Every mosaic measured as a product (`skyqa.products.measure_products`): per sky
+    method its stars against the catalog, their fluxes against each exposure's, its
+    geometry and photometric keywords.
+
+    Example::
+
+        def test_products(product_measures):
+            row, stars = product_measures.of("match")
+            assert row["n_matched"] > 0
+    """
+    return _run_stage(request.config, skyqa_pipeline, skyqa_pipeline.products)
+
+
+@pytest.fixture(scope="session")
 def seam_table(skyqa_pipeline, overlap_pairs, mosaics):
     """Per overlapping pair, each sky method's seam in units of the per-pixel noise.
 
