@@ -27,6 +27,8 @@ SIZED_BY_THE_ISSUE = {
     "unflagged-hot-column",
     "noop-tweakback",
     "sky-header-mismatch",
+    "product-shifted",  # issue 33: the product's WCS (mas east)
+    "product-rotated",  # issue 33: its final_rot (mas at its farthest pixel)
 }
 CHECK_NAMES = {
     "test_shift_file",
@@ -43,6 +45,10 @@ CHECK_NAMES = {
     "test_mosaic_holds_recorded_sky",
     "test_sources_on_catalog",
     "test_alignment_residuals",
+    "test_product_astrometry",
+    "test_product_geometry",
+    "test_product_photometry",
+    "test_product_has_no_holes",
 }
 STAGES = {"exposures", "alignment", "overlaps", "mosaic-match", "mosaic-globalmin"}
 
@@ -233,8 +239,8 @@ def test_two_chip_faults_apply_to_two_chip_fields_only(tmp_path):
     one_chip, two_chip = resolve_field("mini-sim"), resolve_field("acs-mini-sim")
     new = ["chip-offset", "no-cr-rejection", "wrong-exptime"]
     assert not set(new) & set(faults_for(one_chip))
-    assert faults_for(two_chip)[-3:] == new
-    assert faults_for(resolve_field("m16-uvis-sim"))[-3:] == new
+    assert [name for name in faults_for(two_chip) if name in new] == new
+    assert [name for name in faults_for(resolve_field("m16-uvis-sim")) if name in new] == new
     with pytest.raises(
         FieldSpecError, match="applies to ACS/WFC, WFC3/UVIS fields; field 'mini-sim' is WFC3/IR"
     ):

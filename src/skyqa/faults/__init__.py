@@ -36,6 +36,7 @@ from skyqa.faults.alignment import (
 )
 from skyqa.faults.base import Fault
 from skyqa.faults.chips import ChipOffset, NoCosmicRayRejection, WrongExposureTime
+from skyqa.faults.products import ExposureFluxScaled, FlaggedHole, ProductRotated, ProductShifted
 from skyqa.faults.sky import (
     EmptyMosaic,
     MatchFallback,
@@ -70,6 +71,10 @@ FAULTS: dict[str, Fault] = {
         ChipOffset(),
         NoCosmicRayRejection(),
         WrongExposureTime(),
+        ProductShifted(),
+        ProductRotated(),
+        ExposureFluxScaled(),
+        FlaggedHole(),
     )
 }
 
