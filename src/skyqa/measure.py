@@ -27,6 +27,7 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.headers import chip_of, rootname_of, to_rate
+from skyqa.planes import PLANE_COLUMNS, plane_sums
 from skyqa.steps import STEP_COLUMNS, half_steps, halves_of
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ PAIR_COLUMNS = [
     "uncertainty_e_s",
     "pixel_noise_e_s",
     *STEP_COLUMNS,
+    *PLANE_COLUMNS,
 ]
 SOURCE_SIGMA = 3.0
 """Pixels this many ERR above the local 9x9 mean are on a source and left out (grown by 2)."""
@@ -238,6 +240,13 @@ def pair_statistics(
     shared = _shared_pixels(noise_a, b.usable_noise, b_weights[b_ok]) if step == 1 else 1.0
     halves = halves_of(a_cols[b_ok], a_rows[b_ok], a.sci.shape, "a")
     halves |= halves_of(xb[inside][b_ok], yb[inside][b_ok], (by, bx), "b")
+    ay, ax = a.sci.shape
+    plane = plane_sums(
+        differences[kept],
+        (a_cols[b_ok][kept] / ax - 0.5, a_rows[b_ok][kept] / ay - 0.5),
+        (xb[inside][b_ok][kept] / bx - 0.5, yb[inside][b_ok][kept] / by - 0.5),
+        float((std * shared) ** 2),
+    )
     return {
         "exposure_a": a.rootname,
         "exposure_b": b.rootname,
@@ -247,6 +256,7 @@ def pair_statistics(
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())) * shared,
         "pixel_noise_e_s": noise,
         **half_steps(differences, kept, halves, 1.2533 * std * shared),
+        **plane,
     }
 
 

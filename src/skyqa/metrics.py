@@ -25,6 +25,7 @@ from skyqa.align import AlignmentResult, signed_rotation
 from skyqa.drizzle import Mosaic, mdrizsky_by_method
 from skyqa.names import visit_of
 from skyqa.oracle import seam_score
+from skyqa.planes import PLANE_COLUMNS
 from skyqa.steps import STEP_COLUMNS
 from skyqa.verdict import finite_or_none
 
@@ -78,7 +79,7 @@ def seam_metrics(seams: pd.DataFrame) -> pd.DataFrame:
     its pixel count, which is geometry, nor its half-line steps, which `test_seam_free`
     judges against the seam threshold itself)."""
 
-    table = seams.drop(columns=["n_pixels", *STEP_COLUMNS], errors="ignore")
+    table = seams.drop(columns=["n_pixels", *STEP_COLUMNS, *PLANE_COLUMNS], errors="ignore")
     return table.sort_values(key_columns("seams", table)).reset_index(drop=True)
 
 

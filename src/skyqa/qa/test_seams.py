@@ -2,6 +2,7 @@
 
 import pytest
 
+from skyqa.checks.planes import check_residual_planes
 from skyqa.checks.seams import (
     check_exposure_seams,
     check_oracle_agreement,
@@ -10,6 +11,7 @@ from skyqa.checks.seams import (
     check_seam_free,
 )
 from skyqa.checks.sky import fallback_note, pedestal_tolerances
+from skyqa.planes import residual_planes
 from skyqa.plugin.verdicts import require
 from skyqa.verdict import annotate
 
@@ -18,6 +20,14 @@ def test_overlaps_connected(overlap_pairs, aligned_flts):
     """Every exposure overlaps another, in one group: all relative sky levels are tied."""
     rootnames = [path.name[:9] for path in aligned_flts]
     require(check_overlaps_connected(overlap_pairs, rootnames))
+
+
+def test_sky_flat_across_each_exposure(overlap_pairs, skyqa_field):
+    """Each exposure's sky is flat across its detector: its residual plane, fitted from
+    all overlaps together (as Montage's mBgModel), leaves no gradient one constant per
+    exposure cannot remove."""
+    fraction = skyqa_field.thresholds.seam_max_noise_fraction
+    require(check_residual_planes(residual_planes(overlap_pairs), fraction))
 
 
 @pytest.mark.skyqa_matching
