@@ -41,6 +41,7 @@ from skyqa.faults.sky import (
     EmptyMosaic,
     MatchFallback,
     MismatchedSky,
+    SkyGradient,
     SkyHeaderMismatch,
     SkyStep,
     UnflaggedHotColumn,
@@ -75,6 +76,7 @@ FAULTS: dict[str, Fault] = {
         ProductRotated(),
         ExposureFluxScaled(),
         FlaggedHole(),
+        SkyGradient(),
     )
 }
 

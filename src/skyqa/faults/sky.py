@@ -192,3 +192,28 @@ class SkyStep(Fault):
         with fits.open(path, mode="update") as hdul:
             data = hdul["SCI", 1].data
             data[data.shape[0] // 2 :, :] += np.float32(step)
+
+
+class SkyGradient(Fault):
+    name = "sky-gradient"
+    stage = EXPOSURES
+    unit = "xnoise"
+    default_size = 1.0
+    threshold_of = "seam_max_noise_fraction"
+    threshold_scale = 2.0
+    """What `test_sky_flat_across_each_exposure` claims: a gradient whose half (the error
+    at the detector's edges once a constant has set its mean) passes the seam threshold,
+    0.2 x pixel noise across the detector, plus twice its uncertainty."""
+    description = (
+        "the first FLT's sky rises along its columns by the size (x its pixel noise) from "
+        "its left edge to its right, as scattered light would: match removes its mean only"
+    )
+    caught_by = ("test_sky_flat_across_each_exposure",)
+
+    def outputs(self, field, workdir, record):
+        path = _flts(workdir, record)[0]
+        amount = self.amount * exposure_noise(path)
+        with fits.open(path, mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            ramp = (np.arange(data.shape[1]) / data.shape[1] - 0.5) * amount
+            data += ramp[None, :].astype(np.float32)
