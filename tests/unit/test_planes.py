@@ -88,3 +88,19 @@ def test_check_fails_on_no_number_and_on_no_plane():
     assert not check_residual_planes(_plane(math.nan), 0.1)[0].passed
     empty = check_residual_planes(pd.DataFrame(columns=PLANE_TABLE_COLUMNS), 0.1)
     assert [v.passed for v in empty] == [False]
+
+
+def test_the_planes_figure_draws_each_exposure_on_its_footprint(tmp_path):
+    from skyqa.report.drawing_planes import figure_planes
+
+    corners = {
+        name: np.array(
+            [[85.0 - x / 3600, y / 3600], [85.0 - x / 3600, (y + 100) / 3600],
+             [85.0 - (x + 100) / 3600, (y + 100) / 3600], [85.0 - (x + 100) / 3600, y / 3600]]
+        )
+        for name, (x, y) in ((n, (c[0] * 100, c[1] * 100)) for n, c in CENTRES.items())
+    }  # fmt: skip
+    path = figure_planes(_pairs(), corners, tmp_path / "planes.png")
+    assert path is not None
+    assert path.stat().st_size > 10_000
+    assert figure_planes(_pairs(), {}, tmp_path / "none.png") is None

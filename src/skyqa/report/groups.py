@@ -18,6 +18,7 @@ from skyqa.report.drawing import (
     figure_mosaics,
     figure_seams,
 )
+from skyqa.report.drawing_planes import chip_corners, figure_planes
 from skyqa.results import ALIGNMENT, EXPOSURES, MOSAICS, SEAMS
 from skyqa.simulate import load_truth
 from skyqa.workers import worker_pool
@@ -100,8 +101,10 @@ def figure_tasks(group: str, results: dict, directory: Path) -> list[tuple]:
     if group == "seams":
         seams = results[SEAMS]
         footprints = exposure_footprints(results[ALIGNMENT].aligned_flt_paths)
+        corners = chip_corners(results[ALIGNMENT].aligned_flt_paths)
         return [
-            ("seams", figure_seams, (seams, list(mosaics), footprints, directory / "seams.png"))
+            ("seams", figure_seams, (seams, list(mosaics), footprints, directory / "seams.png")),
+            ("planes", figure_planes, (seams, corners, directory / "planes.png")),
         ]
     raise ValueError(f"unknown figure group {group!r}; known: {', '.join(FIGURE_GROUPS)}")
 
