@@ -230,31 +230,47 @@ def pair_statistics(
         return None
     if step > 1 and differences.size * step * step < SMALL_OVERLAP_PIXELS:
         return pair_statistics(a, b, 1, min_pixels)  # a small overlap: every pixel
+    return {
+        "exposure_a": a.rootname,
+        "exposure_b": b.rootname,
+        **({"chip_a": a.chip, "chip_b": b.chip} if a.chip or b.chip else {}),
+        **_difference_statistics(
+            differences,
+            (a_cols[b_ok], a_rows[b_ok], a.sci.shape),
+            (xb[inside][b_ok], yb[inside][b_ok], (by, bx)),
+            (float(np.median(a.err[a_rows, a_cols])), b.usable_noise),
+            b_weights[b_ok] if step == 1 else None,
+        ),
+    }
+
+
+def _difference_statistics(
+    differences: np.ndarray, at_a: tuple, at_b: tuple, noises: tuple, weights_squared
+) -> dict:
+    """A pair's statistics from its samples' differences (a - b) at their positions on
+    each side (x, y, the array's shape): the clipped median, its uncertainty, the pixel
+    noise (of ``noises``: a's and b's), each half-line's step (`skyqa.steps`) and the
+    plane's sums (`skyqa.planes`). ``weights_squared``: b's bilinear weights squared at
+    every pixel (step 1), whose shared pixels the uncertainties allow for; None else."""
     from astropy.stats import sigma_clipped_stats
 
     _, median, std = sigma_clipped_stats(differences, sigma=CLIP_SIGMA, maxiters=10)
     kept = np.abs(differences - median) <= CLIP_SIGMA * std
-    noise_a = float(np.median(a.err[a_rows, a_cols]))
-    noise = float(np.sqrt((noise_a**2 + b.usable_noise**2) / 2.0))
-    chips = {"chip_a": a.chip, "chip_b": b.chip} if a.chip or b.chip else {}
-    shared = _shared_pixels(noise_a, b.usable_noise, b_weights[b_ok]) if step == 1 else 1.0
-    halves = halves_of(a_cols[b_ok], a_rows[b_ok], a.sci.shape, "a")
-    halves |= halves_of(xb[inside][b_ok], yb[inside][b_ok], (by, bx), "b")
-    ay, ax = a.sci.shape
+    noise_a, noise_b = noises
+    shared = 1.0 if weights_squared is None else _shared_pixels(noise_a, noise_b, weights_squared)
+    (xa, ya, shape_a), (xb, yb, shape_b) = at_a, at_b
+    halves = halves_of(xa, ya, shape_a, "a") | halves_of(xb, yb, shape_b, "b")
     plane = plane_sums(
         differences[kept],
-        (a_cols[b_ok][kept] / ax - 0.5, a_rows[b_ok][kept] / ay - 0.5),
-        (xb[inside][b_ok][kept] / bx - 0.5, yb[inside][b_ok][kept] / by - 0.5),
+        (xa[kept] / shape_a[1] - 0.5, ya[kept] / shape_a[0] - 0.5),
+        (xb[kept] / shape_b[1] - 0.5, yb[kept] / shape_b[0] - 0.5),
         float((std * shared) ** 2),
     )
     return {
-        "exposure_a": a.rootname,
-        "exposure_b": b.rootname,
-        **chips,
         "n_pixels": int(kept.sum()),
         "raw_median_e_s": float(median),
         "uncertainty_e_s": float(1.2533 * std / np.sqrt(kept.sum())) * shared,
-        "pixel_noise_e_s": noise,
+        "pixel_noise_e_s": float(np.sqrt((noise_a**2 + noise_b**2) / 2.0)),
         **half_steps(differences, kept, halves, 1.2533 * std * shared),
         **plane,
     }

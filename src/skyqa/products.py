@@ -5,9 +5,9 @@ hold against each exposure's, its geometry, and the keywords it carries.
   (`skyqa.sources.find_sources`), placed on the sky by the mosaic's own WCS and matched
   to the reference catalog; on a replica, also to the stars' true positions.
 - **Photometry.** For each isolated catalog star, the flux in an aperture of
-  `APERTURE_ARCSEC` (less its local background) in the mosaic, and in every exposure
+  `skyqa.photometry.APERTURE_ARCSEC` (less its local background) in the mosaic, and in every exposure
   that holds it whole with the same aperture on the sky, corrected for the exposure's
-  pixel area (`relative_area`): an FLT is flat-fielded, not area-corrected, so a star's
+  pixel area (`skyqa.photometry.relative_area`): an FLT is flat-fielded, not area-corrected, so a star's
   counts there are its flux over its pixels' relative area, which drizzle puts right.
 - **Geometry.** The mosaic's orientation and pixel scale from its CD matrix, its extent,
   and the zero-weight pixels inside the union of the inputs' footprints (`holes`).
@@ -26,8 +26,14 @@ import pandas as pd
 from astropy.io import fits
 
 from skyqa.astrometry import wcs_from_header
-from skyqa.headers import rootname_of
-from skyqa.simulate import pixel_area_arcsec2
+from skyqa.photometry import (
+    aperture_fluxes,
+    drizzle_broadening,
+    exposure_photometry,
+    isolated,
+    nominal_scale,
+    per_second,
+)
 from skyqa.sources import (
     clipped_offset,
     find_sources,
@@ -35,18 +41,6 @@ from skyqa.sources import (
     science_chips,
 )
 
-APERTURE_ARCSEC = 0.6
-"""The photometric aperture's radius on the sky: 4.7 WFC3/IR, 12 ACS/WFC and 15 WFC3/UVIS
-pixels. Drizzling widens a star by its kernel, which moves flux across an aperture's
-edge: at 0.4" the mosaic held 0.6 % less than the FLTs (mini-sim, every exposure), at
-0.6" less than 0.1 %, below the ratios' own scatter (docs/checks.md)."""
-EDGE_ARCSEC = 0.15
-"""The width of the rings either side of the aperture's edge whose surface brightness
-gives the profile's slope there (`aperture_fluxes`)."""
-ANNULUS_ARCSEC = (1.2, 1.8)
-"""The local background's annulus (inner, outer radius): the median there is taken off."""
-ISOLATION_ARCSEC = 1.8
-"""A star is measured only with no other catalog star within the annulus's outer radius."""
 PHOTOMETRIC_KEYWORDS = ("PHOTMODE", "PHOTFLAM", "PHOTPLAM")
 OUTLINE_POINTS = 40
 """Points along each side of a chip's outline drawn on a mosaic (`footprint_union`): the
@@ -64,7 +58,7 @@ def mosaic_noise(sci: np.ndarray, bad: np.ndarray) -> float:
     """A mosaic's per-pixel noise (e-/s): the robust spread of neighbouring pixels'
     differences over sqrt(2) (a smooth nebula cancels; drizzle's correlated noise makes
     it an underestimate, which finds more stars, all then matched to the catalog)."""
-    difference = np.diff(np.where(bad, np.nan, sci), axis=1)
+    difference = np.diff(np.where(bad, np.nan, sci)[::4], axis=1)  # every 4th row: enough
     difference = difference[np.isfinite(difference)]
     if difference.size == 0:
         return math.nan
@@ -111,168 +105,85 @@ def product_astrometry(sci, bad, wcs, cat_ra, cat_dec, truth: dict | None) -> di
     return row
 
 
-def _nominal_area(header: fits.Header, wcs) -> float:
-    """The pixel area (arcsec^2) drizzle takes as an exposure's nominal: IDCSCALE squared
-    where the header has a SIP distortion, else its linear WCS's own pixel (stwcs's
-    undistorted scale)."""
-    if "A_ORDER" in header and "IDCSCALE" in header:
-        return float(header["IDCSCALE"]) ** 2
-    return abs(float(np.linalg.det(wcs.pixel_scale_matrix))) * 3600.0**2
+STAR_COLUMNS = [
+    "rootname", "ra", "dec", "mosaic_e_s", "exposure_e_s", "ratio", "edge_slope", "true_e_s"
+]  # fmt: skip
+"""`product_photometry`'s table."""
 
 
-def nominal_scale(path: Path) -> float:
-    """An exposure's nominal pixel scale (arcsec; its first chip's, `_nominal_area`): the
-    scale AstroDrizzle gives a product without a final_scale."""
-    with fits.open(path) as hdul:
-        header = hdul["SCI", 1].header
-        return math.sqrt(_nominal_area(header, wcs_from_header(header)))
-
-
-def relative_area(header: fits.Header, wcs, x, y) -> np.ndarray:
-    """The pixel area map at (x, y) of an exposure: its pixels' area on the sky over the
-    area drizzle takes as nominal (`_nominal_area`)."""
-    return pixel_area_arcsec2(wcs, x, y) / _nominal_area(header, wcs)
-
-
-def aperture_fluxes(image, bad, wcs, ra, dec) -> tuple[np.ndarray, np.ndarray]:
-    """Each position's aperture flux (data units) less its annulus's median, with the
-    aperture of `APERTURE_ARCSEC` on the sky (in pixels at the image's own local scale),
-    and the slope of its profile at the aperture's edge over that flux (arcsec^-3: the
-    surface brightness in the `EDGE_ARCSEC` outside the edge less that inside, over
-    `EDGE_ARCSEC`): NaN where the aperture leaves the image or holds a bad pixel."""
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
-
-    x, y = wcs.all_world2pix(ra, dec, 0)
-    scale = np.sqrt(pixel_area_arcsec2(wcs, x, y))
-    fluxes, slopes = np.full(len(x), math.nan), np.full(len(x), math.nan)
-    flagged = bad.astype(float)
-    rows, columns = image.shape
-    edge = APERTURE_ARCSEC
-    for index, (xi, yi, pixel) in enumerate(zip(x, y, scale, strict=True)):
-        outer = ANNULUS_ARCSEC[1] / pixel
-        if not (outer <= xi < columns - 1 - outer and outer <= yi < rows - 1 - outer):
-            continue
-        aperture = CircularAperture((xi, yi), edge / pixel)
-        if ApertureStats(flagged, aperture).sum > 0:
-            continue
-        annulus = CircularAnnulus((xi, yi), ANNULUS_ARCSEC[0] / pixel, outer)
-        background = ApertureStats(image, annulus, mask=bad).median
-        fluxes[index] = ApertureStats(image, aperture).sum - background * aperture.area
-        rings = [
-            CircularAnnulus((xi, yi), inner / pixel, (inner + EDGE_ARCSEC) / pixel)
-            for inner in (edge - EDGE_ARCSEC, edge)
-        ]
-        brightness = [  # per arcsec^2
-            (ApertureStats(image, ring, mask=bad).mean - background) / pixel**2 for ring in rings
-        ]
-        slopes[index] = (brightness[1] - brightness[0]) / EDGE_ARCSEC / fluxes[index]
-    return fluxes, slopes
-
-
-def isolated(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """The catalog stars with no other within `ISOLATION_ARCSEC`."""
-    if len(ra) < 2:
-        return np.ones(len(ra), bool)
-    cos_dec = np.cos(np.deg2rad(np.mean(dec)))
-    east = (ra[:, None] - ra[None, :]) * cos_dec * 3600.0
-    north = (dec[:, None] - dec[None, :]) * 3600.0
-    distance = np.hypot(east, north)
-    np.fill_diagonal(distance, np.inf)
-    return distance.min(axis=1) > ISOLATION_ARCSEC
-
-
-def per_second(header: fits.Header, primary: fits.Header) -> float:
-    """The factor that puts an image's data in e-/s: 1 for ELECTRONS/S (WFC3/IR, a
-    drizzled product), 1/EXPTIME for ELECTRONS (a CCD's FLC)."""
-    unit = str(header.get("BUNIT", primary.get("BUNIT", ""))).upper()
-    return 1.0 if "/S" in unit else 1.0 / float(primary["EXPTIME"])
-
-
-def product_photometry(
-    sci, bad, wcs, flt_paths: Sequence[Path], stars, good_bits: int, truth: dict | None
-) -> pd.DataFrame:
-    """One row per isolated catalog star and exposure that holds it whole: ``rootname``,
-    ``ra``, ``dec``, ``mosaic_e_s`` and ``exposure_e_s`` (pixel-area corrected) and their
-    ``ratio``; ``true_e_s`` on a replica (the star's total flux; NaN otherwise)."""
-    ra, dec = stars
-    keep = isolated(ra, dec)
-    ra, dec = ra[keep], dec[keep]
+def product_photometry(sci, bad, wcs, inputs: FieldInputs, truth: dict | None) -> pd.DataFrame:
+    """One row per isolated catalog star and exposure that holds it whole (`STAR_COLUMNS`):
+    its aperture flux in the mosaic and in the exposure (`exposure_photometry`), their
+    ``ratio``, the profile's slope at the aperture's edge, and ``true_e_s`` on a replica
+    (the star's total flux; NaN otherwise)."""
+    ra, dec = inputs.star_ra, inputs.star_dec
     mosaic, slope = aperture_fluxes(sci, bad, wcs, ra, dec)
-    inside = np.isfinite(mosaic) & (mosaic > 0)
-    ra, dec, mosaic, slope = ra[inside], dec[inside], mosaic[inside], slope[inside]
     true = np.full(len(ra), math.nan)
-    if truth:
+    if truth and len(truth["ra"]) and len(ra):
         east = (ra[:, None] - truth["ra"][None, :]) * np.cos(np.deg2rad(np.mean(dec)))
         nearest = np.argmin(np.hypot(east, dec[:, None] - truth["dec"][None, :]), axis=1)
-        true = np.asarray(truth["flux_e_s"])[nearest] if len(truth["ra"]) else true
-    rows = []
-    for path, primary, header, data, dq, _err, _chip in science_chips(flt_paths):
-        wcs_flt = wcs_from_header(header)
-        flt_bad = ((dq & ~good_bits) != 0) | ~np.isfinite(data)
-        flux = aperture_fluxes(data, flt_bad, wcs_flt, ra, dec)[0] * per_second(header, primary)
-        held = np.isfinite(flux) & (flux > 0)
-        if not held.any():
-            continue
-        x, y = wcs_flt.all_world2pix(ra[held], dec[held], 0)
-        corrected = flux[held] * relative_area(header, wcs_flt, x, y)
-        for index, value in zip(np.flatnonzero(held), corrected, strict=True):
-            rows.append(
-                {
-                    "rootname": rootname_of(primary, path),
-                    "ra": float(ra[index]),
-                    "dec": float(dec[index]),
-                    "mosaic_e_s": float(mosaic[index]),
-                    "exposure_e_s": float(value),
-                    "ratio": float(mosaic[index] / value),
-                    "edge_slope": float(slope[index]),
-                    "true_e_s": float(true[index]),
-                }
-            )
-    columns = [
-        "rootname",
-        "ra",
-        "dec",
-        "mosaic_e_s",
-        "exposure_e_s",
-        "ratio",
-        "edge_slope",
-        "true_e_s",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+        true = np.asarray(truth["flux_e_s"])[nearest]
+    table = inputs.fluxes
+    star = table["star"].to_numpy(int)
+    measured = mosaic[star] if len(star) else np.empty(0)
+    keep = np.isfinite(measured) & (measured > 0)
+    table, star, measured = table[keep], star[keep], measured[keep]
+    exposure = table["exposure_e_s"].to_numpy(float)
+    return pd.DataFrame(
+        {
+            "rootname": table["rootname"].to_numpy(str),
+            "ra": ra[star],
+            "dec": dec[star],
+            "mosaic_e_s": measured,
+            "exposure_e_s": exposure,
+            "ratio": measured / exposure,
+            "edge_slope": slope[star],
+            "true_e_s": true[star],
+        },
+        columns=STAR_COLUMNS,
+    )
 
 
-KERNEL_VARIANCE = {
-    "square": 1 / 12,
-    "turbo": 1 / 12,
-    "tophat": 1 / 16,
-    "gaussian": 1 / 2.3548**2,
-    "point": 0.0,
-    "lanczos2": 0.0,
-    "lanczos3": 0.0,
-}
-"""Each drizzle kernel's variance along one axis, in units of its footprint's width
-squared (pixfrac x the input pixel): a box's 1/12, a disk's 1/16, a Gaussian of that
-FWHM, none for a point; the Lanczos kernels interpolate (drizzlepac: only with pixfrac 1)
-and widen a star by little: taken as none."""
+@dataclass(frozen=True)
+class FieldInputs:
+    """What every product of a field is held against, measured once from its aligned
+    exposures (`field_inputs`): the isolated catalog stars and their fluxes in each
+    exposure, each chip's outline on the sky (`OUTLINE_POINTS` a side, deg), the
+    exposures' nominal pixel scale and their photometric keywords' distinct values."""
+
+    star_ra: np.ndarray
+    star_dec: np.ndarray
+    fluxes: pd.DataFrame
+    outlines: tuple[np.ndarray, ...]
+    scale_arcsec: float
+    keywords: dict[str, str]
 
 
-def drizzle_broadening(header: fits.Header) -> float:
-    """How much wider (variance along one axis, arcsec^2) drizzle makes a star in the
-    product than aperture photometry on an exposure sees it: its kernel, and the output
-    pixels' sampling (twice: drizzled into, then summed by the aperture) in place of the
-    input pixels' (summed once more on the exposure), from the product's D001KERN,
-    D001PIXF, D001ISCL and D001SCAL (NaN without them, or with a kernel skyqa does not
-    know)."""
-    try:
-        kernel = str(header["D001KERN"]).strip().lower()
-        footprint = float(header["D001PIXF"]) * float(header["D001ISCL"])
-        input_scale, output_scale = float(header["D001ISCL"]), float(header["D001SCAL"])
-    except (KeyError, ValueError):
-        return math.nan
-    if kernel not in KERNEL_VARIANCE:
-        return math.nan
-    sampling = (2 * output_scale**2 - input_scale**2) / 12
-    return KERNEL_VARIANCE[kernel] * footprint**2 + sampling
+def field_inputs(
+    flt_paths: Sequence[Path], catalog: tuple[np.ndarray, np.ndarray], good_bits: int
+) -> FieldInputs:
+    """`FieldInputs` of the aligned exposures against the reference catalog."""
+    ra, dec = (np.asarray(values, float) for values in catalog)
+    keep = isolated(ra, dec)
+    ra, dec = ra[keep], dec[keep]
+    outlines = []
+    side = np.linspace(0.0, 1.0, OUTLINE_POINTS, endpoint=False)
+    for _path, _primary, header, data, _dq, _err, _chip in science_chips(flt_paths):
+        height, width = data.shape
+        x = np.concatenate([side * width, np.full_like(side, width), (1 - side) * width, 0 * side])
+        y = np.concatenate(
+            [0 * side, side * height, np.full_like(side, height), (1 - side) * height]
+        )
+        outlines.append(np.column_stack(wcs_from_header(header).all_pix2world(x - 0.5, y - 0.5, 0)))
+    keywords = [photometric_keywords(path) for path in flt_paths]
+    return FieldInputs(
+        ra,
+        dec,
+        exposure_photometry(flt_paths, ra, dec, good_bits),
+        tuple(outlines),
+        float(np.median([nominal_scale(path) for path in flt_paths])),
+        {key: ";".join(sorted({k[key] for k in keywords})) for key in PHOTOMETRIC_KEYWORDS},
+    )
 
 
 def orientation_and_scale(wcs) -> tuple[float, float]:
@@ -283,24 +194,17 @@ def orientation_and_scale(wcs) -> tuple[float, float]:
     return orientation, math.sqrt(abs(float(np.linalg.det(cd)))) * 3600.0
 
 
-def footprint_union(shape: tuple[int, int], wcs, flt_paths: Sequence[Path]) -> np.ndarray:
-    """The mosaic's pixels inside the union of the inputs' chips: each chip's outline
-    (`OUTLINE_POINTS` a side, through its full WCS) filled on one image of the mosaic's
-    grid by Pillow's scanline fill (a pixel is its square from its corner, hence the half
-    pixel: PIL puts pixel i's centre at i + 0.5)."""
+def footprint_union(shape: tuple[int, int], wcs, outlines: Sequence[np.ndarray]) -> np.ndarray:
+    """The mosaic's pixels inside the union of the inputs' chips: each chip's outline on
+    the sky (`FieldInputs.outlines`) filled on one image of the mosaic's grid by Pillow's
+    scanline fill (a pixel is its square from its corner, hence the half pixel: PIL puts
+    pixel i's centre at i + 0.5)."""
     from PIL import Image, ImageDraw
 
     union = Image.new("1", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(union)
-    side = np.linspace(0.0, 1.0, OUTLINE_POINTS, endpoint=False)
-    for _path, _primary, header, data, _dq, _err, _chip in science_chips(flt_paths):
-        height, width = data.shape
-        x = np.concatenate([side * width, np.full_like(side, width), (1 - side) * width, 0 * side])
-        y = np.concatenate(
-            [0 * side, side * height, np.full_like(side, height), (1 - side) * height]
-        )
-        chip_wcs = wcs_from_header(header)
-        mx, my = wcs.all_world2pix(*chip_wcs.all_pix2world(x - 0.5, y - 0.5, 0), 0)
+    for outline in outlines:
+        mx, my = wcs.all_world2pix(outline[:, 0], outline[:, 1], 0)
         draw.polygon(
             [(float(u) + 0.5, float(v) + 0.5) for u, v in zip(mx, my, strict=True)], fill=1
         )
@@ -313,8 +217,16 @@ def holes(weight: np.ndarray, union: np.ndarray) -> tuple[int, int, int]:
     pixels, how many holes, and the largest hole's pixels."""
     from scipy import ndimage
 
-    core = ndimage.binary_erosion(union, iterations=2)
-    empty = core & ~(weight > 0)
+    rows, columns = np.nonzero(union & ~(weight > 0))
+    inside = np.ones(rows.size, bool)  # the union's erosion by 2 (a diamond), at these only
+    for dy in range(-2, 3):
+        for dx in range(-(2 - abs(dy)), 3 - abs(dy)):
+            y, x = rows + dy, columns + dx
+            within = (y >= 0) & (y < union.shape[0]) & (x >= 0) & (x < union.shape[1])
+            inside &= within & union[np.clip(y, 0, union.shape[0] - 1),
+                                     np.clip(x, 0, union.shape[1] - 1)]  # fmt: skip
+    empty = np.zeros(union.shape, bool)
+    empty[rows[inside], columns[inside]] = True
     labels, count = ndimage.label(empty)
     largest = int(np.bincount(labels.ravel())[1:].max()) if count else 0
     return int(union.sum()), int(count), largest
@@ -334,14 +246,14 @@ def photometric_keywords(path: Path) -> dict[str, str]:
 def measure_product(
     sci_path: Path,
     wht_path: Path,
-    flt_paths: Sequence[Path],
+    inputs: FieldInputs,
     catalog: tuple[np.ndarray, np.ndarray],
-    good_bits: int,
     truth: dict | None,
 ) -> tuple[dict, pd.DataFrame]:
-    """One mosaic measured (the module's docstring): its row (astrometry, geometry,
-    keywords, the inputs' keywords as ``inputs_<KEY>``: their distinct values joined by
-    ``;``) and its photometry table (`product_photometry`)."""
+    """One mosaic measured (the module's docstring) against its field's ``inputs``: its
+    row (astrometry, geometry, keywords; the inputs' as ``inputs_<KEY>``, their distinct
+    values joined by ``;``, and ``inputs_scale_arcsec``) and its photometry table
+    (`product_photometry`)."""
     with fits.open(sci_path) as hdul:
         hdu = next(h for h in hdul if h.is_image and h.data is not None and h.data.ndim == 2)
         sci = hdu.data.astype(float) * per_second(hdu.header, hdul[0].header)
@@ -353,33 +265,29 @@ def measure_product(
     cat_ra, cat_dec = (np.asarray(values, float) for values in catalog)
     row = product_astrometry(sci, bad, wcs, cat_ra, cat_dec, truth)
     orientation, scale = orientation_and_scale(wcs)
-    union = footprint_union(sci.shape, wcs, flt_paths)
-    union_pixels, n_holes, largest = holes(weight, union)
+    union_pixels, n_holes, largest = holes(weight, footprint_union(sci.shape, wcs, inputs.outlines))
     row.update(
         orientation_deg=orientation,
         scale_arcsec=scale,
-        radius_arcsec=_radius_arcsec(union, scale),
+        radius_arcsec=_radius_arcsec(sci.shape, wcs, inputs.outlines, scale),
         union_pixels=union_pixels,
         holes=n_holes,
         largest_hole_pixels=largest,
         broadening_arcsec2=broadening,
         **photometric_keywords(sci_path),
+        inputs_scale_arcsec=inputs.scale_arcsec,
+        **{f"inputs_{key}": value for key, value in inputs.keywords.items()},
     )
-    row["inputs_scale_arcsec"] = float(np.median([nominal_scale(path) for path in flt_paths]))
-    inputs = [photometric_keywords(path) for path in flt_paths]
-    for key in PHOTOMETRIC_KEYWORDS:
-        row[f"inputs_{key}"] = ";".join(sorted({keys[key] for keys in inputs}))
-    stars = product_photometry(sci, bad, wcs, flt_paths, (cat_ra, cat_dec), good_bits, truth)
-    return row, stars
+    return row, product_photometry(sci, bad, wcs, inputs, truth)
 
 
-def _radius_arcsec(union: np.ndarray, scale: float) -> float:
-    """How far (arcsec) the footprint's farthest pixel lies from the mosaic's centre."""
-    rows, columns = np.nonzero(union)
-    if rows.size == 0:
+def _radius_arcsec(shape, wcs, outlines: Sequence[np.ndarray], scale: float) -> float:
+    """How far (arcsec) the inputs' farthest outline point lies from the mosaic's centre."""
+    if not outlines:
         return math.nan
-    centre_y, centre_x = (union.shape[0] - 1) / 2, (union.shape[1] - 1) / 2
-    return float(np.max(np.hypot(rows - centre_y, columns - centre_x))) * scale
+    points = np.concatenate(outlines)
+    x, y = wcs.all_world2pix(points[:, 0], points[:, 1], 0)
+    return float(np.max(np.hypot(x - (shape[1] - 1) / 2, y - (shape[0] - 1) / 2))) * scale
 
 
 @dataclass(frozen=True)
@@ -404,10 +312,12 @@ def measure_products(
     good_bits: int,
     truth: dict | None,
 ) -> ProductMeasures:
-    """`measure_product` for each sky method's (science, weight) mosaic."""
+    """`measure_product` for each sky method's (science, weight) mosaic, against the
+    field's inputs measured once (`field_inputs`)."""
+    inputs = field_inputs(flt_paths, catalog, good_bits)
     rows, stars = [], []
     for method, (sci_path, wht_path) in mosaics.items():
-        row, table = measure_product(sci_path, wht_path, flt_paths, catalog, good_bits, truth)
+        row, table = measure_product(sci_path, wht_path, inputs, catalog, truth)
         rows.append({"method": method, **row})
         stars.append(table.assign(method=method))
     columns = ["method", "rootname", "ra", "dec", "mosaic_e_s", "exposure_e_s", "ratio"]

@@ -23,14 +23,8 @@ from skyqa.checks.products import (
     kernel_loss,
     pooled_scatter,
 )
-from skyqa.products import (
-    APERTURE_ARCSEC,
-    aperture_fluxes,
-    drizzle_broadening,
-    holes,
-    orientation_and_scale,
-    relative_area,
-)
+from skyqa.photometry import APERTURE_ARCSEC, aperture_fluxes, drizzle_broadening, relative_area
+from skyqa.products import holes, orientation_and_scale
 
 GRADES = AstrometryGrades(10.0, 20.0)
 

@@ -15,7 +15,7 @@ from skyqa.checks.products import (
     kernel_loss,
 )
 from skyqa.plugin.verdicts import require
-from skyqa.products import APERTURE_ARCSEC
+from skyqa.photometry import APERTURE_ARCSEC
 
 
 def _measured(product_measures, mosaic):
