@@ -5,10 +5,11 @@ hold against each exposure's, its geometry, and the keywords it carries.
   (`skyqa.sources.find_sources`), placed on the sky by the mosaic's own WCS and matched
   to the reference catalog; on a replica, also to the stars' true positions.
 - **Photometry.** For each isolated catalog star, the flux in an aperture of
-  `skyqa.photometry.APERTURE_ARCSEC` (less its local background) in the mosaic, and in every exposure
-  that holds it whole with the same aperture on the sky, corrected for the exposure's
-  pixel area (`skyqa.photometry.relative_area`): an FLT is flat-fielded, not area-corrected, so a star's
-  counts there are its flux over its pixels' relative area, which drizzle puts right.
+  `skyqa.photometry.APERTURE_ARCSEC` (less its local background) in the mosaic, and in
+  every exposure that holds it whole with the same aperture on the sky, corrected for the
+  exposure's pixel area (`skyqa.photometry.relative_area`): an FLT is flat-fielded, not
+  area-corrected, so a star's counts there are its flux over its pixels' relative area,
+  which drizzle puts right.
 - **Geometry.** The mosaic's orientation and pixel scale from its CD matrix, its extent,
   and the zero-weight pixels inside the union of the inputs' footprints (`holes`).
 - **Keywords.** PHOTMODE, PHOTFLAM and PHOTPLAM of the product and of its inputs.

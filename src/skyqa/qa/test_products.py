@@ -14,8 +14,8 @@ from skyqa.checks.products import (
     check_product_photometry,
     kernel_loss,
 )
-from skyqa.plugin.verdicts import require
 from skyqa.photometry import APERTURE_ARCSEC
+from skyqa.plugin.verdicts import require
 
 
 def _measured(product_measures, mosaic):
