@@ -133,6 +133,7 @@ class SyntheticSpec:
     n_stars: Annotated[int, AT_LEAST_ONE] = 900
     star_mag_bright: float = 17.0
     star_mag_faint: float = 24.0
+    psf_model: Literal["library", "moffat"] = "library"
     psf_fwhm_pix: Annotated[float, POSITIVE] = 1.2
     psf_moffat_beta: float = 2.5
     sky_base_e_s: Annotated[float, NOT_NEGATIVE] = 0.77

@@ -195,7 +195,7 @@ def generate_synthetic_field(
             build_flt(chips[0], arrays, spec, field).writeto(path, overwrite=True)
             drawn = [(arrays.n_stars, arrays.hits)]
         else:
-            chip_arrays = [render_chip(chip, scene, spec, rng) for chip in chips]
+            chip_arrays = [render_chip(chip, scene, spec, rng, detector.name) for chip in chips]
             build_flc(chips, chip_arrays, spec, field).writeto(path, overwrite=True)
             drawn = [(chip.n_stars, chip.hits) for chip in chip_arrays]
         for chip, (n_stars, chip_hits) in zip(chips, drawn, strict=True):

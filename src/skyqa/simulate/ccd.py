@@ -112,14 +112,18 @@ def add_cosmic_rays(
 
 
 def render_chip(
-    geometry: ExposureGeometry, scene: Scene, spec: SyntheticSpec, rng: np.random.Generator
+    geometry: ExposureGeometry,
+    scene: Scene,
+    spec: SyntheticSpec,
+    rng: np.random.Generator,
+    detector: str = "WFC3/UVIS",
 ) -> ChipArrays:
     """Render one chip: the scene in e-/s, times EXPTIME, with noise, dark, defects and
     cosmic rays, in electrons (dark subtracted, as in a calibrated FLC)."""
     shape = geometry.rows_columns
     signal = np.full(shape, scene.pedestal_e_s[geometry.rootname])
     signal += _nebula_image(geometry, scene)
-    n_stars = _add_stars(signal, geometry, scene, spec)
+    n_stars = _add_stars(signal, geometry, scene, spec, detector)
     defects = _chip_defects(shape, spec, geometry.chip)
     exptime = geometry.exptime
     dark = np.where(defects["hot"] | defects["warm"], defects["hot_dark_e_s"], spec.dark_e_s)

@@ -25,6 +25,7 @@ from skyqa.simulate.geometry import (
     tangent_offsets,
     true_sky,
 )
+from skyqa.simulate.psf import library_stamp
 from skyqa.simulate.scene import Scene
 
 PSF_SUBSAMPLING = 5
@@ -47,9 +48,14 @@ def _moffat_stamp(
 
 
 def _add_stars(
-    image: np.ndarray, geometry: ExposureGeometry, scene: Scene, spec: SyntheticSpec
+    image: np.ndarray,
+    geometry: ExposureGeometry,
+    scene: Scene,
+    spec: SyntheticSpec,
+    detector: str = "WFC3/IR",
 ) -> int:
-    """Add the stars that fall on an exposure; return how many did."""
+    """Add the stars that fall on an exposure (through the detector's library PSF,
+    `skyqa.simulate.psf`, or a Moffat profile: ``psf_model``); return how many did."""
     wcs = geometry.wcs("true")
     rows, columns = image.shape
     # The SIP polynomial diverges far from the detector: invert it exactly only for stars
@@ -74,9 +80,12 @@ def _add_stars(
         if not (-half <= xs < columns + half and -half <= ys < rows + half):
             continue
         xi, yi = int(np.round(xs)), int(np.round(ys))
-        stamp = flux * _moffat_stamp(
-            xs - xi, ys - yi, half, spec.psf_fwhm_pix, spec.psf_moffat_beta
-        )
+        if spec.psf_model == "library":
+            stamp = flux * library_stamp(detector, xs - xi, ys - yi, half)
+        else:
+            stamp = flux * _moffat_stamp(
+                xs - xi, ys - yi, half, spec.psf_fwhm_pix, spec.psf_moffat_beta
+            )
         x0, y0 = xi - half, yi - half
         sx0, sy0 = max(0, -x0), max(0, -y0)
         sx1 = min(stamp.shape[1], columns - x0)
