@@ -230,35 +230,51 @@ def _build_skies(field, fault, mosaics: dict, flt_paths, workdir: Path) -> dict:
     return {"table": "sky_regions.csv"}
 
 
-def _build_products(field, fault, mosaics: dict, flt_paths, catalog_path, truth_path, workdir):
+def _build_product_inputs(field, fault, flt_paths, catalog_path, workdir: Path) -> dict:
     from astropy.table import Table
 
     from skyqa.measure import parse_bits
-    from skyqa.products import measure_products
+    from skyqa.products import field_inputs
+
+    catalog = Table.read(catalog_path, format="ascii.ecsv")
+    bits = parse_bits(field.astrodrizzle.final_bits)
+    return field_inputs(flt_paths, (catalog["ra"], catalog["dec"]), bits).to_record(workdir)
+
+
+def _load_product_inputs(entry: CacheEntry):
+    from skyqa.products import FieldInputs
+
+    return FieldInputs.from_record(entry.directory, entry.record)
+
+
+def _build_product(
+    field, fault, mosaic, inputs, catalog_path, truth_path, workdir: Path, *, skymethod: str
+) -> dict:
+    from astropy.table import Table
+
+    from skyqa.products import measure_product
     from skyqa.simulate import load_truth
 
     catalog = Table.read(catalog_path, format="ascii.ecsv")
-    measured = measure_products(
-        {method: (mosaic.sci_path, mosaic.wht_path) for method, mosaic in mosaics.items()},
-        flt_paths,
+    row, stars = measure_product(
+        mosaic.sci_path,
+        mosaic.wht_path,
+        inputs,
         (catalog["ra"], catalog["dec"]),
-        parse_bits(field.astrodrizzle.final_bits),
         None if truth_path is None else load_truth(truth_path).stars,
     )
-    measured.table.to_csv(workdir / "products.csv", index=False)
-    measured.stars.to_csv(workdir / "product_stars.csv", index=False)
-    return {"table": "products.csv", "stars": "product_stars.csv"}
+    pd.DataFrame([{"method": skymethod, **row}]).to_csv(workdir / "product.csv", index=False)
+    stars.assign(method=skymethod).to_csv(workdir / "product_stars.csv", index=False)
+    return {"table": "product.csv", "stars": "product_stars.csv"}
 
 
-def _load_products(entry: CacheEntry):
-    from skyqa.products import ProductMeasures
+def _load_product(entry: CacheEntry):
+    from skyqa.products import PHOTOMETRIC_KEYWORDS, ProductMeasures
 
-    text = {"method": str, "rootname": str, "PHOTMODE": str, "PHOTFLAM": str, "PHOTPLAM": str}
-    text.update({f"inputs_{key}": str for key in ("PHOTMODE", "PHOTFLAM", "PHOTPLAM")})
+    text = {"method": str, **{key: str for key in PHOTOMETRIC_KEYWORDS}}
+    text.update({f"inputs_{key}": str for key in PHOTOMETRIC_KEYWORDS})
     table = pd.read_csv(entry.directory / entry.record["table"], dtype=text)
-    return ProductMeasures(
-        table.fillna({name: "" for name in text if name in table}),
-        pd.read_csv(
-            entry.directory / entry.record["stars"], dtype={"method": str, "rootname": str}
-        ),
+    stars = pd.read_csv(
+        entry.directory / entry.record["stars"], dtype=dict.fromkeys(("method", "rootname"), str)
     )
+    return ProductMeasures(table.fillna({name: "" for name in text if name in table}), stars)

@@ -43,6 +43,8 @@ from skyqa.sources import (
 )
 
 PHOTOMETRIC_KEYWORDS = ("PHOTMODE", "PHOTFLAM", "PHOTPLAM")
+INPUT_ARRAYS = "field_inputs.npz"
+INPUT_FLUXES = "exposure_fluxes.csv"
 OUTLINE_POINTS = 40
 """Points along each side of a chip's outline drawn on a mosaic (`footprint_union`): the
 distortion bends a WFC3/IR chip's edges by a few pixels between its corners."""
@@ -158,6 +160,30 @@ class FieldInputs:
     outlines: tuple[np.ndarray, ...]
     scale_arcsec: float
     keywords: dict[str, str]
+
+    def to_record(self, directory: Path) -> dict:
+        """Write the arrays and the flux table into ``directory``; a JSON-able record."""
+        arrays = {f"outline_{index}": outline for index, outline in enumerate(self.outlines)}
+        arrays.update(star_ra=self.star_ra, star_dec=self.star_dec)
+        np.savez(directory / INPUT_ARRAYS, allow_pickle=False, **arrays)
+        self.fluxes.to_csv(directory / INPUT_FLUXES, index=False)
+        return {
+            "arrays": INPUT_ARRAYS,
+            "fluxes": INPUT_FLUXES,
+            "outlines": len(self.outlines),
+            "scale_arcsec": self.scale_arcsec,
+            "keywords": self.keywords,
+        }
+
+    @classmethod
+    def from_record(cls, directory: Path, record: dict) -> FieldInputs:
+        """The inputs `to_record` wrote into ``directory``."""
+        with np.load(directory / record["arrays"]) as arrays:
+            outlines = tuple(arrays[f"outline_{index}"] for index in range(record["outlines"]))
+            star_ra, star_dec = arrays["star_ra"], arrays["star_dec"]
+        fluxes = pd.read_csv(directory / record["fluxes"], dtype={"rootname": str})
+        keywords = {key: str(value) for key, value in record["keywords"].items()}
+        return cls(star_ra, star_dec, fluxes, outlines, float(record["scale_arcsec"]), keywords)
 
 
 def field_inputs(
@@ -305,6 +331,18 @@ class ProductMeasures:
         row = None if rows.empty else rows.iloc[0]
         return row, self.stars[self.stars["method"] == method].reset_index(drop=True)
 
+    @classmethod
+    def join(cls, parts: Sequence[ProductMeasures]) -> ProductMeasures:
+        """Several methods' measures as one (each product stage measures one)."""
+        tables = [part.table for part in parts]
+        stars = [part.stars for part in parts if len(part.stars)]
+        return cls(
+            pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["method"]),
+            pd.concat(stars, ignore_index=True)
+            if stars
+            else pd.DataFrame(columns=["method", *STAR_COLUMNS]),
+        )
+
 
 def measure_products(
     mosaics: dict[str, tuple[Path, Path]],
@@ -316,11 +354,10 @@ def measure_products(
     """`measure_product` for each sky method's (science, weight) mosaic, against the
     field's inputs measured once (`field_inputs`)."""
     inputs = field_inputs(flt_paths, catalog, good_bits)
-    rows, stars = [], []
+    parts = []
     for method, (sci_path, wht_path) in mosaics.items():
         row, table = measure_product(sci_path, wht_path, inputs, catalog, truth)
-        rows.append({"method": method, **row})
-        stars.append(table.assign(method=method))
-    columns = ["method", "rootname", "ra", "dec", "mosaic_e_s", "exposure_e_s", "ratio"]
-    joined = pd.concat(stars, ignore_index=True) if stars else pd.DataFrame(columns=columns)
-    return ProductMeasures(pd.DataFrame(rows), joined)
+        parts.append(
+            ProductMeasures(pd.DataFrame([{"method": method, **row}]), table.assign(method=method))
+        )
+    return ProductMeasures.join(parts)

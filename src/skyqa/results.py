@@ -23,7 +23,13 @@ MOSAICS = "mosaics"
 """The result of the mosaic stages, one per sky method (`mosaic_stage_name`)."""
 SKIES = "skies"
 PRODUCTS = "products"
-"""Every mosaic measured as a product (`skyqa.products.measure_products`)."""
+"""Every mosaic measured as a product (`skyqa.products`): the result of the product
+stages, one per sky method (`product_stage_name`), each measured against the field's
+`PRODUCT_INPUTS`."""
+PRODUCT_INPUTS = "stars"
+"""What every product of a field is held against, measured once from its aligned
+exposures (`skyqa.products.field_inputs`): the isolated catalog stars in every exposure,
+the chips' outlines, the nominal scale and the photometric keywords."""
 SEAMS = "seams"
 """Each sky method's seam in every overlap (`skyqa.oracle.seam_table`): the overlaps less
 the MDRIZSKY the method subtracted. Not a stage: derived by the pipeline from two
@@ -72,3 +78,12 @@ SKY_METHODS: dict[str, SkyMethod] = {
 def mosaic_stage_name(skymethod: str) -> str:
     """The stage (and cache folder) name of the mosaic of one sky method."""
     return f"{MOSAIC_PREFIX}{SKY_METHODS[skymethod].folder}"
+
+
+PRODUCT_PREFIX = f"{PRODUCTS[:-1]}-"
+
+
+def product_stage_name(skymethod: str) -> str:
+    """The stage (and cache folder) name of one sky method's mosaic measured as a
+    product."""
+    return f"{PRODUCT_PREFIX}{SKY_METHODS[skymethod].folder}"

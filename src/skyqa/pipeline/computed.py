@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from skyqa.astrometry import AlignmentPlacement
     from skyqa.catalog import ReferenceCatalog
     from skyqa.drizzle import Mosaic
-    from skyqa.products import ProductMeasures
+    from skyqa.products import FieldInputs, ProductMeasures
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Computed:
     sources: pd.DataFrame | None = None
     overlaps: pd.DataFrame | None = None
     skies: pd.DataFrame | None = None
+    stars: FieldInputs | None = None
     products: ProductMeasures | None = None
     mosaics: dict[str, Mosaic] = field(default_factory=dict)
     seams: pd.DataFrame | None = None

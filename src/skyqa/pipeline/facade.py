@@ -22,9 +22,15 @@ from skyqa.closure import RememberedDigests
 from skyqa.errors import FieldSpecError
 from skyqa.offline import astrometry_db_off
 from skyqa.oracle import seam_table
-from skyqa.pipeline.computed import Computed
+from skyqa.pipeline.computed import RESULT_NAMES, Computed
 from skyqa.pipeline.scheduler import ExecutorFactory, Job, LaterJob, Scheduler, process_pool
-from skyqa.pipeline.stages import STAGES, Stage, mosaic_stage, overlap_part_stages
+from skyqa.pipeline.stages import (
+    STAGES,
+    Stage,
+    mosaic_stage,
+    overlap_part_stages,
+    product_stage,
+)
 from skyqa.results import (
     ALIGNMENT,
     CATALOG,
@@ -35,11 +41,13 @@ from skyqa.results import (
     MOSAICS,
     OVERLAPS,
     PLACEMENT,
+    PRODUCT_INPUTS,
     PRODUCTS,
     RESIDUALS,
     SEAMS,
     SKIES,
     SOURCES,
+    product_stage_name,
 )
 from skyqa.workers import available_cpus
 
@@ -246,8 +254,12 @@ class Pipeline:
     def products(self) -> ProductMeasures:
         """Every mosaic measured as a product: its stars against the catalog (and the
         truth), their fluxes against each exposure's, its geometry and keywords
-        (`skyqa.products.measure_products`)."""
-        return self._from_batch(PRODUCTS, STAGES[PRODUCTS])
+        (`skyqa.products`), one product stage per sky method, in the spec's order."""
+        parts = [
+            self._from_batch(PRODUCTS, product_stage(method))
+            for method in self.field.astrodrizzle.skymethods
+        ]
+        return type(parts[0]).join(parts)
 
     def computed(self) -> Computed:
         """The results this pipeline has produced so far (`Computed`): each stage's, the
@@ -255,7 +267,7 @@ class Pipeline:
         and a mosaic are built, their seams (`seams`, of the mosaics built); not the
         overlap parts, nor the stages of `also`."""
         results: dict[str, Any] = {
-            name: value for name, value in self._results.items() if name in STAGES
+            name: value for name, value in self._results.items() if name in RESULT_NAMES
         }
         built = {
             value.skymethod: value
@@ -264,6 +276,13 @@ class Pipeline:
         }
         methods = self.field.astrodrizzle.skymethods
         results[MOSAICS] = {method: built[method] for method in methods if method in built}
+        products = [
+            self._results[product_stage_name(method)]
+            for method in methods
+            if product_stage_name(method) in self._results
+        ]
+        if products:
+            results[PRODUCTS] = type(products[0]).join(products)
         if OVERLAPS in results and results[MOSAICS]:
             results[SEAMS] = self._seam_table(results[OVERLAPS], results[MOSAICS])
         return Computed(**results)
@@ -353,17 +372,21 @@ class Pipeline:
         if self._wants(OVERLAPS, asked):
             now += overlap_part_stages(self)
         later = []
+        products = self._wants(PRODUCTS, asked)
         for name, stage in STAGES.items():
-            if not stage.batch or not self._wants(name, asked):
+            # The products' inputs are nobody's fixture: built when the products are.
+            wanted = self._wants(name, asked) or (name == PRODUCT_INPUTS and products)
+            if not stage.batch or not wanted:
                 continue
             needs = stage.needs(self)
             if set(needs) <= set(self._results):
                 now.append(stage)
             else:
                 later.append(LaterJob(name, needs, functools.partial(self._job, stage)))
+        extra = [product_stage(method) for method in methods] if products else []
         later += [
             LaterJob(stage.name, stage.needs(self), functools.partial(self._job, stage))
-            for stage in self.also
+            for stage in (*extra, *self.also)
         ]
         jobs = [self._job(stage) for stage in now if stage.name not in self._results]
         self._build_many(jobs, [job for job in later if job.stage not in self._results])

@@ -27,7 +27,8 @@ from skyqa.builds import (
     _build_overlap_part,
     _build_overlaps,
     _build_placement,
-    _build_products,
+    _build_product,
+    _build_product_inputs,
     _build_residuals,
     _build_skies,
     _build_sources,
@@ -38,7 +39,8 @@ from skyqa.builds import (
     _load_exposures,
     _load_mosaic,
     _load_placement,
-    _load_products,
+    _load_product,
+    _load_product_inputs,
     _load_residuals,
     _residual_inputs,
     _table,
@@ -56,12 +58,14 @@ from skyqa.results import (
     OVERLAP_PART_PREFIX,
     OVERLAPS,
     PLACEMENT,
+    PRODUCT_INPUTS,
     PRODUCTS,
     RESIDUALS,
     SKIES,
     SKY_METHODS,
     SOURCES,
     mosaic_stage_name,
+    product_stage_name,
 )
 
 if TYPE_CHECKING:
@@ -250,26 +254,15 @@ STAGES: dict[str, Stage] = {
             cost=3.0,
         ),
         Stage(
-            PRODUCTS,
-            "measuring the mosaics as products: stars, fluxes, geometry, keywords",
-            build=_build_products,
-            load=_load_products,
-            inputs=lambda run: (
-                run.mosaics(),
-                run.alignment().aligned_flt_paths,
-                run.reference_catalog().path,
-                run.exposures().truth_path,
-            ),
-            needs=lambda run: (
-                EXPOSURES,
-                CATALOG,
-                ALIGNMENT,
-                *(mosaic_stage_name(method) for method in run.field.astrodrizzle.skymethods),
-            ),
+            PRODUCT_INPUTS,
+            "measuring the isolated catalog stars in every exposure, for the products",
+            build=_build_product_inputs,
+            load=_load_product_inputs,
+            inputs=lambda run: (run.alignment().aligned_flt_paths, run.reference_catalog().path),
+            needs=lambda run: (ALIGNMENT, CATALOG),
             spec=_final_bits,
             batch=True,
-            fixture="product_measures",
-            cost=8.0,
+            cost=2.5,
         ),
     )
 }
@@ -303,7 +296,35 @@ def mosaic_stage(skymethod: str) -> Stage:
     )
 
 
-BATCH_RESULTS = frozenset({MOSAICS, *(name for name, stage in STAGES.items() if stage.batch)})
+def product_stage(skymethod: str) -> Stage:
+    """The stage measuring one sky method's mosaic as a product, against the field's
+    `PRODUCT_INPUTS`: built as soon as its mosaic is, beside the others' drizzling."""
+    return Stage(
+        product_stage_name(skymethod),
+        f"measuring the {skymethod} mosaic as a product",
+        build=functools.partial(_build_product, skymethod=skymethod),
+        load=_load_product,
+        inputs=lambda run: (
+            run.mosaic(skymethod),
+            run.result_of(STAGES[PRODUCT_INPUTS]),
+            run.reference_catalog().path,
+            run.exposures().truth_path,
+        ),
+        needs=lambda run: (
+            EXPOSURES,
+            CATALOG,
+            PRODUCT_INPUTS,
+            mosaic_stage_name(skymethod),
+        ),
+        batch=True,
+        fixture="product_measures",
+        cost=2.0,
+    )
+
+
+BATCH_RESULTS = frozenset(
+    {MOSAICS, PRODUCTS, *(name for name, stage in STAGES.items() if stage.batch)}
+)
 """The results one batch builds together (`skyqa.pipeline.Pipeline.wanted`)."""
 
 
@@ -312,7 +333,7 @@ def batch_fixtures() -> dict[str, str]:
     fixtures = {
         stage.fixture: name for name, stage in STAGES.items() if stage.batch and stage.fixture
     }
-    return {**fixtures, "mosaics": MOSAICS}
+    return {**fixtures, "mosaics": MOSAICS, "product_measures": PRODUCTS}
 
 
 def overlap_part_stage(part: int, parts: int) -> Stage:
