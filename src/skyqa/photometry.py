@@ -67,19 +67,25 @@ def _pixels(wcs, ra, dec, shape) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def aperture_fluxes(image, bad, wcs, ra, dec) -> tuple[np.ndarray, np.ndarray]:
+def aperture_fluxes(
+    image, bad, wcs, ra, dec, error=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each position's aperture flux (data units) less its annulus's median, with the
-    aperture of `APERTURE_ARCSEC` on the sky (in pixels at the image's own local scale),
-    and the slope of its profile at the aperture's edge over that flux (arcsec^-3: the
+    aperture of `APERTURE_ARCSEC` on the sky (in pixels at the image's own local scale);
+    the slope of its profile at the aperture's edge over that flux (arcsec^-3: the
     surface brightness in the `EDGE_ARCSEC` outside the edge less that inside, over
-    `EDGE_ARCSEC`): NaN where the aperture leaves the image or holds a bad pixel."""
+    `EDGE_ARCSEC`); and the flux's uncertainty from ``error`` (an ERR array: its squares
+    summed over the aperture; NaN without one). NaN where the aperture leaves the image
+    or holds a bad pixel."""
     from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
 
     rows, columns = image.shape
     x, y = _pixels(wcs, ra, dec, image.shape)
     scale = np.sqrt(pixel_area_arcsec2(wcs, x, y))
     fluxes, slopes = np.full(len(x), math.nan), np.full(len(x), math.nan)
+    errors = np.full(len(x), math.nan)
     flagged = bad.astype(float)
+    variance = None if error is None else np.where(bad, 0.0, np.asarray(error, float) ** 2)
     edge = APERTURE_ARCSEC
     for index, (xi, yi, pixel) in enumerate(zip(x, y, scale, strict=True)):
         outer = ANNULUS_ARCSEC[1] / pixel
@@ -99,7 +105,9 @@ def aperture_fluxes(image, bad, wcs, ra, dec) -> tuple[np.ndarray, np.ndarray]:
             (ApertureStats(image, ring, mask=bad).mean - background) / pixel**2 for ring in rings
         ]
         slopes[index] = (brightness[1] - brightness[0]) / EDGE_ARCSEC / fluxes[index]
-    return fluxes, slopes
+        if variance is not None:
+            errors[index] = math.sqrt(ApertureStats(variance, aperture).sum)
+    return fluxes, slopes, errors
 
 
 def isolated(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -126,23 +134,27 @@ def exposure_photometry(
 ) -> pd.DataFrame:
     """Each star's aperture flux in every exposure that holds it whole (e-/s, pixel-area
     corrected, `relative_area`): one row per (``rootname``, ``star``: its index in
-    ``ra``, ``dec``), ``exposure_e_s``. The same for every sky method's product."""
+    ``ra``, ``dec``), ``exposure_e_s`` and its uncertainty from the exposure's ERR,
+    ``error_e_s``. The same for every sky method's product."""
     rows = []
-    for path, primary, header, data, dq, _err, _chip in science_chips(flt_paths):
+    for path, primary, header, data, dq, err, _chip in science_chips(flt_paths):
         wcs = wcs_from_header(header)
         flagged = ((dq & ~good_bits) != 0) | ~np.isfinite(data)
-        flux = aperture_fluxes(data, flagged, wcs, ra, dec)[0] * per_second(header, primary)
+        flux, _, error = aperture_fluxes(data, flagged, wcs, ra, dec, err)
         held = np.flatnonzero(np.isfinite(flux) & (flux > 0))
         if not held.size:
             continue
         x, y = wcs.all_world2pix(ra[held], dec[held], 0)
-        corrected = flux[held] * relative_area(header, wcs, x, y)
+        factor = relative_area(header, wcs, x, y) * per_second(header, primary)
         name = rootname_of(primary, path)
         rows += [
-            {"rootname": name, "star": int(star), "exposure_e_s": float(value)}
-            for star, value in zip(held, corrected, strict=True)
-        ]
-    return pd.DataFrame(rows, columns=["rootname", "star", "exposure_e_s"])
+            {"rootname": name, "star": int(star), "exposure_e_s": float(value),
+             "error_e_s": float(uncertainty)}
+            for star, value, uncertainty in zip(
+                held, flux[held] * factor, error[held] * factor, strict=True
+            )
+        ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["rootname", "star", "exposure_e_s", "error_e_s"])
 
 
 KERNEL_VARIANCE = {

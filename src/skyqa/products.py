@@ -109,7 +109,8 @@ def product_astrometry(sci, bad, wcs, cat_ra, cat_dec, truth: dict | None) -> di
 
 
 STAR_COLUMNS = [
-    "rootname", "ra", "dec", "mosaic_e_s", "exposure_e_s", "ratio", "edge_slope", "true_e_s"
+    "rootname", "ra", "dec", "mosaic_e_s", "exposure_e_s", "ratio", "ratio_error",
+    "edge_slope", "true_e_s",
 ]  # fmt: skip
 """`product_photometry`'s table."""
 
@@ -117,10 +118,11 @@ STAR_COLUMNS = [
 def product_photometry(sci, bad, wcs, inputs: FieldInputs, truth: dict | None) -> pd.DataFrame:
     """One row per isolated catalog star and exposure that holds it whole (`STAR_COLUMNS`):
     its aperture flux in the mosaic and in the exposure (`exposure_photometry`), their
-    ``ratio``, the profile's slope at the aperture's edge, and ``true_e_s`` on a replica
-    (the star's total flux; NaN otherwise)."""
+    ``ratio`` and its uncertainty from the exposure's noise, the profile's slope at the
+    aperture's edge, and ``true_e_s`` on a replica (the star's total flux; NaN
+    otherwise)."""
     ra, dec = inputs.star_ra, inputs.star_dec
-    mosaic, slope = aperture_fluxes(sci, bad, wcs, ra, dec)
+    mosaic, slope, _ = aperture_fluxes(sci, bad, wcs, ra, dec)
     true = np.full(len(ra), math.nan)
     if truth and len(truth["ra"]) and len(ra):
         east = (ra[:, None] - truth["ra"][None, :]) * np.cos(np.deg2rad(np.mean(dec)))
@@ -140,6 +142,8 @@ def product_photometry(sci, bad, wcs, inputs: FieldInputs, truth: dict | None) -
             "mosaic_e_s": measured,
             "exposure_e_s": exposure,
             "ratio": measured / exposure,
+            # The exposure's own noise in the ratio (the mosaic shares its photons).
+            "ratio_error": measured / exposure * table["error_e_s"].to_numpy(float) / exposure,
             "edge_slope": slope[star],
             "true_e_s": true[star],
         },
@@ -238,10 +242,11 @@ def footprint_union(shape: tuple[int, int], wcs, outlines: Sequence[np.ndarray])
     return np.asarray(union, dtype=bool)
 
 
-def holes(weight: np.ndarray, union: np.ndarray) -> tuple[int, int, int]:
+def holes(weight: np.ndarray, union: np.ndarray) -> tuple[int, int, int, tuple[float, float]]:
     """Zero-weight holes inside the union of the inputs' footprints, two pixels in from
     its edge (where an input's outline and drizzle's pixel edges differ): the union's
-    pixels, how many holes, and the largest hole's pixels."""
+    pixels, how many holes, the largest hole's pixels and its centre (x, y; NaN with
+    none)."""
     from scipy import ndimage
 
     rows, columns = np.nonzero(union & ~(weight > 0))
@@ -255,8 +260,12 @@ def holes(weight: np.ndarray, union: np.ndarray) -> tuple[int, int, int]:
     empty = np.zeros(union.shape, bool)
     empty[rows[inside], columns[inside]] = True
     labels, count = ndimage.label(empty)
-    largest = int(np.bincount(labels.ravel())[1:].max()) if count else 0
-    return int(union.sum()), int(count), largest
+    if not count:
+        return int(union.sum()), 0, 0, (math.nan, math.nan)
+    sizes = np.bincount(labels.ravel())[1:]
+    hole_y, hole_x = np.nonzero(labels == int(np.argmax(sizes)) + 1)
+    centre = (float(hole_x.mean()), float(hole_y.mean()))
+    return int(union.sum()), int(count), int(sizes.max()), centre
 
 
 def photometric_keywords(path: Path) -> dict[str, str]:
@@ -292,7 +301,10 @@ def measure_product(
     cat_ra, cat_dec = (np.asarray(values, float) for values in catalog)
     row = product_astrometry(sci, bad, wcs, cat_ra, cat_dec, truth)
     orientation, scale = orientation_and_scale(wcs)
-    union_pixels, n_holes, largest = holes(weight, footprint_union(sci.shape, wcs, inputs.outlines))
+    union_pixels, n_holes, largest, centre = holes(
+        weight, footprint_union(sci.shape, wcs, inputs.outlines)
+    )
+    hole_ra, hole_dec = (float(v) for v in wcs.all_pix2world(*centre, 0))
     row.update(
         orientation_deg=orientation,
         scale_arcsec=scale,
@@ -300,6 +312,8 @@ def measure_product(
         union_pixels=union_pixels,
         holes=n_holes,
         largest_hole_pixels=largest,
+        hole_ra=hole_ra,
+        hole_dec=hole_dec,
         broadening_arcsec2=broadening,
         **photometric_keywords(sci_path),
         inputs_scale_arcsec=inputs.scale_arcsec,

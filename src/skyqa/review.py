@@ -41,9 +41,12 @@ from skyqa.checks.seams import (
 )
 from skyqa.checks.sky import pedestal_tolerances
 from skyqa.field import load_field_spec
+from skyqa.headers import rootname_of
+from skyqa.measure import parse_bits
 from skyqa.oracle import solve_offsets
 from skyqa.pipeline import Pipeline
 from skyqa.simulate import load_truth, true_sky
+from skyqa.sources import science_chips
 from skyqa.verdict import failures
 
 SKY_CHECKS = (
@@ -52,6 +55,7 @@ SKY_CHECKS = (
     "test_match_recovers_injected_pedestals",
 )
 WCS_CHECKS = ("test_wcs_matches_truth", "test_sources_on_catalog")
+HOLE_CHECK = "test_product_has_no_holes"
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,41 @@ def _wcs_review(check: str, name: str, visit: str, pipeline, truth) -> Review:
     )
 
 
+def _hole_review(check: str, method: str, pipeline) -> Review:
+    """The product's largest hole against the inputs' DQ, the replica's injected defects:
+    shown when every exposure whose chip covers its centre flags that pixel outside
+    final_bits (the dither pattern did not cover the defect), not shown when one has
+    good data there (drizzle dropped it)."""
+    row, _ = pipeline.products().of(method)
+    if row is None or not np.isfinite(row["hole_ra"]):
+        return Review(check, False, f"the {method} mosaic has no hole to review")
+    bits = parse_bits(pipeline.field.astrodrizzle.final_bits)
+    flagged: list[str] = []
+    good: list[str] = []
+    for path, primary, header, data, dq, _err, chip in science_chips(
+        pipeline.alignment().aligned_flt_paths
+    ):
+        position = wcs_from_header(header).all_world2pix(
+            row["hole_ra"], row["hole_dec"], 0, quiet=True
+        )
+        x, y = (round(float(value)) for value in position)
+        if 0 <= y < data.shape[0] and 0 <= x < data.shape[1]:
+            name = rootname_of(primary, path) + (f":{chip}" if chip else "")
+            (flagged if dq[y, x] & ~bits else good).append(f"{name} DQ {int(dq[y, x])}")
+    where = f"its centre (RA {row['hole_ra']:.6f}, Dec {row['hole_dec']:.6f})"
+    if good:
+        return Review(
+            check, False, f"{', '.join(good)} covers {where} with good data: drizzle dropped it"
+        )
+    return Review(
+        check,
+        True,
+        f"every exposure that covers {where} flags it outside final_bits "
+        f"({', '.join(flagged) or 'none covers it'}): the dither pattern does not cover "
+        "the detectors' defects there",
+    )
+
+
 def review_failures(pipeline, failed: Sequence[str], truth=None) -> list[Review]:
     """`Review` of each failed check id (``name[field-param]``) of a synthetic field,
     from the cached results of ``pipeline`` (a `skyqa.pipeline.Pipeline` of the field:
@@ -298,6 +337,8 @@ def review_failures(pipeline, failed: Sequence[str], truth=None) -> list[Review]
             reviews.append(_sky_review(check, name, param, pipeline, truth))
         elif name in WCS_CHECKS:
             reviews.append(_wcs_review(check, name, param, pipeline, truth))
+        elif name == HOLE_CHECK:
+            reviews.append(_hole_review(check, param, pipeline))
         else:
             reviews.append(Review(check, None, "read its verdicts"))
     return reviews

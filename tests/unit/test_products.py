@@ -12,7 +12,6 @@ from astropy.wcs import WCS
 
 from skyqa.checks.limits import CONSISTENCY_SIGMAS, AstrometryGrades
 from skyqa.checks.products import (
-    MEDIAN_EFFICIENCY,
     MIN_STARS,
     check_product_astrometry,
     check_product_geometry,
@@ -21,7 +20,7 @@ from skyqa.checks.products import (
     check_product_photometry,
     geometry_limits,
     kernel_loss,
-    pooled_scatter,
+    noise_scale,
 )
 from skyqa.photometry import APERTURE_ARCSEC, aperture_fluxes, drizzle_broadening, relative_area
 from skyqa.products import holes, orientation_and_scale
@@ -86,9 +85,22 @@ def _stars(medians: dict[str, float], n: int = 6, spread: float = 0.002) -> pd.D
     return pd.DataFrame(rows)
 
 
-def test_pooled_scatter_is_the_ratios_spread():
-    assert pooled_scatter(_stars({"a": 1.0, "b": 0.99})) == pytest.approx(0.002)
-    assert math.isnan(pooled_scatter(pd.DataFrame({"rootname": ["a"], "ratio": [1.0]})))
+def test_noise_scale_is_the_ratios_spread_in_their_uncertainties():
+    assert noise_scale(_stars({"a": 1.0, "b": 0.99})) == pytest.approx(0.002)
+    stars = _stars({"a": 1.0, "b": 0.99}).assign(ratio_error=0.004)
+    assert noise_scale(stars) == pytest.approx(0.5)
+    assert math.isnan(noise_scale(pd.DataFrame({"rootname": ["a"], "ratio": [1.0]})))
+
+
+def test_a_faint_stars_noise_is_its_own():
+    """Two bright stars agree to 0.001; two faint ones, each 10 times noisier, sit 0.01
+    low: weighted by their own noise they do not fail the exposure."""
+    rows = [
+        {"rootname": name, "ratio": ratio, "ratio_error": error, "edge_slope": 0.0}
+        for name in ("a", "b")
+        for ratio, error in ((1.001, 0.001), (0.999, 0.001), (0.99, 0.01), (0.99, 0.01))
+    ]
+    assert all(v.passed for v in check_product_photometry(pd.DataFrame(rows), "match"))
 
 
 def test_kernel_loss_is_the_first_order_widening():
@@ -99,7 +111,7 @@ def test_kernel_loss_is_the_first_order_widening():
 
 def test_product_photometry_passes_at_its_limit_and_fails_just_past():
     loss = -0.001
-    error = MEDIAN_EFFICIENCY * 0.002 / math.sqrt(6)
+    error = 0.002 / math.sqrt(6)
     allowed = abs(loss) + CONSISTENCY_SIGMAS * error
     for sign in (-1, 1):
         inside = _stars({"a": 1 + loss + sign * allowed * 0.999, "b": 1 + loss})
@@ -125,7 +137,7 @@ def test_product_photometry_warns_on_too_few_stars_and_fails_without_scatter(mon
     unmeasured = _stars({"a": 1.0}, n=4)
     unmeasured["ratio"] = math.nan
     assert [v.warning for v in check_product_photometry(unmeasured, "match")] == [True]
-    monkeypatch.setattr("skyqa.checks.products.pooled_scatter", lambda stars: math.nan)
+    monkeypatch.setattr("skyqa.checks.products.noise_scale", lambda stars: math.nan)
     no_scatter = check_product_photometry(_stars({"a": 1.0}), "match")
     assert [(v.passed, v.warning) for v in no_scatter] == [(False, False)]
     assert "not a number" in no_scatter[0].measured
@@ -221,10 +233,14 @@ def test_aperture_fluxes_recover_a_gaussian_star_and_its_edge_slope():
         flux / (2 * math.pi * sigma**2) * np.exp(-((xx - 40) ** 2 + (yy - 40) ** 2) / 2 / sigma**2)
     )
     ra, dec = wcs.all_pix2world([40.0], [40.0], 0)
-    fluxes, slopes = aperture_fluxes(image + 5.0, np.zeros(image.shape, bool), wcs, ra, dec)
+    fluxes, slopes, errors = aperture_fluxes(
+        image + 5.0, np.zeros(image.shape, bool), wcs, ra, dec, np.full(image.shape, 0.1)
+    )
     radius = APERTURE_ARCSEC / 0.1 / sigma
     assert fluxes[0] == pytest.approx(flux * (1 - math.exp(-(radius**2) / 2)), rel=2e-3)
     assert slopes[0] < 0
+    aperture_pixels = math.pi * (APERTURE_ARCSEC / 0.1) ** 2
+    assert errors[0] == pytest.approx(0.1 * math.sqrt(aperture_pixels), rel=0.02)
     flagged = np.zeros(image.shape, bool)
     flagged[40, 41] = True
     assert math.isnan(aperture_fluxes(image, flagged, wcs, ra, dec)[0][0])
@@ -248,5 +264,6 @@ def test_holes_count_zero_weight_inside_the_union_away_from_its_edge():
     weight = union.astype(float)
     weight[15:20, 15:18] = 0.0  # a 15-pixel hole
     weight[5, 5:35] = 0.0  # the union's edge: left out
-    assert holes(weight, union) == (900, 1, 15)
-    assert holes(union.astype(float), union) == (900, 0, 0)
+    assert holes(weight, union)[:3] == (900, 1, 15)
+    assert holes(weight, union)[3] == pytest.approx((16.0, 17.0))
+    assert holes(union.astype(float), union)[:3] == (900, 0, 0)

@@ -13,8 +13,6 @@ import pandas as pd
 from skyqa.checks.limits import CONSISTENCY_SIGMAS, AstrometryGrades
 from skyqa.verdict import Verdict, is_finite
 
-MEDIAN_EFFICIENCY = 1.2533
-"""The standard error of a median of n normal values is this times sigma / sqrt(n)."""
 KEYWORD_RTOL = 1e-6
 """Two PHOTFLAM or PHOTPLAM values agree within this: the headers print 5-8 digits."""
 
@@ -63,26 +61,48 @@ def check_product_astrometry(
 
 
 MIN_STARS = 3
-"""The fewest stars an exposure's flux ratio is judged from: the fewest whose median one
-bad star (a cosmic ray in its aperture, a neighbour the catalog lacks) cannot move."""
+"""The fewest stars an exposure's flux ratio is judged from: the fewest of which one bad
+star (a cosmic ray in its aperture, a neighbour the catalog lacks) is told apart."""
+CLIP = 5.0
+"""A star this many of its (scaled) uncertainties from its exposure's mean is left out."""
 
 
-def pooled_scatter(stars: pd.DataFrame) -> float:
-    """One star's ratio scatter in a product: the pooled standard deviation about each
-    exposure's mean (sum of squares over sum of n - 1), of the ratios within 5 robust
-    sigmas of their exposure's median (a star on a cosmic ray is left out). NaN with no
+def _weighted(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """An exposure's finite ratios and their uncertainties (1 where the table has none:
+    an older table, or data without ERR)."""
+    ratios = group["ratio"].to_numpy(float)
+    errors = (
+        group["ratio_error"].to_numpy(float) if "ratio_error" in group else np.ones(len(ratios))
+    )
+    good = np.isfinite(ratios) & np.isfinite(errors) & (errors > 0)
+    return ratios[good], errors[good]
+
+
+def _mean(ratios: np.ndarray, errors: np.ndarray) -> float:
+    weights = errors**-2.0
+    return float(np.sum(weights * ratios) / np.sum(weights))
+
+
+def noise_scale(stars: pd.DataFrame) -> float:
+    """How the stars' ratios scatter against what each exposure's noise predicts: the
+    pooled chi (root of the summed squared residuals about each exposure's weighted
+    mean, in their uncertainties, over the summed n - 1), the residuals beyond `CLIP`
+    robust sigmas (at least `CLIP` predicted uncertainties) left out. The mosaic shares
+    each exposure's photons and adds its partners', so it need not be 1. NaN with no
     exposure of two stars."""
     residuals, dof = [], 0
     for _name, group in stars.groupby("rootname", sort=False):
-        ratios = group["ratio"].to_numpy(float)
-        ratios = ratios[np.isfinite(ratios)]
+        ratios, errors = _weighted(group)
         if len(ratios) < 2:
             continue
-        median = float(np.median(ratios))
-        robust = 1.4826 * float(np.median(np.abs(ratios - median)))
-        if robust > 0:
-            ratios = ratios[np.abs(ratios - median) <= 5 * robust]
-        residuals.append(ratios - ratios.mean())
+        z = (ratios - _mean(ratios, errors)) / errors
+        deviation = np.abs(z - np.median(z))
+        # Robust sigmas, but never fewer than the noise predicts (a few stars' MAD is 0).
+        keep = deviation <= CLIP * max(1.4826 * float(np.median(deviation)), 1.0)
+        if keep.sum() < 2:
+            continue
+        ratios, errors = ratios[keep], errors[keep]
+        residuals.append((ratios - _mean(ratios, errors)) / errors)
         dof += len(ratios) - 1
     if dof == 0:
         return math.nan
@@ -105,24 +125,24 @@ def kernel_loss(stars: pd.DataFrame, broadening_arcsec2: float, radius_arcsec: f
 def check_product_photometry(stars: pd.DataFrame, method: str, loss: float = 0.0) -> list[Verdict]:
     """Per exposure, the isolated catalog stars' aperture fluxes in the mosaic over those
     in the exposure (pixel-area corrected, `skyqa.products.product_photometry`). Their
-    median is expected at ``1 + loss`` (`kernel_loss`: what drizzle's widening moves out
-    of the aperture) and may lie from it by the loss itself (the first-order model's own
-    uncertainty, taken as its size) plus `CONSISTENCY_SIGMAS` standard errors of the
-    median (`MEDIAN_EFFICIENCY` x `pooled_scatter` / sqrt(n)). An exposure with fewer than
-    `MIN_STARS` stars is a warning, not judged; one with none measured (no star whole,
-    isolated and catalogued in it) has no verdict."""
-    scatter = pooled_scatter(stars)
+    mean, weighted by each star's uncertainty from the exposure's noise, is expected at
+    ``1 + loss`` (`kernel_loss`: what drizzle's widening moves out of the aperture) and
+    may lie from it by the loss itself (the first-order model's own uncertainty, taken
+    as its size) plus `CONSISTENCY_SIGMAS` standard errors (the weighted mean's, scaled
+    by the product's `noise_scale`); a star `CLIP` scaled uncertainties from the mean is
+    left out. An exposure with fewer than `MIN_STARS` stars is a warning, not judged; one
+    with none measured (no star whole, isolated and catalogued in it) has no verdict."""
+    scale = noise_scale(stars)
     verdicts = []
     for rootname, group in stars.groupby("rootname", sort=True):
-        ratios = group["ratio"].to_numpy(float)
-        ratios = ratios[np.isfinite(ratios)]
+        ratios, errors = _weighted(group)
         subject = f"exposure {rootname} in the {method} mosaic ({len(ratios)} stars)"
         if len(ratios) < MIN_STARS:
             verdicts.append(
                 Verdict(
                     "Product holds each exposure's flux", subject, False,
                     f"not judged: {len(ratios)} isolated catalog stars measured in both",
-                    f">= {MIN_STARS} stars (the fewest whose median one bad star cannot move)",
+                    f">= {MIN_STARS} stars (the fewest of which one bad star is told apart)",
                     "too few stars to judge this exposure's flux: its visit partner's "
                     "ratio, if judged, speaks for the visit; a denser catalog would judge it.",
                     item=rootname, value=float(len(ratios)), limit=float(MIN_STARS),
@@ -130,20 +150,25 @@ def check_product_photometry(stars: pd.DataFrame, method: str, loss: float = 0.0
                 )
             )  # fmt: skip
             continue
-        median = float(np.median(ratios))
-        error = MEDIAN_EFFICIENCY * scatter / math.sqrt(len(ratios))
+        mean = _mean(ratios, errors)
+        keep = np.abs(ratios - mean) <= CLIP * scale * errors if is_finite(scale) else ratios > 0
+        if keep.sum() >= MIN_STARS:
+            ratios, errors = ratios[keep], errors[keep]
+            mean = _mean(ratios, errors)
+        error = scale * math.sqrt(1.0 / float(np.sum(errors**-2.0)))
         allowed = abs(loss) + CONSISTENCY_SIGMAS * error
-        offset = median - (1.0 + loss)
-        finite = is_finite(median) and is_finite(error)
+        offset = mean - (1.0 + loss)
+        finite = is_finite(mean) and is_finite(error)
         verdicts.append(
             Verdict(
                 "Product holds each exposure's flux",
                 subject,
                 finite and abs(offset) <= allowed,
-                f"mosaic / exposure flux: median {median:.4f} +- {error:.4f}, "
-                f"{offset:+.4f} from the {1 + loss:.4f} drizzle's widening leaves"
+                f"mosaic / exposure flux: weighted mean {mean:.4f} +- {error:.4f} of "
+                f"{len(ratios)} stars, {offset:+.4f} from the {1 + loss:.4f} drizzle's "
+                "widening leaves"
                 + ("" if finite else "; not a number (no scatter: no exposure of two stars)"),
-                f"|median - {1 + loss:.4f}| <= {allowed:.4f} (the widening's loss "
+                f"|mean - {1 + loss:.4f}| <= {allowed:.4f} (the widening's loss "
                 f"{abs(loss):.4f} + {CONSISTENCY_SIGMAS:g} standard errors)",
                 "",
                 item=rootname,
