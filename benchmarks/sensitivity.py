@@ -87,6 +87,21 @@ NOTES = {
         "met (0.394 with a plane through the pairs' seams, 0.44 with their scatter alone, "
         "0.47 with the pair rule alone)."
     ),
+    "product-shifted": (
+        "the match product's WCS moved east after drizzling; the product's own offset from "
+        "the catalog (a few mas on mini-sim with the F160W model: TweakReg's centroids and "
+        "photutils' Gaussian fits disagree on its coma) adds to or takes from the shift"
+    ),
+    "product-rotated": (
+        "final_rot turned by the angle that moves the inputs' farthest corner by the size; "
+        "the check reads the orientation from the product's CD matrix exactly, so it fires "
+        "at the claim"
+    ),
+    "sky-gradient": (
+        "a ramp across the first FLT; the check fails where half of it passes the seam "
+        "threshold by twice its uncertainty, 0.05-0.07 x noise on mini-sim's narrow "
+        "overlaps: the claim (0.44) holds that uncertainty"
+    ),
 }
 """What each fault's size means for its check, for the report."""
 LOW, HIGH = 0.25, 8.0
