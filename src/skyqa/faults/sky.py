@@ -166,12 +166,28 @@ class UnflaggedHotColumn(Fault):
             data[:, column] += np.float32(self.amount * sigma[column])
 
 
-class SkyStep(Fault):
-    name = "sky-step"
+class _AddedToFirstExposure(Fault):
+    """A pattern added to the first FLT's sky, the size x its pixel noise."""
+
     stage = EXPOSURES
     unit = "xnoise"
     default_size = 1.0
     threshold_of = "seam_max_noise_fraction"
+
+    def pattern(self, shape: tuple[int, int]) -> np.ndarray:
+        """The pattern, in units of the size (broadcast onto the array)."""
+        raise NotImplementedError
+
+    def outputs(self, field, workdir, record):
+        path = _flts(workdir, record)[0]
+        amount = self.amount * exposure_noise(path)
+        with fits.open(path, mode="update") as hdul:
+            data = hdul["SCI", 1].data
+            data += (self.pattern(data.shape) * amount).astype(np.float32)
+
+
+class SkyStep(_AddedToFirstExposure):
+    name = "sky-step"
     threshold_scale = 2.0
     """What the seam check claims for a step across one exposure: 0.2 x pixel noise, the
     seam threshold plus twice the step's uncertainty on mini-sim (0.03-0.05 x noise).
@@ -186,20 +202,12 @@ class SkyStep(Fault):
     )
     caught_by = ("test_seam_free[match]",)
 
-    def outputs(self, field, workdir, record):
-        path = _flts(workdir, record)[0]
-        step = self.amount * exposure_noise(path)
-        with fits.open(path, mode="update") as hdul:
-            data = hdul["SCI", 1].data
-            data[data.shape[0] // 2 :, :] += np.float32(step)
+    def pattern(self, shape):
+        return (np.arange(shape[0]) >= shape[0] // 2)[:, None].astype(float)
 
 
-class SkyGradient(Fault):
+class SkyGradient(_AddedToFirstExposure):
     name = "sky-gradient"
-    stage = EXPOSURES
-    unit = "xnoise"
-    default_size = 1.0
-    threshold_of = "seam_max_noise_fraction"
     threshold_scale = 4.4
     """What `test_sky_flat_across_each_exposure` claims on mini-sim: it fails where half
     the gradient (the edge error once a constant has set its mean) passes the seam
@@ -213,10 +221,5 @@ class SkyGradient(Fault):
     )
     caught_by = ("test_sky_flat_across_each_exposure",)
 
-    def outputs(self, field, workdir, record):
-        path = _flts(workdir, record)[0]
-        amount = self.amount * exposure_noise(path)
-        with fits.open(path, mode="update") as hdul:
-            data = hdul["SCI", 1].data
-            ramp = (np.arange(data.shape[1]) / data.shape[1] - 0.5) * amount
-            data += ramp[None, :].astype(np.float32)
+    def pattern(self, shape):
+        return (np.arange(shape[1]) / shape[1] - 0.5)[None, :]
