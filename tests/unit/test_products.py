@@ -20,7 +20,7 @@ from skyqa.checks.products import (
     check_product_photometry,
     geometry_limits,
     kernel_loss,
-    noise_scale,
+    noise_floor,
 )
 from skyqa.photometry import APERTURE_ARCSEC, aperture_fluxes, drizzle_broadening, relative_area
 from skyqa.products import holes, orientation_and_scale
@@ -78,18 +78,21 @@ def _stars(medians: dict[str, float], n: int = 6, spread: float = 0.002) -> pd.D
     offsets = np.linspace(-1.0, 1.0, n)
     offsets *= spread / np.std(offsets, ddof=1)
     rows = [
-        {"rootname": name, "ratio": median + offset, "edge_slope": -0.5}
+        {"rootname": name, "ratio": median + offset, "ratio_error": 1e-9, "edge_slope": -0.5}
         for name, median in medians.items()
         for offset in offsets
     ]
     return pd.DataFrame(rows)
 
 
-def test_noise_scale_is_the_ratios_spread_in_their_uncertainties():
-    assert noise_scale(_stars({"a": 1.0, "b": 0.99})) == pytest.approx(0.002)
-    stars = _stars({"a": 1.0, "b": 0.99}).assign(ratio_error=0.004)
-    assert noise_scale(stars) == pytest.approx(0.5)
-    assert math.isnan(noise_scale(pd.DataFrame({"rootname": ["a"], "ratio": [1.0]})))
+def test_noise_floor_is_the_scatter_the_noise_does_not_explain():
+    assert noise_floor(_stars({"a": 1.0, "b": 0.99})) == pytest.approx(0.002, rel=1e-6)
+    # Noise of 0.004 per star explains a scatter of 0.002: no floor.
+    assert noise_floor(_stars({"a": 1.0, "b": 0.99}).assign(ratio_error=0.004)) == 0.0
+    # Noise of 0.0015 explains part of it: the rest, in quadrature.
+    part = noise_floor(_stars({"a": 1.0, "b": 0.99}).assign(ratio_error=0.0015))
+    assert part == pytest.approx(math.sqrt(0.002**2 - 0.0015**2), rel=1e-4)
+    assert math.isnan(noise_floor(pd.DataFrame({"rootname": ["a"], "ratio": [1.0]})))
 
 
 def test_a_faint_stars_noise_is_its_own():
@@ -137,7 +140,7 @@ def test_product_photometry_warns_on_too_few_stars_and_fails_without_scatter(mon
     unmeasured = _stars({"a": 1.0}, n=4)
     unmeasured["ratio"] = math.nan
     assert [v.warning for v in check_product_photometry(unmeasured, "match")] == [True]
-    monkeypatch.setattr("skyqa.checks.products.noise_scale", lambda stars: math.nan)
+    monkeypatch.setattr("skyqa.checks.products.noise_floor", lambda stars: math.nan)
     no_scatter = check_product_photometry(_stars({"a": 1.0}), "match")
     assert [(v.passed, v.warning) for v in no_scatter] == [(False, False)]
     assert "not a number" in no_scatter[0].measured
@@ -267,3 +270,20 @@ def test_holes_count_zero_weight_inside_the_union_away_from_its_edge():
     assert holes(weight, union)[:3] == (900, 1, 15)
     assert holes(weight, union)[3] == pytest.approx((16.0, 17.0))
     assert holes(union.astype(float), union)[:3] == (900, 0, 0)
+
+
+def test_one_star_on_a_hit_does_not_pull_its_exposure():
+    """mini-sim seed 7: an unflagged hit put four times a faint star's flux in one
+    exposure's aperture (ratio 0.61, with the smallest uncertainty of all): left out
+    about the median, not kept by a mean it pulls."""
+    rows = [
+        {"rootname": "a", "ratio": ratio, "ratio_error": error, "edge_slope": 0.0}
+        for ratio, error in ((1.0004, 0.0009), (1.0003, 0.0023), (0.612, 0.0005),
+                             (1.0, 0.0013), (1.0024, 0.0028), (0.9994, 0.0015))
+    ] + [
+        {"rootname": "b", "ratio": ratio, "ratio_error": 0.001, "edge_slope": 0.0}
+        for ratio in (0.999, 1.001, 1.0, 1.0005)
+    ]  # fmt: skip
+    verdicts = check_product_photometry(pd.DataFrame(rows), "match")
+    assert all(v.passed for v in verdicts)
+    assert "of 5 stars" in verdicts[0].measured

@@ -83,30 +83,45 @@ def _mean(ratios: np.ndarray, errors: np.ndarray) -> float:
     return float(np.sum(weights * ratios) / np.sum(weights))
 
 
-def noise_scale(stars: pd.DataFrame) -> float:
-    """How the stars' ratios scatter against what each exposure's noise predicts: the
-    pooled chi (root of the summed squared residuals about each exposure's weighted
-    mean, in their uncertainties, over the summed n - 1), the residuals beyond `CLIP`
-    robust sigmas (at least `CLIP` predicted uncertainties) left out. The mosaic shares
-    each exposure's photons and adds its partners', so it need not be 1. NaN with no
-    exposure of two stars."""
-    residuals, dof = [], 0
+def _pooled_chi2(groups: list[tuple[np.ndarray, np.ndarray]], floor: float) -> tuple[float, int]:
+    """The summed squared residuals about each exposure's weighted mean, in their
+    uncertainties with ``floor`` added in quadrature, and their degrees of freedom."""
+    total, dof = 0.0, 0
+    for ratios, errors in groups:
+        scaled = np.hypot(errors, floor)
+        total += float(np.sum(((ratios - _mean(ratios, scaled)) / scaled) ** 2))
+        dof += len(ratios) - 1
+    return total, dof
+
+
+def noise_floor(stars: pd.DataFrame) -> float:
+    """The scatter per star that each exposure's noise does not predict (the excess
+    variance): the floor that, added in quadrature to every star's uncertainty, brings
+    the pooled chi-square per degree of freedom to 1; 0 where the noise explains the
+    scatter. It holds what varies from star to star alike at every brightness: the
+    aperture's sampling of an undersampled PSF at each star's phase, in the exposure and
+    in the mosaic. Stars beyond `CLIP` robust sigmas of their exposure (at least `CLIP`
+    predicted uncertainties) are left out. NaN with no exposure of two stars."""
+    groups = []
     for _name, group in stars.groupby("rootname", sort=False):
         ratios, errors = _weighted(group)
         if len(ratios) < 2:
             continue
-        z = (ratios - _mean(ratios, errors)) / errors
-        deviation = np.abs(z - np.median(z))
-        # Robust sigmas, but never fewer than the noise predicts (a few stars' MAD is 0).
+        # About the median: one star on a hit (a weight of its own) pulls a mean.
+        deviation = np.abs(ratios - np.median(ratios)) / errors
         keep = deviation <= CLIP * max(1.4826 * float(np.median(deviation)), 1.0)
-        if keep.sum() < 2:
-            continue
-        ratios, errors = ratios[keep], errors[keep]
-        residuals.append((ratios - _mean(ratios, errors)) / errors)
-        dof += len(ratios) - 1
-    if dof == 0:
+        if keep.sum() >= 2:
+            groups.append((ratios[keep], errors[keep]))
+    if not groups:
         return math.nan
-    return math.sqrt(float(np.sum(np.concatenate(residuals) ** 2)) / dof)
+    chi2, dof = _pooled_chi2(groups, 0.0)
+    if chi2 <= dof:
+        return 0.0
+    low, high = 0.0, float(np.ptp(np.concatenate([r for r, _ in groups]))) + 1e-9
+    for _ in range(60):  # bisection: chi-square falls as the floor grows
+        middle = (low + high) / 2
+        low, high = (middle, high) if _pooled_chi2(groups, middle)[0] > dof else (low, middle)
+    return (low + high) / 2
 
 
 def kernel_loss(stars: pd.DataFrame, broadening_arcsec2: float, radius_arcsec: float) -> float:
@@ -125,14 +140,15 @@ def kernel_loss(stars: pd.DataFrame, broadening_arcsec2: float, radius_arcsec: f
 def check_product_photometry(stars: pd.DataFrame, method: str, loss: float = 0.0) -> list[Verdict]:
     """Per exposure, the isolated catalog stars' aperture fluxes in the mosaic over those
     in the exposure (pixel-area corrected, `skyqa.products.product_photometry`). Their
-    mean, weighted by each star's uncertainty from the exposure's noise, is expected at
-    ``1 + loss`` (`kernel_loss`: what drizzle's widening moves out of the aperture) and
-    may lie from it by the loss itself (the first-order model's own uncertainty, taken
-    as its size) plus `CONSISTENCY_SIGMAS` standard errors (the weighted mean's, scaled
-    by the product's `noise_scale`); a star `CLIP` scaled uncertainties from the mean is
-    left out. An exposure with fewer than `MIN_STARS` stars is a warning, not judged; one
-    with none measured (no star whole, isolated and catalogued in it) has no verdict."""
-    scale = noise_scale(stars)
+    mean, weighted by each star's uncertainty (the exposure's noise and the product's
+    `noise_floor` in quadrature), is expected at ``1 + loss`` (`kernel_loss`: what
+    drizzle's widening moves out of the aperture) and may lie from it by the loss itself
+    (the first-order model's own uncertainty, taken as its size) plus
+    `CONSISTENCY_SIGMAS` standard errors of the weighted mean; a star `CLIP` uncertainties
+    from their median is left out. An exposure with fewer than `MIN_STARS` stars is a
+    warning, not judged; one with none measured (no star whole, isolated and catalogued
+    in it) has no verdict."""
+    floor = noise_floor(stars)
     verdicts = []
     for rootname, group in stars.groupby("rootname", sort=True):
         ratios, errors = _weighted(group)
@@ -150,12 +166,12 @@ def check_product_photometry(stars: pd.DataFrame, method: str, loss: float = 0.0
                 )
             )  # fmt: skip
             continue
-        mean = _mean(ratios, errors)
-        keep = np.abs(ratios - mean) <= CLIP * scale * errors if is_finite(scale) else ratios > 0
+        errors = np.hypot(errors, floor)
+        keep = np.abs(ratios - np.median(ratios)) <= CLIP * errors
         if keep.sum() >= MIN_STARS:
             ratios, errors = ratios[keep], errors[keep]
-            mean = _mean(ratios, errors)
-        error = scale * math.sqrt(1.0 / float(np.sum(errors**-2.0)))
+        mean = _mean(ratios, errors)
+        error = math.sqrt(1.0 / float(np.sum(errors**-2.0)))
         allowed = abs(loss) + CONSISTENCY_SIGMAS * error
         offset = mean - (1.0 + loss)
         finite = is_finite(mean) and is_finite(error)
