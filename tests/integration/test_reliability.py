@@ -21,7 +21,8 @@ pipeline.mosaics()
 stages = ["exposures", "catalog", "alignment", "mosaic-localmin", "mosaic-match",
           "mosaic-globalmin_match", "mosaic-globalmin",
           "overlaps", "residuals", "placement", "columns", "sources",
-          "skies"]  # built with the mosaics
+          "skies", "stars", "product-localmin", "product-match",
+          "product-globalmin_match", "product-globalmin"]  # built with the mosaics
 print(json.dumps({stage: pipeline.stage_entry(stage).reused for stage in stages}))
 """
 

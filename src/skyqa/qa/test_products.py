@@ -39,7 +39,7 @@ def test_product_astrometry(mosaic, product_measures, skyqa_field):
     )
 
 
-def test_product_astrometry_truth(mosaic, product_measures, skyqa_field):
+def test_product_stars_at_true_positions(mosaic, product_measures, skyqa_field):
     """Synthetic fields: the mosaic's stars sit at their true positions (HAP's grades)."""
     if skyqa_field.kind != "synthetic":
         pytest.skip(f"field {skyqa_field.name} is real data: no true star positions")
