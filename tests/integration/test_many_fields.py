@@ -33,7 +33,9 @@ def test_two_fields_are_built_together_and_reported_together(pytester, tmp_path)
         output.index(f"{name}: drizzling the match mosaic: done") for name in names
     )
     for name in names:
-        assert output.index(f"{name}: building 9 independent stages") < first_mosaic_done
+        batch = re.search(rf"{name}: building \d+ independent stages", output)
+        assert batch is not None
+        assert batch.start() < first_mosaic_done
         result.stdout.fnmatch_lines([f"skyqa verdict for {name}: PARTIAL*"])
     result.stdout.fnmatch_lines(["skyqa verdict for the session: PARTIAL. 2 fields: 2 partial.*"])
     report = pytester.path / "skyqa-report"
