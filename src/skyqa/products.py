@@ -356,22 +356,3 @@ class ProductMeasures:
             if stars
             else pd.DataFrame(columns=["method", *STAR_COLUMNS]),
         )
-
-
-def measure_products(
-    mosaics: dict[str, tuple[Path, Path]],
-    flt_paths: Sequence[Path],
-    catalog: tuple[np.ndarray, np.ndarray],
-    good_bits: int,
-    truth: dict | None,
-) -> ProductMeasures:
-    """`measure_product` for each sky method's (science, weight) mosaic, against the
-    field's inputs measured once (`field_inputs`)."""
-    inputs = field_inputs(flt_paths, catalog, good_bits)
-    parts = []
-    for method, (sci_path, wht_path) in mosaics.items():
-        row, table = measure_product(sci_path, wht_path, inputs, catalog, truth)
-        parts.append(
-            ProductMeasures(pd.DataFrame([{"method": method, **row}]), table.assign(method=method))
-        )
-    return ProductMeasures.join(parts)

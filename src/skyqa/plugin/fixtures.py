@@ -354,9 +354,9 @@ def mosaic_skies(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="session")
 def product_measures(skyqa_pipeline, mosaics, request: pytest.FixtureRequest):
-    """Every mosaic measured as a product (`skyqa.products.measure_products`): per sky
-    method its stars against the catalog, their fluxes against each exposure's, its
-    geometry and photometric keywords.
+    """Every mosaic measured as a product (`skyqa.products.measure_product`, one stage
+    per sky method): per sky method its stars against the catalog, their fluxes against
+    each exposure's, its geometry and photometric keywords.
 
     Example::
 
